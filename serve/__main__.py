@@ -1,0 +1,137 @@
+"""llm-serve: parse vLLM's engine flags + ours -> settings -> engine -> app -> uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import uvicorn
+
+from serve import logs
+from serve.settings import ServerSettings, add_arguments, from_namespace
+
+log = logging.getLogger("serve.main")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    parser = FlexibleArgumentParser(
+        prog="llm-serve", description="OpenAI-compatible server over the vLLM engine."
+    )
+    parser.add_argument("model_tag", nargs="?", help="model directory (same as --model)")
+    AsyncEngineArgs.add_cli_args(parser)
+    add_arguments(parser)
+    return parser
+
+
+class DrainingServer(uvicorn.Server):
+    """On SIGTERM/SIGINT: /ready turns 503 and new requests are refused at once; the listener
+    closes after `drain_delay`; in-flight requests then get `shutdown_grace` seconds."""
+
+    def __init__(self, config: uvicorn.Config, on_drain: object, drain_delay: float) -> None:
+        super().__init__(config)
+        self._on_drain = on_drain
+        self._drain_delay = drain_delay
+        self.exit_code = 0
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_drain()  # type: ignore[operator]
+        if self._drain_delay > 0 and not self.should_exit:
+            threading.Timer(self._drain_delay, super().handle_exit, (sig, frame)).start()
+        else:
+            super().handle_exit(sig, frame)
+
+
+async def _watch_engine(engine: object, server: DrainingServer) -> None:
+    """A dead engine is not a healthy server: report it and exit non-zero so it is restarted."""
+    while not server.should_exit:
+        if getattr(engine, "dead", False):
+            log.error("engine died; shutting down so the supervisor restarts the server")
+            server.exit_code = 1
+            server.should_exit = True
+            return
+        await asyncio.sleep(1.0)
+
+
+async def _start_engine(engine_args: object) -> object:
+    from serve.engine import VLLMEngine, is_cpu, self_test
+
+    engine = VLLMEngine.start(engine_args)  # type: ignore[arg-type]
+    try:
+        await self_test(engine)
+        return engine
+    except Exception as exc:
+        engine.shutdown()
+        if not is_cpu() or engine.dtype == "float32":
+            raise RuntimeError(f"the engine cannot serve short prompts: {exc}") from None
+        log.warning("short-prompt self-test killed the engine; restarting in float32",
+                    extra={"dtype": engine.dtype})
+    engine_args.dtype = "float32"  # type: ignore[attr-defined]
+    engine = VLLMEngine.start(engine_args)  # type: ignore[arg-type]
+    await self_test(engine)
+    return engine
+
+
+async def serve(settings: ServerSettings, engine_args: object) -> int:
+    from serve.app import build_app
+
+    engine = await _start_engine(engine_args)
+    app = build_app(settings, engine)  # type: ignore[arg-type]
+    service = app.state.service
+
+    def on_drain() -> None:
+        service.draining = True
+
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace), access_log=False,
+    )
+    server = DrainingServer(config, on_drain, settings.drain_delay)
+    watcher = asyncio.create_task(_watch_engine(engine, server))
+    log.info("serving", extra={"host": settings.host, "port": settings.port,
+                               "model": service.model_name, "dtype": engine.dtype})  # type: ignore[attr-defined]
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+        engine.shutdown()  # type: ignore[attr-defined]
+        log.info("engine shut down")
+    return server.exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    logs.configure()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.model_tag:
+            args.model = args.model_tag
+        settings = from_namespace(args)
+        settings.keys()  # read the key file now: a bad path is a start-up error
+        logs.configure(settings.log_level)
+        from vllm.engine.arg_utils import AsyncEngineArgs
+
+        from serve.engine import cpu_defaults, is_cpu
+
+        if is_cpu():
+            cpu_defaults()
+        engine_args = AsyncEngineArgs.from_cli_args(args)
+        code = asyncio.run(serve(settings, engine_args))
+    except KeyboardInterrupt:
+        code = 130
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"llm-serve: error: {exc}".splitlines()[0], file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()

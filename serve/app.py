@@ -1,0 +1,148 @@
+"""build_app(settings, engine): middleware, auth, routers, error handlers and lifespan."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serve import routes
+from serve.errors import PayloadTooLarge, Unauthorized, error_response, install_handlers
+from serve.metrics import ServerMetrics
+from serve.service import RequestContext, Service
+from serve.settings import ServerSettings
+from serve.types import EngineClient
+
+access_log = logging.getLogger("serve.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestMiddleware:
+    """Request id, body-size limit, access log and request metrics (pure ASGI: no per-chunk cost)."""
+
+    def __init__(self, app: ASGIApp, service: Service, metrics: ServerMetrics,
+                 settings: ServerSettings) -> None:
+        self.app = app
+        self.service = service
+        self.metrics = metrics
+        self.max_body = settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        ctx = RequestContext(request_id=request_id)
+        scope.setdefault("state", {})["ctx"] = ctx
+        path = scope["path"]
+        status = 500
+        start = time.perf_counter()
+
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            too_big = PayloadTooLarge(
+                f"request body is {int(length)} bytes, above the limit of {self.max_body}")
+            await error_response(too_big)(scope, receive, send)
+            self._done(ctx, scope, path, too_big.status, start)
+            return
+
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_body:
+                    raise PayloadTooLarge(f"request body is above the limit of {self.max_body}")
+            return msg
+
+        async def send_with_id(msg: Message) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+                msg["headers"] = [*msg.get("headers", []),
+                                  (b"x-request-id", request_id.encode("latin-1"))]
+            await send(msg)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        finally:
+            self.metrics.in_flight.dec()
+            self._done(ctx, scope, path, status, start)
+
+    def _done(self, ctx: RequestContext, scope: Scope, path: str, status: int,
+              start: float) -> None:
+        seconds = time.perf_counter() - start
+        endpoint = path if path in routes.KNOWN_PATHS else "other"
+        self.metrics.request_done(endpoint, status, seconds)
+        extra = {"request_id": ctx.request_id, "method": scope.get("method"), "path": path,
+                 "status": status, "latency_ms": round(seconds * 1000, 2)}
+        if ctx.prompt_tokens or ctx.completion_tokens:
+            extra["prompt_tokens"] = ctx.prompt_tokens
+            extra["completion_tokens"] = ctx.completion_tokens
+        if ctx.finish_reasons:
+            extra["finish_reasons"] = ctx.finish_reasons
+        if ctx.prompt_text is not None:
+            extra["prompt"] = ctx.prompt_text
+        access_log.info("request", extra=extra)
+
+
+def make_auth(keys: list[str]):  # type: ignore[no-untyped-def]
+    """The app-wide API-key dependency (constant-time comparison against every key)."""
+    encoded = [k.encode("utf-8") for k in keys]
+
+    async def verify(request: Request) -> None:
+        if not encoded:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode("utf-8")
+        ok = False
+        for key in encoded:  # no early exit: time does not depend on which key matched
+            ok |= secrets.compare_digest(given, key)
+        if scheme.lower() != "bearer" or not ok:
+            raise Unauthorized("missing or invalid API key; send 'Authorization: Bearer KEY'")
+
+    return verify
+
+
+def build_app(
+    settings: ServerSettings, engine: EngineClient, metrics: ServerMetrics | None = None
+) -> FastAPI:
+    """The FastAPI app over `engine`. The engine's lifetime is the caller's, shutdown included."""
+    metrics = metrics or ServerMetrics()
+    service = Service(engine, settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.draining = True
+
+    app = FastAPI(title="llm-deploy", version="0.1.0", lifespan=lifespan)
+    app.state.service = service
+    app.state.metrics = metrics
+    app.state.settings = settings
+    install_handlers(app)
+
+    verify = make_auth(settings.keys())
+    auth = [Depends(verify)]
+    app.include_router(routes.public)
+    app.include_router(routes.api, dependencies=auth)
+
+    if settings.cors_origin:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin,
+                           allow_methods=["GET", "POST"], allow_headers=["*"])
+    app.add_middleware(RequestMiddleware, service=service, metrics=metrics, settings=settings)
+    return app
+

@@ -1,0 +1,49 @@
+"""The server's own Prometheus metrics, in the same registry vLLM's engine metrics use.
+
+vLLM registers its `vllm:` metrics (TTFT, inter-token latency, e2e latency, queue time,
+running/waiting, KV-cache usage) in prometheus_client's default registry; /metrics exposes both.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+
+class ServerMetrics:
+    """Requests by endpoint and status, 429s, tokens, latency, in-flight requests."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "llm_deploy_requests", "HTTP requests by endpoint and status",
+            ["endpoint", "status"], registry=registry,
+        )
+        self.rejected = Counter(
+            "llm_deploy_rejected_requests", "Requests refused by admission control (429)",
+            registry=registry,
+        )
+        self.prompt_tokens = Counter(
+            "llm_deploy_prompt_tokens", "Prompt tokens of served requests", registry=registry
+        )
+        self.generation_tokens = Counter(
+            "llm_deploy_generation_tokens", "Generated tokens of served requests",
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "llm_deploy_request_latency_seconds", "Request latency by endpoint", ["endpoint"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "llm_deploy_in_flight_requests", "Requests being served now", registry=registry
+        )
+
+    def request_done(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+        if status == 429:
+            self.rejected.inc()
+
+    def tokens(self, prompt: int, generated: int) -> None:
+        self.prompt_tokens.inc(prompt)
+        self.generation_tokens.inc(generated)

@@ -1,0 +1,156 @@
+"""Thin handlers: parse, call the service, choose JSON or SSE. No logic lives here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import serve
+from serve.metrics import ServerMetrics
+from serve.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    DetokenizeRequest,
+    TokenizeRequest,
+)
+from serve.service import Prepared, RequestContext, Service, error_from_engine
+from serve.streaming import SSEResponse, sse
+
+T = TypeVar("T")
+public = APIRouter()
+api = APIRouter()
+KNOWN_PATHS = {
+    "/health", "/ready", "/metrics", "/version", "/tokenize", "/detokenize",
+    "/v1/models", "/v1/completions", "/v1/chat/completions", "/v1/moderations",
+}
+
+
+def get_service(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+def get_ctx(request: Request) -> RequestContext:
+    ctx: RequestContext = request.scope["state"]["ctx"]
+    return ctx
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+CtxDep = Annotated[RequestContext, Depends(get_ctx)]
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Run `work`, cancelling it (and so aborting its engine request) if the client goes away."""
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise ClientDisconnected()
+        watcher.cancel()
+    return task.result()
+
+
+async def _respond(request: Request, svc: Service, prep: Prepared) -> Response:
+    if prep.params.stream:
+        return SSEResponse(sse(svc.stream(prep), error_from_engine), on_close=prep.release)
+    try:
+        body = await until_disconnect(request, svc.run(prep))
+    except ClientDisconnected:
+        return Response(status_code=499)
+    return JSONResponse(body)
+
+
+@api.post("/v1/completions")
+async def completions(
+    body: CompletionRequest, request: Request, svc: ServiceDep, ctx: CtxDep
+) -> Response:
+    return await _respond(request, svc, svc.prepare_completion(body, ctx))
+
+
+@api.post("/v1/chat/completions")
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, svc: ServiceDep, ctx: CtxDep
+) -> Response:
+    return await _respond(request, svc, svc.prepare_chat(body, ctx))
+
+
+@api.get("/v1/models")
+async def models(svc: ServiceDep) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [{
+            "id": svc.model_name,
+            "object": "model",
+            "created": svc.created,
+            "owned_by": "llm-deploy",
+            "root": svc.engine.model_path,
+            "max_model_len": svc.engine.max_model_len,
+        }],
+    }
+
+
+@api.post("/tokenize")
+async def tokenize(body: TokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
+    svc.check_model(body.model)
+    if body.messages is not None:
+        text = svc.render_chat(body.messages, add_generation_prompt=True)
+        ids = svc.engine.tokenizer.encode(text, add_special_tokens=False)
+    else:
+        ids = svc.engine.tokenizer.encode(body.prompt or "",
+                                          add_special_tokens=body.add_special_tokens)
+    return {"count": len(ids), "max_model_len": svc.engine.max_model_len, "tokens": list(ids)}
+
+
+@api.post("/detokenize")
+async def detokenize(body: DetokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
+    svc.check_model(body.model)
+    ids = svc.check_token_ids(body.tokens, "tokens")
+    return {"prompt": svc.engine.tokenizer.decode(ids)}
+
+
+@api.get("/version")
+async def version(svc: ServiceDep) -> dict[str, str]:
+    return {"version": serve.__version__,
+            "engine": getattr(svc.engine, "engine_version", "unknown")}
+
+
+@api.get("/metrics")
+async def metrics(request: Request) -> Response:
+    m: ServerMetrics = request.app.state.metrics
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@public.get("/health")
+async def health() -> dict[str, str]:
+    """The process is alive (liveness). Engine state is /ready's job."""
+    return {"status": "ok"}
+
+
+@public.get("/ready")
+async def ready(svc: ServiceDep) -> JSONResponse:
+    """200 only when the engine can serve: 503 while draining or after the engine died."""
+    if svc.engine.dead:
+        return JSONResponse({"status": "engine_dead"}, status_code=503)
+    if svc.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
+    if not svc.ready:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    return JSONResponse({"status": "ready"})

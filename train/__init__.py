@@ -1,0 +1,1 @@
+"""llm-train: tokenizer, model initialisation and training that export Hugging Face checkpoints."""
