@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from serve import logs
 from serve.settings import ServerSettings, add_arguments, from_namespace
+
+if TYPE_CHECKING:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    from serve.engine import VLLMEngine
 
 log = logging.getLogger("serve.main")
 
@@ -35,14 +43,30 @@ class DrainingServer(uvicorn.Server):
     """On SIGTERM/SIGINT: /ready turns 503 and new requests are refused at once; the listener
     closes after `drain_delay`; in-flight requests then get `shutdown_grace` seconds."""
 
-    def __init__(self, config: uvicorn.Config, on_drain: object, drain_delay: float) -> None:
+    def __init__(
+        self, config: uvicorn.Config, on_drain: Callable[[], None], drain_delay: float
+    ) -> None:
         super().__init__(config)
         self._on_drain = on_drain
         self._drain_delay = drain_delay
         self.exit_code = 0
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, minus re-raising the signal afterwards: that would kill the process
+        before the engine is shut down."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in original.items():
+                signal.signal(s, handler)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self._on_drain()  # type: ignore[operator]
+        self._on_drain()
         if self._drain_delay > 0 and not self.should_exit:
             threading.Timer(self._drain_delay, super().handle_exit, (sig, frame)).start()
         else:
@@ -60,10 +84,10 @@ async def _watch_engine(engine: object, server: DrainingServer) -> None:
         await asyncio.sleep(1.0)
 
 
-async def _start_engine(engine_args: object) -> object:
+async def _start_engine(engine_args: AsyncEngineArgs) -> VLLMEngine:
     from serve.engine import VLLMEngine, is_cpu, self_test
 
-    engine = VLLMEngine.start(engine_args)  # type: ignore[arg-type]
+    engine = VLLMEngine.start(engine_args)
     try:
         await self_test(engine)
         return engine
@@ -71,37 +95,50 @@ async def _start_engine(engine_args: object) -> object:
         engine.shutdown()
         if not is_cpu() or engine.dtype == "float32":
             raise RuntimeError(f"the engine cannot serve short prompts: {exc}") from None
-        log.warning("short-prompt self-test killed the engine; restarting in float32",
-                    extra={"dtype": engine.dtype})
-    engine_args.dtype = "float32"  # type: ignore[attr-defined]
-    engine = VLLMEngine.start(engine_args)  # type: ignore[arg-type]
+        log.warning(
+            "short-prompt self-test killed the engine; restarting in float32",
+            extra={"dtype": engine.dtype},
+        )
+    engine_args.dtype = "float32"
+    engine = VLLMEngine.start(engine_args)
     await self_test(engine)
     return engine
 
 
-async def serve(settings: ServerSettings, engine_args: object) -> int:
+async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs) -> int:
     from serve.app import build_app
 
     engine = await _start_engine(engine_args)
-    app = build_app(settings, engine)  # type: ignore[arg-type]
+    app = build_app(settings, engine)
     service = app.state.service
 
     def on_drain() -> None:
         service.draining = True
 
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None,
-        timeout_graceful_shutdown=int(settings.shutdown_grace), access_log=False,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
+        access_log=False,
     )
     server = DrainingServer(config, on_drain, settings.drain_delay)
     watcher = asyncio.create_task(_watch_engine(engine, server))
-    log.info("serving", extra={"host": settings.host, "port": settings.port,
-                               "model": service.model_name, "dtype": engine.dtype})  # type: ignore[attr-defined]
+    log.info(
+        "serving",
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "model": service.model_name,
+            "dtype": engine.dtype,
+        },
+    )
     try:
         await server.serve()
     finally:
         watcher.cancel()
-        engine.shutdown()  # type: ignore[attr-defined]
+        engine.shutdown()
         log.info("engine shut down")
     return server.exit_code
 
@@ -118,11 +155,12 @@ def main(argv: list[str] | None = None) -> None:
         logs.configure(settings.log_level)
         from vllm.engine.arg_utils import AsyncEngineArgs
 
-        from serve.engine import cpu_defaults, is_cpu
+        from serve.engine import apply_server_defaults, cpu_defaults, is_cpu
 
         if is_cpu():
             cpu_defaults()
         engine_args = AsyncEngineArgs.from_cli_args(args)
+        apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv)
         code = asyncio.run(serve(settings, engine_args))
     except KeyboardInterrupt:
         code = 130

@@ -7,8 +7,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,10 +24,11 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestMiddleware:
-    """Request id, body-size limit, access log and request metrics (pure ASGI: no per-chunk cost)."""
+    """Request id, body limit, access log and request metrics (pure ASGI: no per-chunk cost)."""
 
-    def __init__(self, app: ASGIApp, service: Service, metrics: ServerMetrics,
-                 settings: ServerSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, service: Service, metrics: ServerMetrics, settings: ServerSettings
+    ) -> None:
         self.app = app
         self.service = service
         self.metrics = metrics
@@ -50,7 +50,8 @@ class RequestMiddleware:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             too_big = PayloadTooLarge(
-                f"request body is {int(length)} bytes, above the limit of {self.max_body}")
+                f"request body is {int(length)} bytes, above the limit of {self.max_body}"
+            )
             await error_response(too_big)(scope, receive, send)
             self._done(ctx, scope, path, too_big.status, start)
             return
@@ -70,8 +71,10 @@ class RequestMiddleware:
             nonlocal status
             if msg["type"] == "http.response.start":
                 status = msg["status"]
-                msg["headers"] = [*msg.get("headers", []),
-                                  (b"x-request-id", request_id.encode("latin-1"))]
+                msg["headers"] = [
+                    *msg.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
             await send(msg)
 
         self.metrics.in_flight.inc()
@@ -81,13 +84,19 @@ class RequestMiddleware:
             self.metrics.in_flight.dec()
             self._done(ctx, scope, path, status, start)
 
-    def _done(self, ctx: RequestContext, scope: Scope, path: str, status: int,
-              start: float) -> None:
+    def _done(
+        self, ctx: RequestContext, scope: Scope, path: str, status: int, start: float
+    ) -> None:
         seconds = time.perf_counter() - start
         endpoint = path if path in routes.KNOWN_PATHS else "other"
         self.metrics.request_done(endpoint, status, seconds)
-        extra = {"request_id": ctx.request_id, "method": scope.get("method"), "path": path,
-                 "status": status, "latency_ms": round(seconds * 1000, 2)}
+        extra = {
+            "request_id": ctx.request_id,
+            "method": scope.get("method"),
+            "path": path,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 2),
+        }
         if ctx.prompt_tokens or ctx.completion_tokens:
             extra["prompt_tokens"] = ctx.prompt_tokens
             extra["completion_tokens"] = ctx.completion_tokens
@@ -123,13 +132,8 @@ def build_app(
     """The FastAPI app over `engine`. The engine's lifetime is the caller's, shutdown included."""
     metrics = metrics or ServerMetrics()
     service = Service(engine, settings, metrics)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        service.draining = True
-
-    app = FastAPI(title="llm-deploy", version="0.1.0", lifespan=lifespan)
+    metrics.bind_engine(engine.num_unfinished_requests)
+    app = FastAPI(title="llm-deploy", version="0.1.0")
     app.state.service = service
     app.state.metrics = metrics
     app.state.settings = settings
@@ -141,8 +145,11 @@ def build_app(
     app.include_router(routes.api, dependencies=auth)
 
     if settings.cors_origin:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origin,
-                           allow_methods=["GET", "POST"], allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
     app.add_middleware(RequestMiddleware, service=service, metrics=metrics, settings=settings)
     return app
-

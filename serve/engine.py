@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import vllm
 from vllm import SamplingParams
@@ -22,7 +22,7 @@ from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
 
 from serve.errors import BadRequest, EngineFailure
-from serve.types import ChoiceOutput, GenerationStep, SamplingConfig, TokenLogprob
+from serve.types import ChoiceOutput, GenerationStep, SamplingConfig, Tokenizer, TokenLogprob
 
 log = logging.getLogger("serve.engine")
 
@@ -36,6 +36,19 @@ def cpu_defaults() -> None:
     space = max(1, min(16, int(total_gib // 8)))
     os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(space)
     log.info("cpu kv cache", extra={"kv_cache_gib": space, "total_ram_gib": round(total_gib)})
+
+
+def apply_server_defaults(args: AsyncEngineArgs, argv: list[str]) -> None:
+    """Engine defaults llm-serve chooses unless the operator set them.
+
+    Compact structured JSON: a grammar that allows free whitespace lets weak models pad with
+    newlines until max_tokens, which returns truncated, unparseable JSON.
+    """
+    if not any(a.startswith("--structured-outputs-config") for a in argv):
+        so = args.structured_outputs_config
+        if so.backend == "auto":
+            so.backend = "xgrammar"  # vLLM allows the whitespace switch on xgrammar/guidance only
+        so.disable_any_whitespace = True
 
 
 def is_cpu() -> bool:
@@ -53,7 +66,8 @@ class VLLMEngine:
         self.model_path = model_path
         self.max_model_len = int(mc.max_model_len)
         self.max_num_seqs = int(llm.vllm_config.scheduler_config.max_num_seqs)
-        self.tokenizer = llm.get_tokenizer()
+        # vLLM hands back the checkpoint's HF tokenizer, which fits the contract.
+        self.tokenizer = cast(Tokenizer, llm.get_tokenizer())
         self.default_sampling: dict[str, Any] = dict(mc.get_diff_sampling_param())
         if "max_new_tokens" in self.default_sampling:
             self.default_sampling["max_tokens"] = self.default_sampling.pop("max_new_tokens")
@@ -139,7 +153,8 @@ class VLLMEngine:
                     finished=out.finished,
                     prompt_logprobs=(
                         self._prompt_logprobs(prompt_ids, out.prompt_logprobs)
-                        if out.prompt_logprobs is not None else None
+                        if out.prompt_logprobs is not None
+                        else None
                     ),
                 )
         except (VLLMClientError, ValueError) as exc:
@@ -159,13 +174,18 @@ class VLLMEngine:
         for tid, pos in zip(token_ids, lps or [], strict=False):
             chosen = pos.get(tid)
             top = sorted(pos.items(), key=lambda kv: kv[1].rank)
-            out.append(TokenLogprob(
-                token=chosen.decoded_token if chosen and chosen.decoded_token is not None
-                else self._decode_one(tid),
-                logprob=float(chosen.logprob) if chosen else float("-inf"),
-                top=[(lp.decoded_token or self._decode_one(t), float(lp.logprob))
-                     for t, lp in top],
-            ))
+            out.append(
+                TokenLogprob(
+                    token=chosen.decoded_token
+                    if chosen and chosen.decoded_token is not None
+                    else self._decode_one(tid),
+                    logprob=float(chosen.logprob) if chosen else float("-inf"),
+                    top=[
+                        (lp.decoded_token or self._decode_one(t), float(lp.logprob))
+                        for t, lp in top
+                    ],
+                )
+            )
         return out
 
     def _prompt_logprobs(self, prompt_ids: list[int], lps: Any) -> list[TokenLogprob | None]:
@@ -186,8 +206,7 @@ async def self_test(engine: VLLMEngine) -> None:
     """
     tok = engine.tokenizer
     seeds = [tok.bos_token_id if tok.bos_token_id is not None else 0]
-    prompts = [seeds, list(tok.encode("Hi", add_special_tokens=True)) or seeds,
-               list(range(1, 6))]
+    prompts = [seeds, list(tok.encode("Hi", add_special_tokens=True)) or seeds, list(range(1, 6))]
     for i, ids in enumerate(prompts):
         # logprobs on the last prompt also warms that path (its first use costs seconds)
         lp = 1 if i == len(prompts) - 1 else None

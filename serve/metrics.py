@@ -6,6 +6,8 @@ running/waiting, KV-cache usage) in prometheus_client's default registry; /metri
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -15,28 +17,43 @@ class ServerMetrics:
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
         self.requests = Counter(
-            "llm_deploy_requests", "HTTP requests by endpoint and status",
-            ["endpoint", "status"], registry=registry,
+            "llm_deploy_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=registry,
         )
         self.rejected = Counter(
-            "llm_deploy_rejected_requests", "Requests refused by admission control (429)",
+            "llm_deploy_rejected_requests",
+            "Requests refused by admission control (429)",
             registry=registry,
         )
         self.prompt_tokens = Counter(
             "llm_deploy_prompt_tokens", "Prompt tokens of served requests", registry=registry
         )
         self.generation_tokens = Counter(
-            "llm_deploy_generation_tokens", "Generated tokens of served requests",
+            "llm_deploy_generation_tokens",
+            "Generated tokens of served requests",
             registry=registry,
         )
         self.latency = Histogram(
-            "llm_deploy_request_latency_seconds", "Request latency by endpoint", ["endpoint"],
+            "llm_deploy_request_latency_seconds",
+            "Request latency by endpoint",
+            ["endpoint"],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=registry,
         )
         self.in_flight = Gauge(
             "llm_deploy_in_flight_requests", "Requests being served now", registry=registry
         )
+        self.engine_unfinished = Gauge(
+            "llm_deploy_engine_unfinished_requests",
+            "Requests the engine holds (running + waiting); returns to 0 after aborts",
+            registry=registry,
+        )
+
+    def bind_engine(self, unfinished: Callable[[], int]) -> None:
+        """Export the engine's own count of unfinished requests, read at scrape time."""
+        self.engine_unfinished.set_function(lambda: float(unfinished()))
 
     def request_done(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

@@ -25,8 +25,16 @@ T = TypeVar("T")
 public = APIRouter()
 api = APIRouter()
 KNOWN_PATHS = {
-    "/health", "/ready", "/metrics", "/version", "/tokenize", "/detokenize",
-    "/v1/models", "/v1/completions", "/v1/chat/completions", "/v1/moderations",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/version",
+    "/tokenize",
+    "/detokenize",
+    "/v1/models",
+    "/v1/completions",
+    "/v1/chat/completions",
+    "/v1/moderations",
 }
 
 
@@ -96,14 +104,16 @@ async def chat_completions(
 async def models(svc: ServiceDep) -> dict[str, Any]:
     return {
         "object": "list",
-        "data": [{
-            "id": svc.model_name,
-            "object": "model",
-            "created": svc.created,
-            "owned_by": "llm-deploy",
-            "root": svc.engine.model_path,
-            "max_model_len": svc.engine.max_model_len,
-        }],
+        "data": [
+            {
+                "id": svc.model_name,
+                "object": "model",
+                "created": svc.created,
+                "owned_by": "llm-deploy",
+                "root": svc.engine.model_path,
+                "max_model_len": svc.engine.max_model_len,
+            }
+        ],
     }
 
 
@@ -114,8 +124,9 @@ async def tokenize(body: TokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
         text = svc.render_chat(body.messages, add_generation_prompt=True)
         ids = svc.engine.tokenizer.encode(text, add_special_tokens=False)
     else:
-        ids = svc.engine.tokenizer.encode(body.prompt or "",
-                                          add_special_tokens=body.add_special_tokens)
+        ids = svc.engine.tokenizer.encode(
+            body.prompt or "", add_special_tokens=body.add_special_tokens
+        )
     return {"count": len(ids), "max_model_len": svc.engine.max_model_len, "tokens": list(ids)}
 
 
@@ -128,8 +139,10 @@ async def detokenize(body: DetokenizeRequest, svc: ServiceDep) -> dict[str, Any]
 
 @api.get("/version")
 async def version(svc: ServiceDep) -> dict[str, str]:
-    return {"version": serve.__version__,
-            "engine": getattr(svc.engine, "engine_version", "unknown")}
+    return {
+        "version": serve.__version__,
+        "engine": getattr(svc.engine, "engine_version", "unknown"),
+    }
 
 
 @api.get("/metrics")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,8 +165,7 @@ class Service:
             )
         if requested is not None and requested > self.max_tokens_limit:
             raise BadRequest(
-                f"max_tokens is {requested}, above this server's limit of "
-                f"{self.max_tokens_limit}",
+                f"max_tokens is {requested}, above this server's limit of {self.max_tokens_limit}",
                 param="max_tokens",
             )
         if requested is not None:
@@ -176,8 +175,9 @@ class Service:
     def _check_bias(self, params: SamplingConfig) -> None:
         for tid in params.logit_bias or {}:
             if not 0 <= tid < self.vocab_size:
-                raise BadRequest(f"logit_bias token id {tid} is outside the vocabulary",
-                                 param="logit_bias")
+                raise BadRequest(
+                    f"logit_bias token id {tid} is outside the vocabulary", param="logit_bias"
+                )
 
     def _admit(self, prompts: list[list[int]], params: SamplingConfig) -> Callable[[], None]:
         release = self.admission.acquire(params.n * len(prompts))
@@ -327,17 +327,25 @@ class Service:
         """Yield OpenAI chunk objects; errors after the first chunk are raised to `streaming`."""
         n = prep.params.n
         obj = "text_completion" if prep.kind == "completion" else "chat.completion.chunk"
-        head = {"id": prep.response_id, "object": obj, "created": prep.created,
-                "model": prep.model}
+        head = {"id": prep.response_id, "object": obj, "created": prep.created, "model": prep.model}
         completion_tokens = 0
         reasons: list[str] = []
         started: set[int] = set()
         try:
             async with asyncio.timeout(self._timeout()):
                 if prep.kind == "chat":
-                    yield {**head, "choices": [
-                        {"index": k, "delta": {"role": "assistant", "content": ""},
-                         "logprobs": None, "finish_reason": None} for k in range(n)]}
+                    yield {
+                        **head,
+                        "choices": [
+                            {
+                                "index": k,
+                                "delta": {"role": "assistant", "content": ""},
+                                "logprobs": None,
+                                "finish_reason": None,
+                            }
+                            for k in range(n)
+                        ],
+                    }
                 async for i, step in self._steps(prep):
                     choices = []
                     for c in step.choices:
@@ -364,18 +372,26 @@ class Service:
             yield {**head, "choices": [], "usage": self._usage(prep, completion_tokens)}
 
     # ---- response shaping -------------------------------------------------------------------
-    def _account(self, prep: Prepared, completion_tokens: int, reasons: list[str | None]) -> None:
+    def _account(
+        self, prep: Prepared, completion_tokens: int, reasons: Sequence[str | None]
+    ) -> None:
         prep.ctx.completion_tokens = completion_tokens
         prep.ctx.finish_reasons = [r for r in reasons if r]
         self.metrics.tokens(prep.ctx.prompt_tokens, completion_tokens)
 
     def _usage(self, prep: Prepared, completion_tokens: int) -> dict[str, int]:
         p = prep.ctx.prompt_tokens
-        return {"prompt_tokens": p, "completion_tokens": completion_tokens,
-                "total_tokens": p + completion_tokens}
+        return {
+            "prompt_tokens": p,
+            "completion_tokens": completion_tokens,
+            "total_tokens": p + completion_tokens,
+        }
 
     def _choice_body(
-        self, prep: Prepared, prompt_idx: int, c: ChoiceOutput,
+        self,
+        prep: Prepared,
+        prompt_idx: int,
+        c: ChoiceOutput,
         prompt_lp: list[TokenLogprob | None] | None,
     ) -> dict[str, Any]:
         index = prompt_idx * prep.params.n + c.index
@@ -383,8 +399,12 @@ class Service:
             lp = None
             if c.logprobs is not None:
                 lp = {"content": [_chat_logprob(t) for t in c.logprobs]}
-            return {"index": index, "message": {"role": "assistant", "content": c.text},
-                    "logprobs": lp, "finish_reason": c.finish_reason}
+            return {
+                "index": index,
+                "message": {"role": "assistant", "content": c.text},
+                "logprobs": lp,
+                "finish_reason": c.finish_reason,
+            }
         text = c.text
         logprobs = None
         if prep.params.logprobs is not None:
@@ -395,27 +415,39 @@ class Service:
             logprobs = _completion_logprobs(entries, 0)
         if prep.echo:
             text = prep.prompt_texts[prompt_idx] + text
-        return {"index": index, "text": text, "logprobs": logprobs,
-                "finish_reason": c.finish_reason}
+        return {
+            "index": index,
+            "text": text,
+            "logprobs": logprobs,
+            "finish_reason": c.finish_reason,
+        }
 
     def _chunk_choice(
-        self, prep: Prepared, idx: int, c: ChoiceOutput, prefix: str,
-        prompt_lp: list[TokenLogprob | None] | None, prompt_idx: int,
+        self,
+        prep: Prepared,
+        idx: int,
+        c: ChoiceOutput,
+        prefix: str,
+        prompt_lp: list[TokenLogprob | None] | None,
+        prompt_idx: int,
     ) -> dict[str, Any]:
         if prep.kind == "chat":
             delta: dict[str, Any] = {"content": c.text} if c.text else {}
             lp = None
             if c.logprobs is not None:
                 lp = {"content": [_chat_logprob(t) for t in c.logprobs]}
-            return {"index": idx, "delta": delta, "logprobs": lp,
-                    "finish_reason": c.finish_reason}
+            return {"index": idx, "delta": delta, "logprobs": lp, "finish_reason": c.finish_reason}
         logprobs = None
         if prep.params.logprobs is not None:
             entries: list[TokenLogprob | None] = list(prompt_lp or [])
             entries.extend(c.logprobs or [])
             logprobs = _completion_logprobs(entries, 0)
-        return {"index": idx, "text": prefix + c.text, "logprobs": logprobs,
-                "finish_reason": c.finish_reason}
+        return {
+            "index": idx,
+            "text": prefix + c.text,
+            "logprobs": logprobs,
+            "finish_reason": c.finish_reason,
+        }
 
 
 def _completion_logprobs(entries: list[TokenLogprob | None], offset: int) -> dict[str, Any]:
@@ -433,8 +465,12 @@ def _completion_logprobs(entries: list[TokenLogprob | None], offset: int) -> dic
         tops.append({t: lp for t, lp in e.top} if e.logprob is not None else None)
         offsets.append(pos)
         pos += len(e.token)
-    return {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": tops,
-            "text_offset": offsets}
+    return {
+        "tokens": tokens,
+        "token_logprobs": token_lps,
+        "top_logprobs": tops,
+        "text_offset": offsets,
+    }
 
 
 def _chat_logprob(t: TokenLogprob) -> dict[str, Any]:

@@ -91,9 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        kwargs: dict[str, Any] = {"dest": f"srv_{f.name}", "default": default,
-                                  "metavar": f.name.upper(),
-                                  "help": docs.get(f.name)}
+        kwargs: dict[str, Any] = {
+            "dest": f"srv_{f.name}",
+            "default": default,
+            "metavar": f.name.upper(),
+            "help": docs.get(f.name),
+        }
         if isinstance(default, bool):
             kwargs.pop("metavar")
             kwargs["action"] = argparse.BooleanOptionalAction

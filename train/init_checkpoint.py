@@ -87,3 +87,15 @@ def save_random_llama(
     ).save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return model
+
+
+def make_checkpoint(
+    out: Path, shape: LlamaShape, vocab_size: int = 2000, corpus_files: int = 60, seed: int = 0
+) -> Path:
+    """Train a tokenizer on part of the offline corpus and save a random Llama with it."""
+    from train.corpus import default_texts
+    from train.tokenizer import to_hf, train_tokenizer
+
+    tok = train_tokenizer(default_texts(max_files=corpus_files), vocab_size=vocab_size)
+    save_random_llama(out, to_hf(tok, shape.max_position_embeddings), shape, seed=seed)
+    return out

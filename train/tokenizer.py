@@ -33,9 +33,11 @@ class TokenizerError(ValueError):
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
-    """Train a byte-level BPE on `texts`; raise TokenizerError if the corpus is empty or too small."""
+    """Train a byte-level BPE on `texts`; TokenizerError if the corpus is empty or too small."""
     if vocab_size < 256 + len(SPECIAL_TOKENS):
-        raise TokenizerError(f"vocab size {vocab_size} is below the byte alphabet plus specials (261)")
+        raise TokenizerError(
+            f"vocab size {vocab_size} is below the byte alphabet plus specials (261)"
+        )
     seen = {"chars": 0}
 
     def counted(it: Iterable[str]) -> Iterator[str]:

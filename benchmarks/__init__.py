@@ -1,0 +1,1 @@
+"""llm-bench and the server comparisons behind the project's performance claims."""
