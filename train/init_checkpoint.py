@@ -51,13 +51,13 @@ def llama_config(shape: LlamaShape, tokenizer: PreTrainedTokenizerFast) -> Llama
         num_attention_heads=shape.num_heads,
         num_key_value_heads=shape.num_kv_heads,
         max_position_embeddings=shape.max_position_embeddings,
-        rope_theta=shape.rope_theta,
+        rope_parameters={"rope_type": "default", "rope_theta": shape.rope_theta},
         rms_norm_eps=1e-5,
         tie_word_embeddings=shape.tie_word_embeddings,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        torch_dtype="bfloat16",
+        dtype="bfloat16",
     )
 
 
@@ -79,14 +79,14 @@ def save_random_llama(
     cfg = llama_config(shape, tokenizer)
     model = LlamaForCausalLM(cfg)
     init_weights(model, shape.num_layers)
-    model = model.to(torch.bfloat16)
+    model = model.to(torch.bfloat16)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), safe_serialization=True)
     GenerationConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id
     ).save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
-    return model
+    return model  # type: ignore[no-any-return]
 
 
 def make_checkpoint(

@@ -17,7 +17,8 @@ EOS = "<|eos|>"
 PAD = "<|pad|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
-SPECIAL_TOKENS = [BOS, EOS, PAD, IM_START, IM_END]
+SENTINELS = [f"<|span_{i}|>" for i in range(16)]  # span-corruption objective
+SPECIAL_TOKENS = [BOS, EOS, PAD, IM_START, IM_END, *SENTINELS]
 
 # ChatML: the least surprising template for users of vLLM/TGI; <|im_end|> doubles as a stop token.
 CHAT_TEMPLATE = (
@@ -36,7 +37,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
     """Train a byte-level BPE on `texts`; TokenizerError if the corpus is empty or too small."""
     if vocab_size < 256 + len(SPECIAL_TOKENS):
         raise TokenizerError(
-            f"vocab size {vocab_size} is below the byte alphabet plus specials (261)"
+            f"vocab size {vocab_size} is below 256 bytes plus {len(SPECIAL_TOKENS)} specials"
         )
     seen = {"chars": 0}
 
@@ -75,7 +76,7 @@ def to_hf(tok: Tokenizer, model_max_length: int) -> PreTrainedTokenizerFast:
         bos_token=BOS,
         eos_token=EOS,
         pad_token=PAD,
-        additional_special_tokens=[IM_START, IM_END],
+        additional_special_tokens=[IM_START, IM_END, *SENTINELS],
         model_max_length=model_max_length,
         clean_up_tokenization_spaces=False,
     )

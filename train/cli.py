@@ -1,0 +1,147 @@
+"""llm-train: fit | eval | plan | tokenizer. Errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from train.config import PRESETS, TrainConfig, field_docs
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    docs = field_docs()
+    g = p.add_argument_group("training configuration (defaults come from --preset)")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kw: dict[str, Any] = {"dest": f"cfg_{f.name}", "default": None, "help": docs.get(f.name)}
+        if f.type in ("bool", bool):
+            kw["action"] = argparse.BooleanOptionalAction
+        elif f.name == "data":
+            kw["nargs"] = "+"
+        else:
+            kw["type"] = {"int": int, "float": float, "str": str}[str(f.type)]
+        g.add_argument(flag, **kw)
+
+
+def config_from_args(ns: argparse.Namespace) -> TrainConfig:
+    cfg = PRESETS[ns.preset]()
+    changes = {
+        f.name: getattr(ns, f"cfg_{f.name}")
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(ns, f"cfg_{f.name}", None) is not None
+    }
+    return dataclasses.replace(cfg, **changes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llm-train", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    fit = sub.add_parser("fit", help="train a tokenizer and a Llama; export a HF checkpoint")
+    fit.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    fit.add_argument("--out", type=Path, required=True, help="output HF directory")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    fit.add_argument("--resume", action="store_true", help="continue from OUT.run/checkpoints")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(fit)
+
+    ev = sub.add_parser("eval", help="perplexity of a HF checkpoint on text")
+    ev.add_argument("model", type=Path)
+    ev.add_argument("--text", type=Path, required=True, help="UTF-8 text file")
+    ev.add_argument("--seq-len", type=int, default=512)
+    ev.add_argument("--max-tokens", type=int, default=100_000)
+
+    pl = sub.add_parser("plan", help="Chinchilla-optimal size, FLOPs and memory estimates")
+    which = pl.add_mutually_exclusive_group(required=True)
+    which.add_argument("--compute", type=float, help="training FLOPs budget")
+    which.add_argument("--params", type=float, help="parameter count")
+    pl.add_argument("--context", type=int, default=2048)
+    pl.add_argument("--batch", type=int, default=8)
+    pl.add_argument("--json", action="store_true")
+
+    tk = sub.add_parser("tokenizer", help="train a byte-level BPE tokenizer alone")
+    tk.add_argument("--out", type=Path, required=True)
+    tk.add_argument("--vocab-size", type=int, default=4096)
+    tk.add_argument("--data", nargs="+", default=[])
+    tk.add_argument("--max-corpus-files", type=int, default=0)
+    tk.add_argument("--overwrite", action="store_true")
+    return p
+
+
+def run(ns: argparse.Namespace) -> int:
+    if ns.cmd == "fit":
+        from train.loop import fit
+
+        cfg = config_from_args(ns)
+        res = fit(cfg, ns.out, overwrite=ns.overwrite, resume=ns.resume, quiet=ns.quiet)
+        print(
+            f"parameters {res.params:,}  steps {res.steps}  time {res.seconds:.0f} s  "
+            f"tokens {res.tokens_seen:,}"
+        )
+        if res.skipped_files:
+            print(f"skipped {res.skipped_files} unreadable or non-UTF-8 files")
+        print(f"validation perplexity {res.val_ppl:.2f}  (unigram baseline {res.unigram_ppl:.2f})")
+        print(f"exported {res.out}")
+        return 0
+    if ns.cmd == "eval":
+        from train.errors import TrainError
+        from train.evaluate import perplexity
+
+        try:
+            text = ns.text.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TrainError(f"cannot read {ns.text} as UTF-8 text: {exc}") from None
+        print(json.dumps(perplexity(ns.model, text, ns.seq_len, ns.max_tokens)))
+        return 0
+    if ns.cmd == "plan":
+        from train.planner import plan, render, to_dict
+
+        if (ns.compute is not None and ns.compute <= 0) or (
+            ns.params is not None and ns.params <= 0
+        ):
+            raise ValueError("--compute and --params must be positive")
+        result = plan(compute=ns.compute, params=ns.params, context=ns.context, batch=ns.batch)
+        print(json.dumps(to_dict(result), indent=2) if ns.json else render(result))
+        return 0
+    if ns.cmd == "tokenizer":
+        from train import checkpoint as ckpt
+        from train.data import load_corpus
+        from train.errors import TrainError
+        from train.tokenizer import save_tokenizer, train_tokenizer
+
+        if ns.out.exists() and any(ns.out.iterdir()) and not ns.overwrite:
+            raise TrainError(f"{ns.out} is not empty; pass --overwrite to replace it")
+        corpus = load_corpus(ns.data, ns.max_corpus_files)
+        tok = train_tokenizer(corpus.documents, ns.vocab_size)
+        tmp = ckpt.atomic_dir(ns.out)
+        save_tokenizer(tok, tmp, 2048)
+        ckpt.commit_dir(tmp, ns.out)
+        print(
+            f"tokenizer with {tok.get_vocab_size()} tokens saved to {ns.out} "
+            f"({len(corpus.documents)} documents, {corpus.skipped} files skipped)"
+        )
+        return 0
+    return 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    from train.errors import TrainError
+    from train.tokenizer import TokenizerError
+
+    ns = build_parser().parse_args(argv)
+    try:
+        code = run(ns)
+    except (TrainError, TokenizerError, ValueError, OSError) as exc:
+        print(
+            f"llm-train: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            file=sys.stderr,
+        )
+        code = 1
+    except KeyboardInterrupt:
+        print("llm-train: interrupted; the last complete checkpoint is kept", file=sys.stderr)
+        code = 130
+    sys.exit(code)
