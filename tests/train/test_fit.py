@@ -156,10 +156,10 @@ def test_grad_accumulation_and_checkpointing_do_not_change_the_math(tmp_path: Pa
     cfg = small(tmp_path, steps=4, precision="fp32", eval_every=100, save_every=100)
     base = fit(dataclasses.replace(cfg, batch_size=4), tmp_path / "b4", quiet=True)
     accum = fit(dataclasses.replace(cfg, batch_size=2, grad_accum=2), tmp_path / "a2", quiet=True)
-    ckpt = fit(
+    recomputed = fit(
         dataclasses.replace(cfg, batch_size=4, grad_checkpointing=True), tmp_path / "gc", quiet=True
     )
-    assert base.steps == accum.steps == 4
+    assert base.steps == accum.steps == recomputed.steps == 4
     assert losses(tmp_path / "a2") == pytest.approx(losses(tmp_path / "b4"), rel=1e-5)
     assert losses(tmp_path / "gc") == pytest.approx(losses(tmp_path / "b4"), rel=1e-5)
 
