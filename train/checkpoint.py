@@ -28,8 +28,18 @@ def atomic_dir(final: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
 
 
+def _publish_modes(tmp: Path) -> None:
+    """mkdtemp makes 0700 directories: give the result the modes the umask asks for, so a server
+    running as another user can read the checkpoint."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in [tmp, *tmp.rglob("*")]:
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
+
+
 def commit_dir(tmp: Path, final: Path) -> None:
     """Replace `final` with `tmp`: the old one is renamed away first, then removed."""
+    _publish_modes(tmp)
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")

@@ -216,3 +216,15 @@ def test_fsdp_two_processes_match_one(tmp_path: Path) -> None:
     assert two.returncode == 0, two.stderr[-2000:]
     assert losses(tmp_path / "one") == pytest.approx(losses(tmp_path / "two"), rel=1e-4)
     assert (tmp_path / "two" / "model.safetensors").exists()
+
+
+def test_export_is_readable_by_others(tmp_path: Path) -> None:
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        res = fit(small(tmp_path, steps=2), tmp_path / "m", quiet=True)
+    finally:
+        os.umask(old)
+    for p in (res.out, res.out / "model.safetensors", res.out / "config.json"):
+        assert p.stat().st_mode & stat.S_IROTH, p
