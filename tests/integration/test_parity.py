@@ -10,7 +10,7 @@ import torch
 
 pytestmark = pytest.mark.integration
 PROMPTS = ["def __init__(self", "import os\nimport sys\n", "class Error(Exception):", "return"]
-TIE = 0.05  # logits closer than this are a tie that bf16 vs fp32 rounding may break either way
+TIE = 0.1  # logits closer than this are a tie that bf16 vs fp32 rounding may break either way
 
 
 def test_greedy_parity_first_16_tokens(tiny_model: Path, base_url: str) -> None:
