@@ -155,12 +155,14 @@ def main(argv: list[str] | None = None) -> None:
         logs.configure(settings.log_level)
         from vllm.engine.arg_utils import AsyncEngineArgs
 
-        from serve.engine import apply_server_defaults, cpu_defaults, is_cpu
+        from serve.engine import apply_server_defaults, cpu_defaults, is_cpu, safe_cpu_dtype
 
         if is_cpu():
             cpu_defaults()
         engine_args = AsyncEngineArgs.from_cli_args(args)
         apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv)
+        if is_cpu():
+            safe_cpu_dtype(engine_args)
         code = asyncio.run(serve(settings, engine_args))
     except KeyboardInterrupt:
         code = 130

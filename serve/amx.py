@@ -25,6 +25,19 @@ def request_amx_permission() -> bool:
     return bool(cpu._init_amx())
 
 
+def amx_advertised_but_refused() -> bool:
+    """The CPU reports AMX but the kernel (or hypervisor) refused permission: vLLM would still
+    pick its AMX kernels for bf16 and the worker would die by SIGILL."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    cpu = getattr(torch, "cpu", None)
+    if cpu is None or not hasattr(cpu, "_is_amx_tile_supported"):
+        return False
+    return bool(cpu._is_amx_tile_supported()) and not bool(cpu._init_amx())
+
+
 def register() -> None:
     """Entry point for vLLM's general plugin loader."""
     request_amx_permission()

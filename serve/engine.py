@@ -38,6 +38,20 @@ def cpu_defaults() -> None:
     log.info("cpu kv cache", extra={"kv_cache_gib": space, "total_ram_gib": round(total_gib)})
 
 
+def safe_cpu_dtype(args: AsyncEngineArgs) -> None:
+    """On a CPU that advertises AMX but may not use it, bf16 runs vLLM's AMX kernels and dies:
+    choose float32 before loading, and say so."""
+    from serve.amx import amx_advertised_but_refused
+
+    if str(args.dtype) in ("auto", "bfloat16") and amx_advertised_but_refused():
+        log.warning(
+            "this CPU reports AMX but the kernel refused AMX permission; vLLM's bf16 "
+            "kernels would crash, so the model runs in float32",
+            extra={"requested_dtype": str(args.dtype)},
+        )
+        args.dtype = "float32"
+
+
 def apply_server_defaults(args: AsyncEngineArgs, argv: list[str]) -> None:
     """Engine defaults llm-serve chooses unless the operator set them.
 

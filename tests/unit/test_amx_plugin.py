@@ -17,3 +17,17 @@ def test_permission_matches_cpu() -> None:
     has_amx = "amx_tile" in Path("/proc/cpuinfo").read_text()
     assert request_amx_permission() is has_amx
     register()  # idempotent, never raises
+
+
+def test_refused_permission_is_detected(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from serve import amx
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_init_amx", lambda: False)
+    assert amx.amx_advertised_but_refused()
+    monkeypatch.setattr(torch.cpu, "_init_amx", lambda: True)
+    assert not amx.amx_advertised_but_refused()
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not amx.amx_advertised_but_refused()
