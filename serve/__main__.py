@@ -155,9 +155,16 @@ def main(argv: list[str] | None = None) -> None:
         logs.configure(settings.log_level)
         from vllm.engine.arg_utils import AsyncEngineArgs
 
-        from serve.engine import apply_server_defaults, cpu_defaults, is_cpu, safe_cpu_dtype
+        from serve.engine import (
+            apply_server_defaults,
+            check_cpu_support,
+            cpu_defaults,
+            is_cpu,
+            safe_cpu_dtype,
+        )
 
         if is_cpu():
+            check_cpu_support(args.model)
             cpu_defaults()
         engine_args = AsyncEngineArgs.from_cli_args(args)
         apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv)

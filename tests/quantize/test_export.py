@@ -1,0 +1,112 @@
+"""A tiny model round-trips through every scheme: the files hold our codes, transformers and vLLM
+load them (vLLM through llm-serve, short prompts included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
+from quantize.export_ct import SCHEMES, LayerCodes, linear_weights, write_compressed_tensors
+from quantize.pack import unpack_int4
+from quantize.rtn import dequantize, rtn
+from train.init_checkpoint import LlamaShape, make_checkpoint
+
+GROUP = {"w4a16": 32, "w8a16": None, "w8a8": None}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shape = LlamaShape(
+        hidden_size=128, num_layers=2, num_heads=2, num_kv_heads=1, max_position_embeddings=256
+    )
+    return make_checkpoint(
+        tmp_path_factory.mktemp("q") / "base", shape, vocab_size=600, corpus_files=20
+    )
+
+
+def quantized(base: Path, tmp: Path, scheme: str) -> tuple[Path, dict[str, LayerCodes]]:
+    bits = SCHEMES[scheme][0]
+    layers = {
+        n: LayerCodes(*rtn(w, bits, GROUP[scheme]))
+        for n, w in linear_weights(base, ["lm_head"]).items()
+    }
+    out = tmp / scheme
+    write_compressed_tensors(base, out, scheme, GROUP[scheme], layers, ["lm_head"])
+    return out, layers
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_files_hold_our_codes_and_transformers_loads_them(
+    base: Path, tmp_path: Path, scheme: str
+) -> None:
+    out, layers = quantized(base, tmp_path, scheme)
+    sd = load_file(str(out / "model.safetensors"))
+    name = "model.layers.0.mlp.down_proj"
+    codes = layers[name].codes
+    if SCHEMES[scheme][0] == 4:
+        stored = unpack_int4(sd[name + ".weight_packed"], codes.shape[1])
+    else:
+        stored = (
+            sd[name + ".weight_packed"] if name + ".weight_packed" in sd else sd[name + ".weight"]
+        )
+        if stored.dtype == torch.int32:  # 8-bit pack-quantized: four int8 per int32
+            from compressed_tensors.compressors.pack_quantized.helpers import unpack_from_int32
+
+            stored = unpack_from_int32(stored, 8, codes.shape)
+    assert torch.equal(stored.to(torch.int8), codes)
+    assert (out / "config.json").read_text().count("compressed-tensors") >= 1
+    assert out.stat().st_size >= 0 and not list(tmp_path.glob(".*tmp*"))
+
+    from transformers import AutoModelForCausalLM
+
+    ref = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    for n, lc in layers.items():
+        ref.get_submodule(n).weight.data = dequantize(
+            lc.codes, lc.scales.bfloat16().float(), GROUP[scheme]
+        )
+    q = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3, 250, 11]])
+    with torch.no_grad():
+        a, b = ref(input_ids=ids).logits, q(input_ids=ids).logits
+    if scheme == "w8a8":  # activations are quantized too: only close, not equal
+        assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.99
+    else:
+        torch.testing.assert_close(b, a, rtol=0.02, atol=0.02)
+
+
+@pytest.mark.integration
+def test_w8a16_refused_on_cpu_before_loading(base: Path, tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    out, _ = quantized(base, tmp_path, "w8a16")
+    t0 = time.monotonic()
+    r = subprocess.run(
+        llm_serve_argv(str(out), free_port()), capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 1
+    assert "llm-serve: error: W8A16 (8-bit weight-only) checkpoints do not run on CPU" in r.stderr
+    assert "Traceback" not in r.stderr and time.monotonic() - t0 < 60  # before the engine loads
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("scheme", ["w4a16", "w8a8"])
+def test_llm_serve_serves_it(base: Path, tmp_path: Path, scheme: str) -> None:
+    out, _ = quantized(base, tmp_path, scheme)
+    port = free_port()
+    argv = llm_serve_argv(str(out), port, "--enforce-eager", "--max-model-len", "256")
+    with ServerProcess(argv, port, tmp_path / "serve.log") as srv:
+        for prompt in ("Hi", "", "x", "def main():\n    " * 8):
+            r = httpx.post(
+                srv.base_url + "/v1/completions",
+                timeout=60,
+                json={"prompt": prompt, "max_tokens": 4, "temperature": 0},
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["usage"]["completion_tokens"] >= 1
+        assert httpx.get(srv.base_url + "/ready").status_code == 200
