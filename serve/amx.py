@@ -10,32 +10,32 @@ which vLLM loads in the API process, the engine core and every worker.
 
 from __future__ import annotations
 
+from typing import Any
 
-def request_amx_permission() -> bool:
-    """Request AMX tile permission for this process; True if AMX is usable afterwards."""
+
+def _amx_cpu() -> Any:
+    """torch.cpu if this CPU advertises AMX tiles, else None."""
     try:
         import torch
     except ImportError:
-        return False
+        return None
     cpu = getattr(torch, "cpu", None)
     if cpu is None or not hasattr(cpu, "_is_amx_tile_supported"):
-        return False
-    if not cpu._is_amx_tile_supported():
-        return False
-    return bool(cpu._init_amx())
+        return None
+    return cpu if cpu._is_amx_tile_supported() else None
+
+
+def request_amx_permission() -> bool:
+    """Request AMX tile permission for this process; True if AMX is usable afterwards."""
+    cpu = _amx_cpu()
+    return cpu is not None and bool(cpu._init_amx())
 
 
 def amx_advertised_but_refused() -> bool:
     """The CPU reports AMX but the kernel (or hypervisor) refused permission: vLLM would still
     pick its AMX kernels for bf16 and the worker would die by SIGILL."""
-    try:
-        import torch
-    except ImportError:
-        return False
-    cpu = getattr(torch, "cpu", None)
-    if cpu is None or not hasattr(cpu, "_is_amx_tile_supported"):
-        return False
-    return bool(cpu._is_amx_tile_supported()) and not bool(cpu._init_amx())
+    cpu = _amx_cpu()
+    return cpu is not None and not bool(cpu._init_amx())
 
 
 def register() -> None:

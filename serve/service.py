@@ -107,7 +107,6 @@ class Service:
         seq_limit = engine.max_num_seqs + settings.max_queued_requests
         self.admission = Admission(seq_limit)
         self.draining = False
-        self.ready = True
         self.created = int(time.time())
         tok = engine.tokenizer
         self.vocab_size = len(tok)
@@ -179,16 +178,18 @@ class Service:
                     f"logit_bias token id {tid} is outside the vocabulary", param="logit_bias"
                 )
 
-    def _admit(self, prompts: list[list[int]], params: SamplingConfig) -> Callable[[], None]:
-        release = self.admission.acquire(params.n * len(prompts))
-        return release
-
     def prepare_completion(self, req: CompletionRequest, ctx: RequestContext) -> Prepared:
         self.check_model(req.model)
         self.check_serving()
         raw = req.prompts()
         prompts = [self._encode(p) for p in raw]
-        texts = [p if isinstance(p, str) else self.engine.tokenizer.decode(p) for p in raw]
+        # the prompt text is needed only to echo it or to log it: token prompts are not decoded
+        # otherwise
+        need_text = req.echo or self.settings.log_prompts
+        texts = [
+            p if isinstance(p, str) else self.engine.tokenizer.decode(p) if need_text else ""
+            for p in raw
+        ]
         longest = max(len(p) for p in prompts)
         default = self.engine.default_sampling.get("max_tokens", COMPLETION_DEFAULT_MAX_TOKENS)
         max_tokens = self._max_tokens(req.max_tokens, longest, default)
@@ -234,7 +235,7 @@ class Service:
         echo: bool,
         ctx: RequestContext,
     ) -> Prepared:
-        release = self._admit(prompts, params)
+        release = self.admission.acquire(params.n * len(prompts))  # sequences, not requests
         ctx.prompt_tokens = sum(len(p) for p in prompts)
         if self.settings.log_prompts:
             ctx.prompt_text = "\n".join(texts)

@@ -135,3 +135,11 @@ async def test_timeout_aborts(make_client) -> None:  # type: ignore[no-untyped-d
     data = events(r.text)
     assert json.loads(data[-2])["error"]["code"] == "request_timeout" and data[-1] == "[DONE]"
     assert not engine.running
+
+
+async def test_echo_of_token_prompt_returns_its_text(client: httpx.AsyncClient) -> None:
+    ids = [b + 3 for b in b"hi "]  # the fake tokenizer: byte b is token b + 3
+    r = await client.post("/v1/completions", json={"prompt": ids, "max_tokens": 2, "echo": True})
+    assert r.json()["choices"][0]["text"] == "hi he"
+    r = await client.post("/v1/completions", json={"prompt": ids, "max_tokens": 2})
+    assert r.json()["choices"][0]["text"] == "he"
