@@ -63,21 +63,21 @@ def scheme_config(scheme: str, group_size: int | None, ignore: list[str]):  # ty
     )
 
 
-def write_compressed_tensors(
-    src: Path,
-    out: Path,
+def save_compressed_tensors(
+    model: torch.nn.Module,
+    dest: Path,
     scheme: str,
     group_size: int | None,
     layers: dict[str, LayerCodes],
     ignore: list[str],
     dtype: torch.dtype = torch.bfloat16,
 ) -> None:
-    """Save `src` with `layers` quantized as `scheme` to `out` (atomically)."""
+    """Save `model` (float, any transforms already applied) with `layers` quantized as `scheme`
+    into the existing directory `dest`. The model is consumed: its Linears become compressed."""
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import apply_quantization_config
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    model = model.float()
     apply_quantization_config(model, scheme_config(scheme, group_size, ignore))
     done = set()
     for name, mod in model.named_modules():
@@ -103,14 +103,37 @@ def write_compressed_tensors(
         model, quantization_format=SCHEMES[scheme][2]
     )
     compressor.compress_model(model)
-    model = model.to(dtype)  # type: ignore[arg-type]
+    model = model.to(dtype)
+    model.save_pretrained(str(dest))  # type: ignore[operator]
+    compressor.update_config(str(dest))
+
+
+def copy_tokenizer(src: Path, dest: Path) -> None:
+    """Tokenizer, chat template and generation defaults travel with the weights."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    AutoTokenizer.from_pretrained(str(src)).save_pretrained(str(dest))
+    if (src / "generation_config.json").exists():
+        GenerationConfig.from_pretrained(str(src)).save_pretrained(str(dest))
+
+
+def write_compressed_tensors(
+    src: Path,
+    out: Path,
+    scheme: str,
+    group_size: int | None,
+    layers: dict[str, LayerCodes],
+    ignore: list[str],
+    dtype: torch.dtype = torch.bfloat16,
+) -> None:
+    """Load `src`, put `layers` into it as `scheme` and publish the result at `out` atomically."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
     tmp = atomic_dir(out)
     try:
-        model.save_pretrained(str(tmp))
-        compressor.update_config(str(tmp))
-        AutoTokenizer.from_pretrained(str(src)).save_pretrained(str(tmp))
-        if (src / "generation_config.json").exists():
-            GenerationConfig.from_pretrained(str(src)).save_pretrained(str(tmp))
+        save_compressed_tensors(model, tmp, scheme, group_size, layers, ignore, dtype)
+        copy_tokenizer(src, tmp)
         commit_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

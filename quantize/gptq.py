@@ -3,8 +3,9 @@ rounding error onto the columns not yet quantized, weighted by the inverse Hessi
 layer's calibration inputs (H = 2 X^T X / n), so the layer's output changes as little as possible.
 
 Follows the reference implementation: lazy block updates, Cholesky of the damped inverse
-Hessian, optional activation order (columns with the largest Hessian diagonal first), group
-scales taken when a group starts.
+Hessian, group scales taken when a group starts. With activation order (columns with the largest
+Hessian diagonal first), the group scales are fixed up front on the original contiguous groups
+("static groups", llm-compressor's actorder="weight"), so the checkpoint needs no g_idx.
 """
 
 from __future__ import annotations
@@ -38,12 +39,9 @@ def gptq(
     damp: float = 0.01,
     act_order: bool = False,
     block: int = 128,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Returns (codes int8 (out, in), scales (out, groups), perm or None).
-
-    With act_order, group g's scale applies to original columns perm[g*gs:(g+1)*gs]; the codes
-    are returned in the original column order.
-    """
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (codes int8 (out, in), scales (out, groups)), both in the original column order:
+    group g covers columns g*gs .. (g+1)*gs - 1, as RTN's do."""
     w = w.clone().float()
     out, cols = w.shape
     gs = group_size if group_size is not None and group_size < cols else cols
@@ -54,8 +52,11 @@ def gptq(
     h[dead, dead] = 1
     w[:, dead] = 0
     perm = None
+    static = None
     if act_order:
         perm = torch.argsort(torch.diag(h), descending=True)
+        # (out, groups): fixed before any error feedback, on the original groups
+        static = scales_for(w.view(out, cols // gs, gs), bits).squeeze(-1)
         w, h = w[:, perm], h[perm][:, perm]
     h += damp * torch.mean(torch.diag(h)) * torch.eye(cols)
     hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
@@ -71,7 +72,9 @@ def gptq(
         hinv1 = hinv[i1:i2, i1:i2]
         for i in range(i2 - i1):
             col = i1 + i
-            if col % gs == 0:
+            if static is not None and perm is not None:
+                scale = static[:, int(perm[col]) // gs].unsqueeze(1)
+            elif col % gs == 0:
                 # scale from the group's current weights (earlier errors already folded in
                 # for columns before this block; in-block updates are lazy, as in the reference)
                 grp = torch.cat([w1[:, i:], w[:, i2:]], dim=1)[:, :gs]
@@ -84,7 +87,6 @@ def gptq(
             w1[:, i:] -= e.unsqueeze(1) @ hinv1[i, i:].unsqueeze(0)
             err1[:, i] = e
         w[:, i2:] -= err1 @ hinv[i1:i2, i2:]
-    if perm is not None:
-        inv = torch.argsort(perm)
-        codes = codes[:, inv]
-    return codes, scales, perm
+    if perm is not None and static is not None:
+        codes, scales = codes[:, torch.argsort(perm)], static
+    return codes, scales

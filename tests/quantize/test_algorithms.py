@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -62,12 +64,65 @@ def test_gptq_reconstructs_layer_output_better_than_rtn(act_order: bool) -> None
     h.add(x)
     for gs in (32, 128):
         rq, rs = rtn(w, 4, gs)
-        gq, gsc, perm = gptq(w, h.h, 4, gs, act_order=act_order)
+        gq, gsc = gptq(w, h.h, 4, gs, act_order=act_order)
         w_rtn = dequantize(rq, rs, gs)
-        if perm is None:
-            w_gptq = dequantize(gq, gsc, gs)
-        else:  # group scales follow the permuted column order
-            w_gptq = dequantize(gq[:, perm], gsc, gs)[:, torch.argsort(perm)]
+        w_gptq = dequantize(gq, gsc, gs)  # same group layout as RTN, so the same checkpoint
         err_rtn = ((x @ (w - w_rtn).T) ** 2).mean()
         err_gptq = ((x @ (w - w_gptq).T) ** 2).mean()
         assert err_gptq < 0.8 * err_rtn, (gs, float(err_gptq), float(err_rtn))
+
+
+def test_awq_scaling_beats_plain_rounding_when_some_channels_carry_large_activations() -> None:
+    from quantize.awq import search_scales
+
+    g = torch.Generator().manual_seed(4)
+    cols = 256
+    x = torch.randn(2048, cols, generator=g)
+    x[:, :8] *= 30  # a few salient channels, as in real activations
+    w = torch.randn(96, cols, generator=g)
+    s, best, base = search_scales(x, x.abs().mean(0), [w[:48], w[48:]], 4, 64)
+    assert best < 0.8 * base
+    assert s[:8].mean() > s[8:].mean()  # the salient channels are scaled up
+
+
+def test_smoothing_keeps_the_float_layer_and_flattens_activation_outliers(
+    tiny_llama: Path,
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from quantize.layerwise import QKV, _run_layer, capture_inputs, decoder_layers
+    from quantize.smoothquant import apply_scales, smoothing_scales
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_llama), dtype=torch.float32)
+    _, layers = decoder_layers(model)
+    ids = torch.randint(3, 600, (2, 32), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        hidden, kwargs = capture_inputs(model, layers, [ids])
+        layer = layers[0]
+        layer.input_layernorm.weight.data[:4] *= 25  # make outlier channels
+        before = _run_layer(layer, hidden[0], kwargs[0])
+        act = layer.input_layernorm(hidden[0]).reshape(-1, 128).abs().amax(0)
+        mods = [layer.get_submodule(n) for n in QKV]
+        s = smoothing_scales(act, [m.weight for m in mods], 0.5)
+        apply_scales(layer.input_layernorm, mods, s)
+        after = _run_layer(layer, hidden[0], kwargs[0])
+        act2 = layer.input_layernorm(hidden[0]).reshape(-1, 128).abs().amax(0)
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+    assert act2.max() / act2.median() < 0.5 * act.max() / act.median()
+
+
+def test_layer_by_layer_forward_matches_the_whole_model(tiny_llama: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from quantize.layerwise import _run_layer, capture_inputs, decoder_layers
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_llama), dtype=torch.float32)
+    _, layers = decoder_layers(model)
+    ids = torch.randint(3, 600, (3, 40), generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        hidden, kwargs = capture_inputs(model, layers, [ids])
+        h = hidden[0]
+        for layer in layers:
+            h = _run_layer(layer, h, kwargs[0])
+        ref = model(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+    torch.testing.assert_close(model.model.norm(h), ref)

