@@ -9,7 +9,7 @@ PORT ?= 8000
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install serve default-model test unit lint bench
+.PHONY: install serve default-model test unit lint bench quant-table
 
 install: $(STAMP)
 
@@ -46,3 +46,8 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks.compare_servers
+
+# The README's quantization table: every scheme/method on the default model and the ~80M model
+# (each trained by llm-train if missing; the 80M one takes about 50 minutes on 2 cores).
+quant-table: install default-model
+	$(BIN)/python -m benchmarks.quantize_table

@@ -21,6 +21,7 @@ from serve.settings import ServerSettings, add_arguments, from_namespace
 if TYPE_CHECKING:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
+    from safety.guard import Guard
     from serve.engine import VLLMEngine
 
 log = logging.getLogger("serve.main")
@@ -105,12 +106,13 @@ async def _start_engine(engine_args: AsyncEngineArgs) -> VLLMEngine:
     return engine
 
 
-async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs) -> int:
-    from serve.app import build_app
+async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: Guard | None) -> int:
+    from serve.app import build_app, reload_policy
 
     engine = await _start_engine(engine_args)
-    app = build_app(settings, engine)
+    app = build_app(settings, engine, guard=guard)
     service = app.state.service
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_policy, app)
 
     def on_drain() -> None:
         service.draining = True
@@ -153,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = from_namespace(args)
         settings.keys()  # read the key file now: a bad path is a start-up error
         logs.configure(settings.log_level)
+        from serve.app import load_guard
+
+        guard = load_guard(settings.safety_policy)  # a bad policy fails before the engine loads
         from vllm.engine.arg_utils import AsyncEngineArgs
 
         from serve.engine import (
@@ -172,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv)
         if is_cpu():
             safe_cpu_dtype(engine_args)
-        code = asyncio.run(serve(settings, engine_args))
+        code = asyncio.run(serve(settings, engine_args, guard))
     except KeyboardInterrupt:
         code = 130
     except (OSError, ValueError, RuntimeError) as exc:

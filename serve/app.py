@@ -7,11 +7,14 @@ import re
 import secrets
 import time
 import uuid
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from safety.guard import Guard
+from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from serve import routes
 from serve.errors import PayloadTooLarge, Unauthorized, error_response, install_handlers
 from serve.metrics import ServerMetrics
@@ -20,6 +23,7 @@ from serve.settings import ServerSettings
 from serve.types import EngineClient
 
 access_log = logging.getLogger("serve.access")
+log = logging.getLogger("serve.app")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -126,12 +130,50 @@ def make_auth(keys: list[str]):  # type: ignore[no-untyped-def]
     return verify
 
 
+def load_guard(spec: str) -> Guard | None:
+    """--safety-policy: 'none', 'default' (the shipped policy) or a YAML file (PolicyError
+    names the line and reason when it is invalid)."""
+    if spec == "none":
+        return None
+    return Guard(load_policy(DEFAULT_POLICY if spec == "default" else Path(spec)))
+
+
+def reload_policy(app: FastAPI) -> bool:
+    """SIGHUP: swap in the policy file's current contents. Requests already streaming keep the
+    policy they started with; an invalid file is refused and the running policy stays."""
+    service: Service = app.state.service
+    metrics: ServerMetrics = app.state.metrics
+    if service.guard is None:
+        log.warning("SIGHUP: safety filtering is off (--safety-policy none); nothing to reload")
+        return False
+    source = service.guard.policy.source
+    try:
+        service.guard.policy = load_policy(Path(source))
+    except PolicyError as exc:
+        log.error("safety policy reload refused; keeping the running policy: %s", exc)
+        metrics.safety_reloads.labels("refused").inc()
+        return False
+    log.info("safety policy reloaded", extra={"policy": source})
+    metrics.safety_reloads.labels("ok").inc()
+    return True
+
+
+_UNSET: object = object()
+
+
 def build_app(
-    settings: ServerSettings, engine: EngineClient, metrics: ServerMetrics | None = None
+    settings: ServerSettings,
+    engine: EngineClient,
+    metrics: ServerMetrics | None = None,
+    guard: Guard | None | object = _UNSET,
 ) -> FastAPI:
-    """The FastAPI app over `engine`. The engine's lifetime is the caller's, shutdown included."""
+    """The FastAPI app over `engine`. The engine's lifetime is the caller's, shutdown included.
+    The safety guard comes from settings.safety_policy unless one is passed."""
     metrics = metrics or ServerMetrics()
-    service = Service(engine, settings, metrics)
+    if guard is _UNSET:
+        guard = load_guard(settings.safety_policy)
+    assert guard is None or isinstance(guard, Guard)
+    service = Service(engine, settings, metrics, guard)
     metrics.bind_engine(engine.num_unfinished_requests)
     app = FastAPI(title="llm-deploy", version="0.1.0")
     app.state.service = service

@@ -51,6 +51,13 @@ class ContextLengthExceeded(APIError):
     code = "context_length_exceeded"
 
 
+class ContentFilter(APIError):
+    """The safety policy blocked the input. The message names the category, never the text."""
+
+    status = 400
+    code = "content_filter"
+
+
 class Unauthorized(APIError):
     status = 401
     type = "authentication_error"

@@ -51,6 +51,26 @@ class ServerMetrics:
             registry=registry,
         )
 
+        self.safety_decisions = Counter(
+            "llm_deploy_safety_decisions",
+            "Safety policy decisions by category, action and direction",
+            ["category", "action", "direction"],
+            registry=registry,
+        )
+        self.safety_latency = Histogram(
+            "llm_deploy_safety_filter_seconds",
+            "Time spent in the safety filter per check (input) or per streamed chunk (output)",
+            ["direction"],
+            buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1),
+            registry=registry,
+        )
+        self.safety_reloads = Counter(
+            "llm_deploy_safety_policy_reloads",
+            "Safety policy reloads (SIGHUP) by result",
+            ["result"],
+            registry=registry,
+        )
+
     def bind_engine(self, unfinished: Callable[[], int]) -> None:
         """Export the engine's own count of unfinished requests, read at scrape time."""
         self.engine_unfinished.set_function(lambda: float(unfinished()))

@@ -224,3 +224,12 @@ class TokenizeRequest(BaseModel):
 class DetokenizeRequest(BaseModel):
     model: str | None = None
     tokens: list[int]
+
+
+class ModerationRequest(BaseModel):
+    """OpenAI's moderation request: one string or a list of strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str | list[str] = Field(min_length=1)
+    model: str | None = None

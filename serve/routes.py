@@ -16,6 +16,7 @@ from serve.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
     DetokenizeRequest,
+    ModerationRequest,
     TokenizeRequest,
 )
 from serve.service import Prepared, RequestContext, Service, error_from_engine
@@ -115,6 +116,12 @@ async def models(svc: ServiceDep) -> dict[str, Any]:
             }
         ],
     }
+
+
+@api.post("/v1/moderations")
+async def moderations(body: ModerationRequest, svc: ServiceDep) -> dict[str, Any]:
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    return svc.moderate(texts)
 
 
 @api.post("/tokenize")

@@ -1,4 +1,4 @@
-"""The one request path: validate -> (safety, issue 5) -> engine.generate -> OpenAI response.
+"""The one request path: validate -> safety(input) -> engine.generate -> safety(output) -> response.
 
 Routes call `prepare_*` (everything that can fail with a 4xx happens here, before any byte is sent),
 then `run` (one JSON body) or `stream` (SSE chunks). Admission is taken in `prepare_*` and released
@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from safety.guard import ContentFiltered, Guard, Recorder, StreamGuard
 from serve.errors import (
     APIError,
     BadRequest,
+    ContentFilter,
     ContextLengthExceeded,
     EngineFailure,
     ModelNotFound,
@@ -94,15 +97,33 @@ class Prepared:
     ctx: RequestContext
 
 
+class SafetyMetrics(Recorder):
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+
+    def decision(self, direction: str, category: str, action: str) -> None:
+        self.metrics.safety_decisions.labels(category, action, direction).inc()
+
+    def latency(self, direction: str, seconds: float) -> None:
+        self.metrics.safety_latency.labels(direction).observe(seconds)
+
+
 class Service:
     """Validates requests, drives the engine, and shapes OpenAI responses."""
 
     def __init__(
-        self, engine: EngineClient, settings: ServerSettings, metrics: ServerMetrics
+        self,
+        engine: EngineClient,
+        settings: ServerSettings,
+        metrics: ServerMetrics,
+        guard: Guard | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
+        self.guard = guard
+        if guard is not None:
+            guard.record = SafetyMetrics(metrics)
         self.model_name = settings.served_model_name or engine.model_path
         seq_limit = engine.max_num_seqs + settings.max_queued_requests
         self.admission = Admission(seq_limit)
@@ -137,6 +158,39 @@ class Service:
                 param=param,
             )
         return ids
+
+    def check_input(self, text: str, ctx: RequestContext) -> str:
+        """The text the model may see (redacted), or a 400 content_filter."""
+        if self.guard is None:
+            return text
+        try:
+            return self.guard.check_input(text, ctx.request_id)
+        except ContentFiltered as exc:
+            raise ContentFilter(str(exc)) from None
+
+    def moderate(self, texts: list[str]) -> dict[str, Any]:
+        """OpenAI moderation results under the policy in force (the shipped default when
+        filtering is off, so the endpoint still answers)."""
+        from safety.moderation import moderate
+        from safety.policy import DEFAULT_POLICY, load_policy
+
+        policy = self.guard.policy if self.guard is not None else load_policy(DEFAULT_POLICY)
+        return {
+            "id": f"modr-{uuid.uuid4().hex}",
+            "model": f"llm-deploy-policy:{Path(policy.source).name}",
+            "results": [moderate(policy, t) for t in texts],
+        }
+
+    def _guarded_prompt(self, prompt: str | list[int], ctx: RequestContext) -> str | list[int]:
+        """Token prompts are decoded for the check, so no input form skips the policy."""
+        if self.guard is None:
+            return prompt
+        if isinstance(prompt, str):
+            return self.check_input(prompt, ctx)
+        ids = self.check_token_ids(list(prompt), "prompt")
+        text = self.engine.tokenizer.decode(ids)
+        safe = self.check_input(text, ctx)
+        return prompt if safe == text else safe
 
     def _encode(self, prompt: str | list[int], param: str = "prompt") -> list[int]:
         if isinstance(prompt, str):
@@ -181,7 +235,7 @@ class Service:
     def prepare_completion(self, req: CompletionRequest, ctx: RequestContext) -> Prepared:
         self.check_model(req.model)
         self.check_serving()
-        raw = req.prompts()
+        raw = [self._guarded_prompt(p, ctx) for p in req.prompts()]
         prompts = [self._encode(p) for p in raw]
         # the prompt text is needed only to echo it or to log it: token prompts are not decoded
         # otherwise
@@ -199,8 +253,19 @@ class Service:
         self._check_bias(params)
         return self._prepared("completion", "cmpl", req, prompts, texts, params, req.echo, ctx)
 
-    def render_chat(self, messages: list[ChatMessage], add_generation_prompt: bool) -> str:
-        conv = [{"role": m.role, "content": m.text()} for m in messages]
+    def render_chat(
+        self,
+        messages: list[ChatMessage],
+        add_generation_prompt: bool,
+        ctx: RequestContext | None = None,
+    ) -> str:
+        conv = [
+            {
+                "role": m.role,
+                "content": m.text() if ctx is None else self.check_input(m.text(), ctx),
+            }
+            for m in messages
+        ]
         try:
             text = self.engine.tokenizer.apply_chat_template(
                 conv,
@@ -215,7 +280,7 @@ class Service:
     def prepare_chat(self, req: ChatCompletionRequest, ctx: RequestContext) -> Prepared:
         self.check_model(req.model)
         self.check_serving()
-        text = self.render_chat(req.messages, req.add_generation_prompt)
+        text = self.render_chat(req.messages, req.add_generation_prompt, ctx)
         ids = list(self.engine.tokenizer.encode(text, add_special_tokens=False)) or self._encode("")
         max_tokens = self._max_tokens(
             req.requested_max_tokens(), len(ids), self.engine.default_sampling.get("max_tokens")
@@ -254,7 +319,7 @@ class Service:
         )
 
     # ---- generation -------------------------------------------------------------------------
-    async def _steps(self, prep: Prepared) -> AsyncIterator[tuple[int, GenerationStep]]:
+    async def _steps(self, prep: Prepared) -> AsyncGenerator[tuple[int, GenerationStep], None]:
         """Engine steps for every prompt, tagged with the prompt's index (merged if several)."""
         base = prep.response_id
         if len(prep.prompts) == 1:
@@ -310,6 +375,8 @@ class Service:
         finally:
             prep.release()
         completion_tokens = sum(len(c.token_ids) for c in finals.values())
+        if self.guard is not None:
+            finals = {k: self._filter_final(prep, c) for k, c in finals.items()}
         self._account(prep, completion_tokens, [c.finish_reason for c in finals.values()])
         choices = [
             self._choice_body(prep, idx // n, finals[idx], prompt_lp.get(idx // n))
@@ -332,6 +399,9 @@ class Service:
         completion_tokens = 0
         reasons: list[str] = []
         started: set[int] = set()
+        guards: dict[int, StreamGuard] = {}
+        stopped: set[int] = set()  # finished or blocked choices
+        total = n * len(prep.prompts)
         try:
             async with asyncio.timeout(self._timeout()):
                 if prep.kind == "chat":
@@ -347,11 +417,21 @@ class Service:
                             for k in range(n)
                         ],
                     }
-                async for i, step in self._steps(prep):
+                steps = self._steps(prep)
+                async for i, step in steps:
                     choices = []
                     for c in step.choices:
                         idx = i * n + c.index
                         completion_tokens += len(c.token_ids)
+                        if idx in stopped:
+                            continue  # blocked: the rest of this choice is never sent
+                        if self.guard is not None:
+                            sg = guards.get(idx)
+                            if sg is None:
+                                sg = guards[idx] = self.guard.output(prep.ctx.request_id)
+                            c = _guarded_chunk(sg, c)
+                        if c.finish_reason is not None:
+                            stopped.add(idx)
                         prefix = ""
                         if prep.echo and idx not in started:
                             prefix = prep.prompt_texts[i]
@@ -362,6 +442,11 @@ class Service:
                         choices.append(self._chunk_choice(prep, idx, c, prefix, lp, i))
                     if choices:
                         yield {**head, "choices": choices}
+                    if len(stopped) == total:
+                        # every choice ended or was blocked: close the generator now, which
+                        # aborts the engine request (a bare break would leave that to the GC)
+                        await steps.aclose()
+                        break
         except TimeoutError:
             raise RequestTimeout(
                 f"request did not finish within {self.settings.request_timeout:g} s"
@@ -371,6 +456,17 @@ class Service:
             self._account(prep, completion_tokens, reasons)
         if prep.include_usage:
             yield {**head, "choices": [], "usage": self._usage(prep, completion_tokens)}
+
+    def _filter_final(self, prep: Prepared, c: ChoiceOutput) -> ChoiceOutput:
+        """The same output rules without streaming: one pass over the whole text."""
+        assert self.guard is not None
+        sg = self.guard.output(prep.ctx.request_id)
+        text = sg.feed(c.text, final=True)
+        if sg.blocked is not None:
+            return replace(c, text=text, logprobs=None, finish_reason="content_filter")
+        if text != c.text:
+            return replace(c, text=text, logprobs=None)  # token logprobs would leak the span
+        return c
 
     # ---- response shaping -------------------------------------------------------------------
     def _account(
@@ -490,3 +586,16 @@ def error_from_engine(exc: BaseException) -> APIError:
     if isinstance(exc, APIError):
         return exc
     return EngineFailure(f"generation failed: {type(exc).__name__}")
+
+
+def _guarded_chunk(sg: StreamGuard, c: ChoiceOutput) -> ChoiceOutput:
+    """One streamed delta through the choice's guard: what may be sent now. A block ends the
+    choice with finish_reason content_filter; held or rewritten text drops the chunk's token
+    logprobs, which would otherwise show it."""
+    final = c.finish_reason is not None
+    text = sg.feed(c.text, final=final)
+    if sg.blocked is not None:
+        return replace(c, text="", logprobs=None, finish_reason="content_filter")
+    if text != c.text:
+        return replace(c, text=text, logprobs=None)
+    return c

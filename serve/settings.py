@@ -51,6 +51,9 @@ class ServerSettings:
     notice)."""
     log_level: str = "info"
     """Log level for the server's JSON logs."""
+    safety_policy: str = "default"
+    """Safety policy: a YAML file, 'default' (the shipped policy) or 'none' (no filtering).
+    SIGHUP reloads the file; an invalid file is refused and the running policy kept."""
 
     def keys(self) -> list[str]:
         """All configured API keys from the flag, the env var and the key file."""

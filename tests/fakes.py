@@ -94,6 +94,7 @@ class FakeEngine:
     ) -> AsyncIterator[GenerationStep]:
         self.seen.append((prompt_ids, params))
         self.running.add(request_id)
+        done = False
         try:
             tokens, reason = self._tokens(params)
             finish = "stop" if reason.startswith("stop") else "length"
@@ -104,6 +105,7 @@ class FakeEngine:
             if not params.stream:
                 for _ in tokens:
                     await asyncio.sleep(self.delay)
+                done = True
                 yield GenerationStep(
                     choices=[
                         ChoiceOutput(i, text, tokens, self._lp(tokens) if lp else None, finish)
@@ -121,6 +123,7 @@ class FakeEngine:
                 piece = self.tokenizer.decode([tid])
                 if last and reason.startswith("stop:"):
                     piece = ""
+                done = last
                 yield GenerationStep(
                     choices=[
                         ChoiceOutput(
@@ -137,6 +140,8 @@ class FakeEngine:
                 )
         finally:
             self.running.discard(request_id)
+            if not done:  # closed before the end: the real engine aborts the request here
+                self.aborted.append(request_id)
 
     def _lp(self, tokens: list[int]) -> list[TokenLogprob]:
         return [

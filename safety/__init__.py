@@ -1,0 +1,1 @@
+"""Safety in the serving path: policy, detectors, stream guard, moderation, bias probes."""

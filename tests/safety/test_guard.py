@@ -1,0 +1,183 @@
+"""Detectors, normalization, the policy loader and the stream guard, without a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from safety.detectors import Views, builtin, iban_ok, luhn_ok
+from safety.guard import ContentFiltered, Guard
+from safety.normalize import normalize
+from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
+
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+CARD = "4111 1111 1111 1111"
+
+
+def guard(tmp_path: Path | None = None, text: str | None = None) -> Guard:
+    if text is None:
+        return Guard(load_policy(DEFAULT_POLICY))
+    assert tmp_path is not None
+    p = tmp_path / "policy.yaml"
+    p.write_text(text)
+    return Guard(load_policy(p))
+
+
+def test_normalization_folds_width_case_and_invisibles_and_maps_back() -> None:
+    text = "Ｐａｓｓ\u200bWORD and cafe\u0301"
+    n = normalize(text)
+    assert n.text == "password and café"
+    s, e = n.span(0, 8)
+    assert text[s:e] == "Ｐａｓｓ\u200bWORD"
+    s, e = n.span(13, 17)
+    assert text[s:e] == "cafe\u0301"
+
+
+def test_checksums() -> None:
+    assert luhn_ok("4111 1111 1111 1111") and not luhn_ok("4111 1111 1111 1112")
+    assert iban_ok("GB82 WEST 1234 5698 7654 32") and not iban_ok("GB82 WEST 1234 5698 7654 33")
+
+
+@pytest.mark.parametrize(
+    ("family", "text", "found"),
+    [
+        (
+            "pii.email",
+            "write to Jane.Doe+tag@mail.example.org today",
+            "Jane.Doe+tag@mail.example.org",
+        ),
+        ("pii.phone", "call (415) 555-0132 now", "(415) 555-0132"),
+        ("pii.payment_card", "card 5500-0000-0000-0004 ok", "5500-0000-0000-0004"),
+        ("pii.us_ssn", "ssn 078-05-1120.", "078-05-1120"),
+        ("pii.ipv6", "host fe80::1ff:fe23:4567:890a up", "fe80::1ff:fe23:4567:890a"),
+        (
+            "secrets.private_key",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+        ),
+        ("secrets.github_token", "token ghp_" + "A1b2" * 9 + " end", "ghp_" + "A1b2" * 9),
+    ],
+)
+def test_detectors_find_the_span(family: str, text: str, found: str) -> None:
+    spans = [text[f.start : f.end] for d in builtin(family) for f in d.find(Views(text))]
+    assert spans == [found]
+
+
+@pytest.mark.parametrize(
+    ("family", "text"),
+    [
+        ("pii.payment_card", "order 4111 1111 1111 1112 shipped"),  # fails Luhn
+        ("pii.us_ssn", "part 000-12-3456"),  # area 000 is never issued
+        ("pii.ipv6", "at 12:30:45 sharp"),
+        ("secrets.assigned_secret", "password = correcthorsebattery"),  # no digits: a phrase
+    ],
+)
+def test_look_alikes_are_not_findings(family: str, text: str) -> None:
+    assert not [f for d in builtin(family) for f in d.find(Views(text))]
+
+
+def test_input_redaction_and_block(tmp_path: Path) -> None:
+    g = guard()
+    out = g.check_input(f"pay with {CARD}, key {SECRET}, mail a@b.io", "r1")
+    assert out == "pay with [CARD], key [SECRET], mail [EMAIL]"
+    g2 = guard(tmp_path, "categories:\n  words:\n    terms: [forbidden fruit]\n    input: block\n")
+    with pytest.raises(ContentFiltered) as exc:
+        g2.check_input("the ＦＯＲＢＩＤ\u200bDEN   fruit".replace("   ", " "), "r2")
+    assert exc.value.category == "words" and "forbidden" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("variant", "hit"),
+    [
+        ("forbidden fruit", True),
+        ("FORBIDDEN FRUIT", True),
+        ("ｆｏｒｂｉｄｄｅｎ ｆｒｕｉｔ", True),
+        ("for\u200bbidden\u2060 fruit", True),
+        ("forbidden\u00adfruit".replace("\u00ad", " \u00ad"), True),
+        ("forbidden fruitcake", False),  # word boundary
+        ("unforbidden fruit", False),
+    ],
+)
+def test_term_lists_are_exact_on_obfuscations(tmp_path: Path, variant: str, hit: bool) -> None:
+    g = guard(tmp_path, "categories:\n  words:\n    terms: [forbidden fruit]\n    input: block\n")
+    if hit:
+        with pytest.raises(ContentFiltered):
+            g.check_input(f"say {variant} now", "r")
+    else:
+        assert g.check_input(f"say {variant} now", "r") == f"say {variant} now"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("categories:\n  x:\n    terms: [a]\n    input: shred\n", 4, "input action 'shred'"),
+        ("categories:\n  x:\n    detectors: [pii.fax]\n", 3, "unknown detector 'pii.fax'"),
+        ("categories:\n  x:\n    regex: ['(unclosed']\n", 3, "bad regular expression"),
+        ("categories:\n  x:\n    terms: [a]\n    colour: red\n", 4, "unknown key 'colour'"),
+        ("categories: [\n", 2, "not valid YAML"),
+        ("categories:\n  x:\n    classifier: S99\n", 3, "use S1..S14"),
+    ],
+)
+def test_invalid_policies_name_the_line_and_reason(
+    tmp_path: Path, text: str, line: int, reason: str
+) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(PolicyError) as exc:
+        load_policy(p)
+    assert f"bad.yaml:{line}:" in str(exc.value) and reason in str(exc.value)
+
+
+def stream(g: Guard, chunks: list[str]) -> tuple[list[str], str | None]:
+    sg = g.output("r")
+    sent = [sg.feed(c) for c in chunks]
+    sent.append(sg.finish())
+    return sent, sg.blocked
+
+
+def split(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    out, prev = [], 0
+    for p in [*points, len(text)]:
+        out.append(text[prev:p])
+        prev = p
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 400), max_size=40),
+    before=st.sampled_from(["", "Sure. ", "the key is ", "x" * 50, "4111 "]),
+    after=st.sampled_from(["", " ok", " and more text follows here", ". 1111"]),
+)
+def test_no_blocked_secret_ever_leaves_the_stream(cuts: list[int], before: str, after: str) -> None:
+    text = before + SECRET + after
+    sent, blocked = stream(guard(), split(text, cuts))
+    out = "".join(sent)
+    assert blocked == "secrets"
+    assert SECRET not in out and "AKIA" not in out  # not even its start
+    assert text.startswith(out)  # what was sent is a prefix of the clean part
+
+
+@settings(max_examples=200, deadline=None)
+@given(cuts=st.lists(st.integers(0, 200), max_size=30))
+def test_redaction_holds_across_chunk_boundaries(cuts: list[int]) -> None:
+    text = f"My card is {CARD} and that is all."
+    sent, blocked = stream(guard(), split(text, cuts))
+    assert blocked is None
+    assert "".join(sent) == "My card is [CARD] and that is all."
+    for piece in sent:
+        assert "1111" not in piece
+
+
+def test_plain_prose_is_released_at_once_and_holding_is_bounded() -> None:
+    g = guard()
+    sg = g.output("r")
+    assert sg.feed("Hello") == "Hello"  # nothing here can begin a blocked or redacted span
+    assert sg.feed(" world, ") == " world, "
+    digits = "1234567890" * 30  # could be a card for a while, never longer than the window
+    out = "".join(sg.feed(c) for c in digits) + sg.finish()
+    assert out == digits and sg.held_max <= g.policy.hold_back_chars
