@@ -49,8 +49,8 @@ class Views:
 
 def luhn_ok(s: str) -> bool:
     digits = [int(c) for c in s if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
+    if not 13 <= len(digits) <= 19 or digits[0] == 0 or len(set(digits)) == 1:
+        return False  # no issuer number starts with 0; all-same digits are placeholders
     total = 0
     for i, d in enumerate(reversed(digits)):
         if i % 2:
@@ -61,7 +61,7 @@ def luhn_ok(s: str) -> bool:
 
 def iban_ok(s: str) -> bool:
     s = s.replace(" ", "").upper()
-    if not 15 <= len(s) <= 34:
+    if not 15 <= len(s) <= 34 or s[2:4] in ("00", "01", "99"):  # never-issued check digits
         return False
     moved = s[4:] + s[:4]
     num = "".join(str(int(c, 36)) for c in moved)
@@ -74,7 +74,10 @@ def ssn_ok(s: str) -> bool:
 
 
 def phone_ok(s: str) -> bool:
-    return 10 <= sum(c.isdigit() for c in s) <= 15
+    if regex.fullmatch(r"\d{3}-\d{2}-\d{4}", s):
+        return False  # the SSN shape, not a phone format
+    digits = [c for c in s if c.isdigit()]
+    return 9 <= len(digits) <= 15 and len(set(digits)) > 1
 
 
 def ipv6_ok(s: str) -> bool:
@@ -91,7 +94,7 @@ def _entropy_ok(s: str) -> bool:
     from collections import Counter
 
     value = regex.split(r"[:=]\s*['\"]?", s, maxsplit=1)[-1].strip("'\"")
-    if len(value) < 16:
+    if len(value) < 12:
         return False
     counts = Counter(value)
     h = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
@@ -137,6 +140,23 @@ class RegexDetector:
         return None
 
 
+def dominant(findings: list[Finding]) -> list[Finding]:
+    """Drop findings lying inside a longer finding of another detector: the digits of an IBAN
+    are not also a phone number."""
+    keep = []
+    for f in findings:
+        inside = any(
+            g.detector != f.detector
+            and g.start <= f.start
+            and f.end <= g.end
+            and (g.end - g.start) > (f.end - f.start)
+            for g in findings
+        )
+        if not inside:
+            keep.append(f)
+    return keep
+
+
 def term_detector(
     name: str, category: str, terms: list[str], word_boundary: bool, label: str = "[REDACTED]"
 ) -> RegexDetector:
@@ -157,8 +177,8 @@ PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
         None,
     ),
     "phone": (
-        r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{2,4}[ .-]\d{2,5}"
-        r"(?:[ .-]\d{2,5})?(?![\w-])",
+        r"(?<![\w+])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){3,6}|(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
+        r"\d{2,4}[ .-]\d{2,5}(?:[ .-]\d{2,5})?)(?![\w-])",
         "[PHONE]",
         phone_ok,
     ),
@@ -169,7 +189,7 @@ PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
         "[IBAN]",
         iban_ok,
     ),
-    "ipv4": (rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w.])", "[IP]", None),
+    "ipv4": (rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w./])", "[IP]", None),  # not CIDR
     "ipv6": (r"(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])", "[IP]", ipv6_ok),
 }
 
@@ -191,7 +211,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     ),
     "assigned_secret": (
         r"(?i)(?<![\w-])(?:api[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token|password"
-        r"|passwd|client[_-]?secret)[\"']?\s{0,3}[:=]\s{0,3}[\"']?[A-Za-z0-9_\-/+=.]{16,200}",
+        r"|passwd|client[_-]?secret)[\"']?\s{0,3}[:=]\s{0,3}[\"']?[^\s\"']{12,200}",
         _entropy_ok,
     ),
 }
@@ -200,8 +220,10 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
     r"|your\s{1,3}|my\s{1,3}|these\s{1,3}|those\s{1,3})?(?:previous|prior|above|earlier|preceding"
-    r"|original|initial|system|existing)?\s{0,3}(?:instructions?|prompts?|rules|directions"
+    r"|original|initial|system|existing)\s{0,3}(?:instructions?|prompts?|rules|directions"
     r"|guidelines|constraints|context|messages?)",
+    r"(?:ignore|disregard|forget|override|bypass)\s{1,3}(?:all|any|your)\s{1,3}(?:instructions"
+    r"|rules|guidelines|restrictions|safety\s{1,3}rules)",
     r"(?:reveal|print|show|repeat|output|leak|display|tell\s{1,3}me)\s{1,3}(?:me\s{1,3})?"
     r"(?:your|the)\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
     r"|initial\s{1,3})?(?:system\s{1,3}prompt|system\s{1,3}message|instructions|hidden\s{1,3}"

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from safety.detectors import Finding, Views
+from safety.detectors import Finding, Views, dominant
 from safety.policy import Policy
 
 audit_log = logging.getLogger("llm-deploy.audit")
@@ -54,12 +54,13 @@ class Recorder:
 def scan(policy: Policy, text: str, direction: str) -> list[Decided]:
     """Every finding of the categories active in `direction`, with its action."""
     views = Views(text)
-    out = []
+    acts: dict[str, str] = {}
+    found: list[Finding] = []
     for cat in policy.active(direction):
-        act = cat.action(direction)
+        acts[cat.name] = cat.action(direction)
         for det in cat.detectors:
-            for f in det.find(views):
-                out.append(Decided(f, act))
+            found.extend(det.find(views))
+    out = [Decided(f, acts[f.category]) for f in dominant(found)]
     out.sort(key=lambda d: (d.finding.start, -d.finding.end))
     return out
 

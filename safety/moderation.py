@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from safety.detectors import Views
+from safety.detectors import Views, dominant
 from safety.policy import Policy
+
+
+def categories_found(policy: Policy, text: str) -> list[str]:
+    """Categories with at least one finding (after overlap resolution); classifier categories
+    need the guard model and are not reported here."""
+    views = Views(text)
+    found = [f for cat in policy.categories.values() for d in cat.detectors for f in d.find(views)]
+    return sorted({f.category for f in dominant(found)})
 
 
 def moderate(policy: Policy, text: str) -> dict[str, Any]:
     """One OpenAI moderation result."""
-    views = Views(text)
-    hits: dict[str, bool] = {}
-    for name, cat in policy.categories.items():
-        if not cat.detectors:
-            continue  # classifier categories need the guard model
-        hits[name] = any(det.find(views) for det in cat.detectors)
+    found = categories_found(policy, text)
+    hits = {name: name in found for name, cat in policy.categories.items() if cat.detectors}
     return {
         "flagged": any(hits.values()),
         "categories": hits,
