@@ -32,18 +32,50 @@ def add(text: str, labels: list[str], direction: str = "input") -> None:
 
 
 # ---- PII ----------------------------------------------------------------------------------
-emails = ["jane.doe@example.com", "bob_smith+news@mail.co.uk", "a.li@uni-heidelberg.de",
-          "support@acme-corp.io", "x9@sub.domain.org"]
-phones = ["+1 415-555-0132", "(212) 555-0199", "+44 20 7946 0958", "030 1234 5678",
-          "+49 151 2345 6789", "555-867-5309", "+33 1 23 45 67 89"]
-cards = ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "6011 0009 9013 9424",
-         "4012888888881881", "3530 1113 3330 0000"]
+emails = [
+    "jane.doe@example.com",
+    "bob_smith+news@mail.co.uk",
+    "a.li@uni-heidelberg.de",
+    "support@acme-corp.io",
+    "x9@sub.domain.org",
+]
+phones = [
+    "+1 415-555-0132",
+    "(212) 555-0199",
+    "+44 20 7946 0958",
+    "030 1234 5678",
+    "+49 151 2345 6789",
+    "555-867-5309",
+    "+33 1 23 45 67 89",
+]
+cards = [
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "378282246310005",
+    "6011 0009 9013 9424",
+    "4012888888881881",
+    "3530 1113 3330 0000",
+]
 ssns = ["078-05-1120", "219-09-9999", "457-55-5462"]
-ibans = ["GB82 WEST 1234 5698 7654 32", "DE89 3704 0044 0532 0130 00", "FR14 2004 1010 0505 0001 3M02 606",
-         "NL91ABNA0417164300"]
-ips = ["192.168.1.20", "10.0.0.254", "8.8.8.8", "2001:db8::8a2e:370:7334", "fe80::1ff:fe23:4567:890a"]
-contact_t = ["Please email me at {} about the order.", "My address is {}", "reach out: {}",
-             "Contact {} if anything breaks."]
+ibans = [
+    "GB82 WEST 1234 5698 7654 32",
+    "DE89 3704 0044 0532 0130 00",
+    "FR14 2004 1010 0505 0001 3M02 606",
+    "NL91ABNA0417164300",
+]
+ips = [
+    "192.168.1.20",
+    "10.0.0.254",
+    "8.8.8.8",
+    "2001:db8::8a2e:370:7334",
+    "fe80::1ff:fe23:4567:890a",
+]
+contact_t = [
+    "Please email me at {} about the order.",
+    "My address is {}",
+    "reach out: {}",
+    "Contact {} if anything breaks.",
+]
 phone_t = ["Call me on {} tomorrow.", "my number is {}", "Phone: {}"]
 fin_t = ["Charge it to {} please.", "card number {} exp 04/27", "SSN {} on file", "Wire it to {}"]
 ip_t = ["the server is at {}", "ping {} to check", "blocked {} at the firewall"]
@@ -70,14 +102,20 @@ for ip in ips:
 
 # ---- secrets -------------------------------------------------------------------------------
 secrets = [
-    "AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A", "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAY34FZKBOKMUTVV7A",
+    "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
     "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
-    "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56", "sk-ant-api03-" + "Zx98Yw76Vu54Ts32Rq10Po98",
-    "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56",
+    "sk-ant-api03-" + "Zx98Yw76Vu54Ts32Rq10Po98",
+    "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+    "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
     "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-    "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----",
-    "api_key = 'a8f9Xk2LmQ7rT4vW1zB6'", "client_secret: 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "api_key = 'a8f9Xk2LmQ7rT4vW1zB6'",
+    "client_secret: 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     "PASSWORD=Tr0ub4dor&3xample99",
 ]
 for s in secrets:
@@ -107,9 +145,15 @@ for s in injections:
     add(zw(s), ["prompt_injection"])
 
 # ---- operator term list (tests use terms: [project nightingale, zorblax]) --------------------
-for s in ["What is project nightingale?", "Tell me about PROJECT NIGHTINGALE.",
-          "pro" + ZW + "ject night" + ZW + "ingale details", fullwidth("zorblax") + " launch date",
-          "the Zorblax rollout", "z\u200dorblax", "ｐｒｏｊｅｃｔ ｎｉｇｈｔｉｎｇａｌｅ"]:
+for s in [
+    "What is project nightingale?",
+    "Tell me about PROJECT NIGHTINGALE.",
+    "pro" + ZW + "ject night" + ZW + "ingale details",
+    fullwidth("zorblax") + " launch date",
+    "the Zorblax rollout",
+    "z\u200dorblax",
+    "ｐｒｏｊｅｃｔ ｎｉｇｈｔｉｎｇａｌｅ",
+]:
     add(s, ["blocked_terms"])
     add(f"As requested: {s}", ["blocked_terms"], "output")
 
