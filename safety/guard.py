@@ -90,6 +90,65 @@ class Guard:
 
     policy: Policy
     record: Recorder = field(default_factory=Recorder)
+    transport: Any = None  # httpx transport for the guard model (tests)
+    _model: Any = None
+    _model_cfg: Any = None
+
+    def guard_model(self, direction: str) -> Any:
+        """The guard-model client when the policy configures one for `direction`."""
+        cfg = self.policy.classifier
+        if cfg is None or not cfg.url or direction not in cfg.directions:
+            return None
+        if self._model is None or self._model_cfg is not cfg:  # built per policy (reloads)
+            from safety.classifier import GuardModel
+
+            self._model, self._model_cfg = GuardModel(cfg, self.transport), cfg
+        return self._model
+
+    async def classify(
+        self, request_id: str, direction: str, user: str, assistant: str | None = None
+    ) -> str | None:
+        """Ask the guard model; returns the category to block on, or None. Flags are audited."""
+        from safety.classifier import UNAVAILABLE
+
+        model = self.guard_model(direction)
+        if model is None:
+            return None
+        t0 = time.perf_counter()
+        codes = await model.classify(user, assistant)
+        self._timed(direction, t0)
+        policy = self.policy
+        if codes is None:
+            closed = policy.classifier is not None and policy.classifier.on_failure == "closed"
+            self._audit_category(request_id, direction, UNAVAILABLE, "block" if closed else "allow")
+            return UNAVAILABLE if closed else None
+        blocked = None
+        for code in sorted(codes):
+            hits = [
+                (c.name, c.action(direction))
+                for c in policy.categories.values()
+                if c.classifier_code == code
+            ] or [(f"hazard_{code}", "flag")]  # a code the policy does not name is flagged
+            for name, act in hits:
+                self._audit_category(request_id, direction, name, act)
+                if act == "block" and blocked is None:
+                    blocked = name
+        return blocked
+
+    def _audit_category(self, request_id: str, direction: str, category: str, action: str) -> None:
+        audit_log.info(
+            json.dumps(
+                {
+                    "event": "safety",
+                    "request_id": request_id,
+                    "direction": direction,
+                    "category": category,
+                    "detector": "guard_model",
+                    "action": action,
+                }
+            )
+        )
+        self.record.decision(direction, category, action)
 
     def _audit(
         self, request_id: str, direction: str, decided: list[Decided], base: int = 0

@@ -192,11 +192,6 @@ def load_policy(path: Path) -> Policy:
             on_failure=c.get("on_failure", "open"),
             directions=dirs,
         )
-    if any(cat.classifier_code for cat in categories.values()) and (
-        classifier is None or not classifier.url
-    ):
-        # classifier categories without a guard model are inert; say so rather than pretend
-        for cat in categories.values():
-            if cat.classifier_code:
-                cat.input = cat.output = "allow"
+    # classifier categories act only through a guard model (see Guard.classify); the pattern
+    # scan never sees them, since they have no detectors
     return Policy(categories, hold, classifier, str(path))

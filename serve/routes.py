@@ -78,6 +78,7 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
 
 
 async def _respond(request: Request, svc: Service, prep: Prepared) -> Response:
+    await svc.screen(prep)
     if prep.params.stream:
         return SSEResponse(sse(svc.stream(prep), error_from_engine), on_close=prep.release)
     try:

@@ -52,6 +52,7 @@ class RequestContext:
     completion_tokens: int = 0
     prompt_text: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
+    screened: list[str] = field(default_factory=list)  # input texts the guard checked
 
 
 class Admission:
@@ -164,9 +165,25 @@ class Service:
         if self.guard is None:
             return text
         try:
-            return self.guard.check_input(text, ctx.request_id)
+            safe = self.guard.check_input(text, ctx.request_id)
         except ContentFiltered as exc:
             raise ContentFilter(str(exc)) from None
+        ctx.screened.append(safe)
+        return safe
+
+    async def screen(self, prep: Prepared) -> None:
+        """The guard model's verdict on the input, when the policy configures one (after the
+        pattern checks, which ran in prepare_*). A block frees the admission slot."""
+        if self.guard is None or self.guard.guard_model("input") is None:
+            return
+        blocked = await self.guard.classify(
+            prep.ctx.request_id, "input", "\n".join(prep.ctx.screened)
+        )
+        if blocked is not None:
+            prep.release()
+            raise ContentFilter(
+                f"the input was blocked by the content policy (category: {blocked})"
+            )
 
     def moderate(self, texts: list[str]) -> dict[str, Any]:
         """OpenAI moderation results under the policy in force (the shipped default when
@@ -377,6 +394,15 @@ class Service:
         completion_tokens = sum(len(c.token_ids) for c in finals.values())
         if self.guard is not None:
             finals = {k: self._filter_final(prep, c) for k, c in finals.items()}
+            if self.guard.guard_model("output") is not None:
+                user = "\n".join(prep.ctx.screened)
+                for k, c in finals.items():
+                    if c.finish_reason == "content_filter":
+                        continue
+                    if await self.guard.classify(prep.ctx.request_id, "output", user, c.text):
+                        finals[k] = replace(
+                            c, text="", logprobs=None, finish_reason="content_filter"
+                        )
         self._account(prep, completion_tokens, [c.finish_reason for c in finals.values()])
         choices = [
             self._choice_body(prep, idx // n, finals[idx], prompt_lp.get(idx // n))

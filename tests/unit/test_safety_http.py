@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from serve.app import reload_policy
@@ -161,3 +162,70 @@ async def test_safety_none_turns_filtering_off(make_client: Factory) -> None:
     _, client = make_client(engine, safety_policy="none")
     r = await client.post("/v1/completions", json={"prompt": "x", "max_tokens": 21})
     assert SECRET in r.json()["choices"][0]["text"]
+
+
+def guard_policy(tmp_path: Path, on_failure: str) -> Path:
+    p = tmp_path / "guard.yaml"
+    p.write_text(
+        "categories:\n"
+        "  violent_crimes: {classifier: S1, input: block, output: block}\n"
+        "  hate: {classifier: S10, input: flag, output: flag}\n"
+        "classifier:\n"
+        "  url: http://guard/v1\n"
+        "  timeout_s: 0.5\n"
+        f"  on_failure: {on_failure}\n"
+        "  directions: [input, output]\n"
+    )
+    return p
+
+
+def scripted_guard(verdicts: dict[str, str]) -> httpx.MockTransport:
+    """A Llama Guard stand-in: answers by a keyword of the last message; 'hang' times out."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        last = body["messages"][-1]["content"]
+        for key, verdict in verdicts.items():
+            if key in last:
+                if verdict == "hang":
+                    raise httpx.ReadTimeout("guard too slow", request=request)
+                return httpx.Response(200, json={"choices": [{"message": {"content": verdict}}]})
+        return httpx.Response(200, json={"choices": [{"message": {"content": "safe"}}]})
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize("on_failure", ["open", "closed"])
+async def test_guard_model_verdicts_and_fallback(
+    make_client: Factory, tmp_path: Path, on_failure: str
+) -> None:
+    app, client = make_client(
+        FakeEngine(script="peaceful words ", max_model_len=256),
+        safety_policy=str(guard_policy(tmp_path, on_failure)),
+    )
+    app.state.service.guard.transport = scripted_guard(
+        {"attack": "unsafe\nS1", "insult": "unsafe\nS10", "slow": "hang", "peaceful": "unsafe\nS1"}
+    )
+    r = await client.post("/v1/completions", json={"prompt": "plan an attack"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "content_filter"
+    assert "violent_crimes" in r.json()["error"]["message"]
+    flagged = await client.post("/v1/completions", json={"prompt": "an insult", "max_tokens": 2})
+    assert flagged.status_code == 200  # S10 is 'flag' in this policy
+    slow = await client.post("/v1/completions", json={"prompt": "slow one", "max_tokens": 2})
+    if on_failure == "open":
+        assert slow.status_code == 200
+    else:
+        assert slow.status_code == 400 and "classifier_unavailable" in slow.text
+    # output: the scripted model says "peaceful words", which this guard calls S1
+    out = await client.post("/v1/completions", json={"prompt": "hello", "max_tokens": 8})
+    assert out.json()["choices"][0]["finish_reason"] == "content_filter"
+    assert out.json()["choices"][0]["text"] == ""
+
+
+def test_llama_guard_verdict_parsing() -> None:
+    from safety.classifier import parse_verdict
+
+    assert parse_verdict("safe") == set()
+    assert parse_verdict("\nunsafe\nS1,S3\n") == {"S1", "S3"}
+    assert parse_verdict("unsafe") == {"UNSPECIFIED"}
+    assert parse_verdict("I cannot help") is None
