@@ -50,6 +50,9 @@ class Recorder:
     def latency(self, direction: str, seconds: float) -> None:
         pass
 
+    def held(self, chars: int) -> None:
+        pass
+
 
 def scan(policy: Policy, text: str, direction: str) -> list[Decided]:
     """Every finding of the categories active in `direction`, with its action."""
@@ -265,6 +268,7 @@ class StreamGuard:
         self.context = text[:cut][-CONTEXT:]
         self.pending = text[cut:]
         self.held_max = max(self.held_max, len(self.pending))
+        self.guard.record.held(len(self.pending))
         return out
 
     def finish(self) -> str:

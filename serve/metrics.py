@@ -64,6 +64,13 @@ class ServerMetrics:
             buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1),
             registry=registry,
         )
+        self.safety_held = Histogram(
+            "llm_deploy_safety_held_chars",
+            "Output characters the stream guard held back after each chunk (bounded by the "
+            "policy's hold_back_chars)",
+            buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=registry,
+        )
         self.safety_reloads = Counter(
             "llm_deploy_safety_policy_reloads",
             "Safety policy reloads (SIGHUP) by result",

@@ -108,6 +108,9 @@ class SafetyMetrics(Recorder):
     def latency(self, direction: str, seconds: float) -> None:
         self.metrics.safety_latency.labels(direction).observe(seconds)
 
+    def held(self, chars: int) -> None:
+        self.metrics.safety_held.observe(chars)
+
 
 class Service:
     """Validates requests, drives the engine, and shapes OpenAI responses."""
