@@ -93,6 +93,8 @@ def row(model: str, name: str, r: dict[str, Any], served: str) -> str:
     p, s = r["perplexity"], r["size_bytes"]
     group = r["group_size"] or "channel"
     fmt = "bnb" if r["format"] == "bitsandbytes" else "c-t"
+    if fmt == "bnb":  # NF4 blocks of 64; LLM.int8() scales rows
+        group = "block 64" if r["scheme"] == "w4a16" else "channel"
     return (
         f"| {model} | {name} | {fmt} | {group} | {p['before']:.2f} | {p['after']:.2f} | "
         f"{p['change_pct']:+.2f}% | {s['quantized_layers_ratio']:.3f}x | "
@@ -123,7 +125,25 @@ def main() -> None:
     ap.add_argument("--model", type=Path, action="append", help="model directories")
     ap.add_argument("--no-serve", action="store_true", help="skip the llm-serve check")
     ap.add_argument("--eval-tokens", type=int, default=16384)
+    ap.add_argument(
+        "--render-only", action="store_true", help="rebuild the tables from quantize.json"
+    )
     ns = ap.parse_args()
+    if ns.render_only:
+        saved = json.loads((RESULTS / "quantize.json").read_text())
+        labels = {}
+        for r in saved:
+            summary = Path(r["model"]) / "train_summary.json"
+            info = json.loads(summary.read_text()) if summary.exists() else {}
+            name = Path(r["model"]).name
+            labels[r["model"]] = f"{name} ({info['parameters'] / 1e6:.1f}M)" if info else name
+        table = "\n".join(
+            [HEADER] + [row(labels[r["model"]], r["run"], r, r["served_on_cpu"]) for r in saved]
+        )
+        (RESULTS / "quantize.md").write_text(table + "\n")
+        update_readme(table)
+        print(table)
+        return
     models = ns.model or MODELS
     RESULTS.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
