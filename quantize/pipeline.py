@@ -196,6 +196,7 @@ def quantize_checkpoint(
                 progress=lambda i, n: say(f"quantized layer {i}/{n}"),
             )
             t2 = time.monotonic()
+            peak_quantize = peak_rss_bytes()  # calibration + quantization, before export
             save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, cfg.ignore, dtype)
             names = sorted(codes)
             del model, codes
@@ -204,6 +205,7 @@ def quantize_checkpoint(
 
             names = save_bitsandbytes(src, tmp, cfg.scheme, cfg.ignore, dtype)
             t2 = time.monotonic()  # bitsandbytes quantizes while loading; saving is the export
+            peak_quantize = peak_rss_bytes()
         from quantize.export_ct import copy_tokenizer
 
         copy_tokenizer(src, tmp)
@@ -273,7 +275,8 @@ def quantize_checkpoint(
                 "total": time.monotonic() - t0,
             },
             "peak_rss_bytes": {
-                "quantize": peak,
+                "quantize": peak_quantize,
+                "export": peak,
                 "model_float32": model_bytes,
                 "process_baseline": baseline,
             },

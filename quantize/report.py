@@ -161,7 +161,8 @@ def render(r: dict[str, Any]) -> str:
     t, m = r["time_s"], r["peak_rss_bytes"]
     lines.append(
         f"time {t['total']:.1f} s (quantize {t['quantize']:.1f}, export {t['export']:.1f}, "
-        f"evaluate {t['evaluate']:.1f}); peak RSS while quantizing {_mb(m['quantize'])} "
+        f"evaluate {t['evaluate']:.1f}); peak RSS while quantizing {_mb(m['quantize'])}, "
+        f"after export {_mb(m.get('export', m['quantize']))} "
         f"(float32 model {_mb(m['model_float32'])}, process before loading it "
         f"{_mb(m['process_baseline'])})"
     )

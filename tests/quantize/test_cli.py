@@ -48,6 +48,10 @@ def test_report_numbers_are_measured_and_change_with_the_scheme(
         assert r["peak_rss_bytes"]["quantize"] > r["peak_rss_bytes"]["model_float32"]
         assert r["time_s"]["total"] > 0 and r["quantized_layers"] == 14  # 7 Linears x 2 layers
         assert r["unquantized"][0]["name"] == "lm_head"
+    # token-level divergence: int4 moves the output distribution more than int8 weights do
+    kl4, kl8 = reports["w4a16-rtn"]["divergence"], reports["w8a16-rtn"]["divergence"]
+    assert kl4["kl_mean"] > kl8["kl_mean"] > 0
+    assert 0 < kl4["top1_agreement"] <= kl8["top1_agreement"] <= 1
     # the reported "after" perplexity is the quantized checkpoint's, computed independently
     text = Path(reports["w4a16-gptq"]["_dir"]) / "eval.txt"
     # (train.evaluate reads a text file; score both models on one we write)
