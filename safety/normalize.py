@@ -11,6 +11,7 @@ and held back in the original text.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Invisible code points outside category Cf that render as nothing.
@@ -34,8 +35,8 @@ class Normalized:
     """`text` normalized; normalized char i came from original chars starts[i]..ends[i]."""
 
     text: str
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
+    starts: Sequence[int]
+    ends: Sequence[int]
     length: int  # of the original
 
     def span(self, start: int, end: int) -> tuple[int, int]:
@@ -57,22 +58,33 @@ def normalize(text: str, casefold: bool = True) -> Normalized:
     Characters are normalized one base character plus its combining marks at a time, so
     composition ("e" + U+0301 -> "é") still happens and the map stays exact.
     """
+    n = len(text)
+    if text.isascii():  # NFKC is the identity on ASCII and nothing in it is invisible
+        return Normalized(text.lower() if casefold else text, range(n), range(1, n + 1), n)
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    i, n = 0, len(text)
+    i = 0
     while i < n:
+        c = text[i]
+        if c < "\x80" and (i + 1 == n or text[i + 1] < "\x80"):
+            # ASCII with no combining mark after it (marks are never ASCII): as is
+            out.append(c.lower() if casefold else c)
+            starts.append(i)
+            ends.append(i + 1)
+            i += 1
+            continue
         j = i + 1
         while j < n and unicodedata.combining(text[j]):
             j += 1
-        cluster = "".join(c for c in text[i:j] if not is_invisible(c))
+        cluster = "".join(ch for ch in text[i:j] if not is_invisible(ch))
         if cluster:
             norm = unicodedata.normalize("NFKC", cluster)
             if casefold:
                 norm = norm.casefold()
-            norm = "".join(c for c in norm if not is_invisible(c))
+            norm = "".join(ch for ch in norm if not is_invisible(ch))
             out.append(norm)
             starts.extend([i] * len(norm))
             ends.extend([j] * len(norm))
         i = j
-    return Normalized("".join(out), tuple(starts), tuple(ends), n)
+    return Normalized("".join(out), starts, ends, n)
