@@ -9,7 +9,7 @@ PORT ?= 8000
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install serve default-model test unit lint bench quant-table
+.PHONY: install serve default-model test unit lint bench quant-table safety-bench
 
 install: $(STAMP)
 
@@ -51,3 +51,7 @@ bench: install
 # (each trained by llm-train if missing; the 80M one takes about 50 minutes on 2 cores).
 quant-table: install default-model
 	$(BIN)/python -m benchmarks.quantize_table
+
+# Safety on vs off on the same load (the README's safety cost figures).
+safety-bench: install
+	$(BIN)/python -m benchmarks.safety_cost

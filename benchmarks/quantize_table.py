@@ -139,7 +139,7 @@ def main() -> None:
     if ns.render_only:
         render_saved()
         return
-    models = ns.model or MODELS
+    models = [m.resolve() for m in ns.model] if ns.model else MODELS
     RESULTS.mkdir(parents=True, exist_ok=True)
     saved_file = RESULTS / "quantize.json"
     # rows not re-run this time are kept (and --no-serve keeps their earlier serve check)

@@ -206,6 +206,7 @@ class StreamGuard:
     released: int = 0  # characters of model output consumed so far (audit offsets)
     blocked: str | None = None
     held_max: int = 0  # the most characters ever held (for the latency report)
+    redactions: int = 0  # spans replaced so far
     _hold: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -262,6 +263,7 @@ class StreamGuard:
                     cut = d.finding.start if d.finding.start >= base else d.finding.end
         cut = max(cut, base)
         done = [d for d in decided if d.finding.end <= cut]
+        self.redactions += sum(1 for d in done if d.action == "redact")
         self.guard._audit(self.request_id, "output", done, self.released - base)
         out = _slice_redacted(text, done, base, cut)
         self.released += cut - base

@@ -429,6 +429,7 @@ class Service:
         reasons: list[str] = []
         started: set[int] = set()
         guards: dict[int, StreamGuard] = {}
+        held_lp: dict[int, tuple[list[TokenLogprob], int]] = {}  # logprobs of held text
         stopped: set[int] = set()  # finished or blocked choices
         total = n * len(prep.prompts)
         try:
@@ -458,7 +459,7 @@ class Service:
                             sg = guards.get(idx)
                             if sg is None:
                                 sg = guards[idx] = self.guard.output(prep.ctx.request_id)
-                            c = _guarded_chunk(sg, c)
+                            c = _guarded_chunk(sg, c, held_lp, idx)
                         if c.finish_reason is not None:
                             stopped.add(idx)
                         prefix = ""
@@ -617,14 +618,29 @@ def error_from_engine(exc: BaseException) -> APIError:
     return EngineFailure(f"generation failed: {type(exc).__name__}")
 
 
-def _guarded_chunk(sg: StreamGuard, c: ChoiceOutput) -> ChoiceOutput:
+def _guarded_chunk(
+    sg: StreamGuard,
+    c: ChoiceOutput,
+    states: dict[int, tuple[list[TokenLogprob], int]],
+    idx: int,
+) -> ChoiceOutput:
     """One streamed delta through the choice's guard: what may be sent now. A block ends the
-    choice with finish_reason content_filter; held or rewritten text drops the chunk's token
-    logprobs, which would otherwise show it."""
-    final = c.finish_reason is not None
-    text = sg.feed(c.text, final=final)
+    choice with finish_reason content_filter. Token logprobs travel with their text: held while
+    any text is held, sent when it drains, and dropped when a span was redacted (they would show
+    it)."""
+    lps, redactions = states.get(idx, ([], 0))
+    text = sg.feed(c.text, final=c.finish_reason is not None)
     if sg.blocked is not None:
+        states[idx] = ([], sg.redactions)
         return replace(c, text="", logprobs=None, finish_reason="content_filter")
-    if text != c.text:
+    if c.logprobs:
+        lps = [*lps, *c.logprobs]
+    if sg.pending:  # some text is still held: so are all logprobs not yet sent
+        states[idx] = (lps, redactions)
         return replace(c, text=text, logprobs=None)
-    return c
+    states[idx] = ([], sg.redactions)
+    if sg.redactions != redactions:
+        return replace(c, text=text, logprobs=None)
+    if c.logprobs is None and not lps:
+        return c if text == c.text else replace(c, text=text)
+    return replace(c, text=text, logprobs=lps)

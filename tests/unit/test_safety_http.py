@@ -229,3 +229,28 @@ def test_llama_guard_verdict_parsing() -> None:
     assert parse_verdict("\nunsafe\nS1,S3\n") == {"S1", "S3"}
     assert parse_verdict("unsafe") == {"UNSPECIFIED"}
     assert parse_verdict("I cannot help") is None
+
+
+async def test_held_text_keeps_its_logprobs(make_client: Factory) -> None:
+    # digits are held (they could become a card number) and released at the end: every token's
+    # logprob must still arrive, with its text
+    engine = FakeEngine(script="room 1234, ok", max_model_len=256)
+    _, client = make_client(engine)
+    r = await client.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 13,
+            "stream": True,
+            "logprobs": True,
+        },
+    )
+    chunks = [
+        json.loads(line[6:])["choices"][0]
+        for line in r.text.splitlines()
+        if line.startswith("data: {") and json.loads(line[6:])["choices"]
+    ]
+    text = "".join(c["delta"].get("content", "") for c in chunks)
+    lps = [t for c in chunks for t in (c.get("logprobs") or {"content": []})["content"]]
+    assert text == "room 1234, ok"
+    assert "".join(t["token"] for t in lps) == text  # all 13, in order
