@@ -142,16 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {r} {name}: {results[name]} ({time.time() - t0:.0f} s)", flush=True)
         rounds.append(results)
 
-    def ratio(key: str, r: dict[str, dict[str, Any]]) -> float:
-        return float(r["llm-serve"][key]) / float(r["vllm"][key])
-
-    summary = {
-        key: {
-            "per_round": [round(ratio(key, r), 4) for r in rounds],
-            "median": round(statistics.median(ratio(key, r) for r in rounds), 4),
-        }
-        for key in ("output_throughput", "median_ttft_ms", "median_tpot_ms", "p99_ttft_ms")
-    }
+    summary = ratios(rounds, "llm-serve", "vllm")
     report = {
         "model": model,
         "parameters": params,
@@ -173,6 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"targets (throughput >= 0.97x, median TTFT <= 1.05x): {'met' if ok else 'NOT met'}")
     return 0
+
+
+def ratios(
+    rounds: list[dict[str, dict[str, Any]]], ours: str, ref: str
+) -> dict[str, dict[str, Any]]:
+    """ours / ref per round and their median, for the headline metrics."""
+
+    def ratio(key: str, r: dict[str, dict[str, Any]]) -> float:
+        return float(r[ours][key]) / float(r[ref][key])
+
+    return {
+        key: {
+            "per_round": [round(ratio(key, r), 4) for r in rounds],
+            "median": round(statistics.median(ratio(key, r) for r in rounds), 4),
+        }
+        for key in ("output_throughput", "median_ttft_ms", "median_tpot_ms", "p99_ttft_ms")
+    }
 
 
 def _count(model: Path) -> int:

@@ -20,7 +20,14 @@ from typing import Any
 
 import httpx
 
-from benchmarks.compare_servers import DEFAULT_MODEL, KEYS, ROOT, build_bench_model, run_load
+from benchmarks.compare_servers import (
+    DEFAULT_MODEL,
+    KEYS,
+    ROOT,
+    build_bench_model,
+    ratios,
+    run_load,
+)
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
 
 
@@ -81,16 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {r} {name}: {results[name]} ({time.time() - t0:.0f} s)", flush=True)
         rounds.append(results)
 
-    def ratio(key: str, rr: dict[str, dict[str, Any]]) -> float:
-        return float(rr["safety-on"][key]) / float(rr["safety-off"][key])
-
-    summary = {
-        key: {
-            "per_round": [round(ratio(key, rr), 4) for rr in rounds],
-            "median": round(statistics.median(ratio(key, rr) for rr in rounds), 4),
-        }
-        for key in ("output_throughput", "median_ttft_ms", "median_tpot_ms", "p99_ttft_ms")
-    }
+    summary = ratios(rounds, "safety-on", "safety-off")
     ttft_delta = statistics.median(
         float(rr["safety-on"]["median_ttft_ms"]) - float(rr["safety-off"]["median_ttft_ms"])
         for rr in rounds

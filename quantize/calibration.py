@@ -7,7 +7,6 @@ odd-numbered ones measure perplexity, so the report never scores the text it cal
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -25,27 +24,19 @@ def default_files(part: str) -> list[Path]:
 
 
 def read_texts(path: Path) -> list[str]:
-    """A UTF-8 text file (one document) or JSONL with a 'text' field per line."""
+    """A UTF-8 text file (one document) or JSONL with a 'text' field per line (the same reader
+    llm-train uses for its corpus)."""
+    from train.data import read_documents
+    from train.errors import TrainError
+
     try:
-        raw = path.read_bytes().decode("utf-8")
+        return read_documents(path)
     except FileNotFoundError:
         raise QuantizeError(f"{path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise QuantizeError(f"cannot read {path} as UTF-8 text: {exc}") from None
-    if path.suffix != ".jsonl":
-        return [raw]
-    texts = []
-    for i, line in enumerate(raw.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QuantizeError(f"{path}:{i}: not JSON ({exc.msg})") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            raise QuantizeError(f"{path}:{i}: each JSONL line needs a string 'text' field")
-        texts.append(rec["text"])
-    return texts
+    except TrainError as exc:
+        raise QuantizeError(str(exc)) from None
 
 
 def load_texts(path: Path | None, part: str, budget_chars: int) -> list[str]:

@@ -42,7 +42,8 @@ def _files(paths: list[str]) -> list[Path]:
     return out
 
 
-def _read(path: Path) -> list[str]:
+def read_documents(path: Path) -> list[str]:
+    """A UTF-8 text file (one document) or JSONL with a string 'text' field per line."""
     text = path.read_bytes().decode("utf-8")
     if path.suffix == ".jsonl":
         docs = []
@@ -71,7 +72,7 @@ def load_corpus(paths: list[str], max_default_files: int = 0) -> Corpus:
     skipped = 0
     for f in _files(paths):
         try:
-            docs += [d for d in _read(f) if d.strip()]
+            docs += [d for d in read_documents(f) if d.strip()]
         except (UnicodeDecodeError, OSError):
             skipped += 1
     if not docs:

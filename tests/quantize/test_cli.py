@@ -134,7 +134,9 @@ def test_bad_model_and_output_directories(
     )
     bad_jsonl = tmp_path / "c.jsonl"
     bad_jsonl.write_text('{"text": "ok"}\n{"prompt": 1}\n')
-    cases.append(([str(tiny_llama), "--calibration", str(bad_jsonl)], "c.jsonl:2: each JSONL"))
+    cases.append(
+        ([str(tiny_llama), "--calibration", str(bad_jsonl)], "c.jsonl:2: a JSONL line needs")
+    )
     for args, message in cases:
         if "--out" not in args:
             args = [*args, "--out", str(tmp_path / "o")]
