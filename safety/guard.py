@@ -54,9 +54,9 @@ class Recorder:
         pass
 
 
-def scan(policy: Policy, text: str, direction: str) -> list[Decided]:
+def scan(policy: Policy, text: str, direction: str, views: Views | None = None) -> list[Decided]:
     """Every finding of the categories active in `direction`, with its action."""
-    views = Views(text)
+    views = views or Views(text)
     acts: dict[str, str] = {}
     found: list[Finding] = []
     for cat in policy.active(direction):
@@ -236,9 +236,10 @@ class StreamGuard:
         # the very first context character of a cut-off context is an artifact of the cut (its
         # look-behind cannot see what came before), e.g. inside a long run of digits.
         cut_off = self.released > len(self.context)
+        views = Views(text)  # normalized once, shared by the scan and the hold-back check
         decided = [
             d
-            for d in scan(self.policy, text, "output")
+            for d in scan(self.policy, text, "output", views)
             if d.finding.end > base and not (cut_off and d.finding.start == 0)
         ]
         for d in decided:
@@ -249,7 +250,6 @@ class StreamGuard:
                 return ""
         cut = len(text)
         if not final:
-            views = Views(text)
             for det in self._hold:
                 p = det.partial_start(views)
                 if p is not None:
