@@ -44,8 +44,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# llm-serve against vLLM's own server with llm-bench: sweeps, trust check, README table (~25 min).
 bench: install
-	$(BIN)/python -m benchmarks.compare_servers
+	$(BIN)/python -m benchmarks.perf_report
 
 # The README's quantization table: every scheme/method on the default model and the ~80M model
 # (each trained by llm-train if missing; the 80M one takes about 50 minutes on 2 cores).

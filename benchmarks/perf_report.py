@@ -1,0 +1,364 @@
+"""`make bench`: llm-serve against vLLM's own OpenAI server on the ~80M Llama, with llm-bench.
+
+Both servers run at once on the same checkpoint and engine flags (an idle vLLM server uses no
+CPU); every sweep point is run on both, alternating which goes first. Then a trust check (the
+same load on one server through llm-bench and through `vllm.benchmarks.serve`, alternated), and
+the machine's bounds: measured memory read bandwidth and matmul rate, against the decode rate.
+Writes benchmarks/results/perf*.{json,csv,png} and the README table between perf-table markers.
+
+    python -m benchmarks.perf_report [--quick] [--render-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import cli
+from benchmarks.compare_servers import DEFAULT_MODEL, _count, build_bench_model
+from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
+from benchmarks.report import plot, write_csv, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+FLAGS = "--dtype bfloat16 --max-model-len 1024 --enforce-eager"
+OURS, REF = "llm-serve", "vllm"
+# concurrency -> measured requests: enough for two waves at low concurrency, one at 64
+CONCURRENCY = {1: 6, 4: 16, 16: 32, 64: 64}
+RATES = {0.25: 24, 0.5: 24, 1.0: 32}
+
+
+def bench(args: list[str]) -> dict[str, Any]:
+    """One llm-bench invocation (in process); returns its JSON document."""
+    out = Path(args[args.index("--output") + 1])
+    rc = cli.main([*args, "--no-plots", "--no-progress"])
+    if rc != 0:
+        raise SystemExit(f"llm-bench exited {rc} for {args}")
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+def sweep(
+    ours: str,
+    ref: str,
+    model: str,
+    io: tuple[int, int],
+    raw: Path,
+    rounds: int,
+    concurrency: dict[int, int],
+    rates: dict[float, int],
+) -> list[dict[str, Any]]:
+    base = [
+        "--base-url",
+        ours,
+        "--compare-url",
+        ref,
+        "--labels",
+        f"{OURS},{REF}",
+        "--model",
+        model,
+        "--tokenizer",
+        model,
+        "--input-len",
+        str(io[0]),
+        "--output-len",
+        str(io[1]),
+        "--warmup",
+        "2",
+    ]
+    runs: list[dict[str, Any]] = []
+    for c, n in concurrency.items():
+        doc = bench(
+            [
+                *base,
+                "--concurrency",
+                str(c),
+                "--num-requests",
+                str(n),
+                "--rounds",
+                str(rounds),
+                "--output",
+                str(raw / f"perf-c{c}.json"),
+            ]
+        )
+        runs += doc["runs"]
+    for rate, n in rates.items():
+        doc = bench(
+            [
+                *base,
+                "--rate",
+                str(rate),
+                "--num-requests",
+                str(n),
+                "--output",
+                str(raw / f"perf-r{rate:g}.json"),
+            ]
+        )
+        runs += doc["runs"]
+    return runs
+
+
+def trust(url: str, model: str, io: tuple[int, int], raw: Path, rounds: int) -> dict[str, Any]:
+    """Same server, same load: llm-bench against vLLM's own load tool, alternated."""
+    import subprocess
+
+    conc, n = 16, 32
+    pairs = []
+    for r in range(rounds):
+        order = ["llm-bench", "vllm-bench"] if r % 2 == 0 else ["vllm-bench", "llm-bench"]
+        got: dict[str, dict[str, Any]] = {}
+        for tool in order:
+            out = raw / f"trust-{tool}-{r}.json"
+            if tool == "llm-bench":
+                got[tool] = bench(
+                    [
+                        "--base-url",
+                        url,
+                        "--model",
+                        model,
+                        "--tokenizer",
+                        model,
+                        "--input-len",
+                        str(io[0]),
+                        "--output-len",
+                        str(io[1]),
+                        "--num-requests",
+                        str(n),
+                        "--concurrency",
+                        str(conc),
+                        "--warmup",
+                        "1",
+                        "--output",
+                        str(out),
+                    ]
+                )
+            else:
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.vllm_bench",
+                        "--backend",
+                        "openai",
+                        "--base-url",
+                        url,
+                        "--endpoint",
+                        "/v1/completions",
+                        "--model",
+                        model,
+                        "--tokenizer",
+                        model,
+                        "--dataset-name",
+                        "random",
+                        "--random-input-len",
+                        str(io[0]),
+                        "--random-output-len",
+                        str(io[1]),
+                        "--num-prompts",
+                        str(n),
+                        "--max-concurrency",
+                        str(conc),
+                        "--ignore-eos",
+                        "--seed",
+                        str(r),
+                        "--save-result",
+                        "--result-dir",
+                        str(raw),
+                        "--result-filename",
+                        out.name,
+                    ],
+                    check=True,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                )
+                got[tool] = json.loads(out.read_text())
+            print(
+                f"trust round {r} {tool}: output {got[tool]['output_throughput']:.1f} tok/s, "
+                f"median TTFT {got[tool]['median_ttft_ms']:.0f} ms",
+                flush=True,
+            )
+        pairs.append(got)
+    keys = ("output_throughput", "median_ttft_ms", "median_tpot_ms")
+    return {
+        "load": {"concurrency": conc, "num_requests": n, "input_len": io[0], "output_len": io[1]},
+        "rounds": [{t: {k: p[t][k] for k in keys} for t in p} for p in pairs],
+        "ratio_llm_bench_over_vllm_bench": {
+            k: round(statistics.median(p["llm-bench"][k] / p["vllm-bench"][k] for p in pairs), 4)
+            for k in keys
+        },
+    }
+
+
+def machine_bounds() -> dict[str, float]:
+    """Measured memory read bandwidth (GB/s) and bf16 / fp32 matmul rates (GFLOP/s)."""
+    import torch
+
+    x = torch.ones(256 * 1024 * 1024 // 4, dtype=torch.float32)  # 256 MiB, well past the caches
+    x.sum()
+    t0 = time.perf_counter()
+    reps = 10
+    for _ in range(reps):
+        x.sum()
+    bw = reps * x.numel() * 4 / (time.perf_counter() - t0) / 1e9
+    rates = {}
+    for dtype in (torch.bfloat16, torch.float32):
+        a = torch.randn(2048, 2048).to(dtype)
+        a @ a
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ a
+        rates[str(dtype).split(".")[1]] = 5 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
+    return {
+        "read_bandwidth_gb_s": round(bw, 1),
+        "matmul_bf16_gflop_s": round(rates["bfloat16"], 1),
+        "matmul_fp32_gflop_s": round(rates["float32"], 1),
+    }
+
+
+def analyse(runs: list[dict[str, Any]], params: int, bounds: dict[str, float]) -> dict[str, Any]:
+    """Decode rate at concurrency 1 against the bandwidth and compute limits of this machine."""
+    c1 = [r for r in runs if r["max_concurrency"] == 1 and r["request_rate"] == "inf"]
+    tpot = statistics.median(r["median_tpot_ms"] for r in c1) / 1000
+    weight_bytes = params * 2  # bf16
+    bw_limit = bounds["read_bandwidth_gb_s"] * 1e9 / weight_bytes  # tokens/s, one sequence
+    compute_limit = bounds["matmul_bf16_gflop_s"] * 1e9 / (2 * params)  # tokens/s, any batch
+    best = max(r["output_throughput"] for r in runs)
+    return {
+        "weights_bytes": weight_bytes,
+        "decode_tokens_per_s_c1": round(1 / tpot, 1),
+        "bandwidth_limit_tokens_per_s_c1": round(bw_limit, 1),
+        "fraction_of_bandwidth_limit_c1": round((1 / tpot) / bw_limit, 4),
+        "compute_limit_tokens_per_s": round(compute_limit, 1),
+        "best_output_throughput": round(best, 1),
+        "fraction_of_compute_limit_best": round(best / compute_limit, 4),
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [
+        f"Model: Llama {report['parameters'] / 1e6:.1f}M parameters (bf16), "
+        f"{report['io'][0]} prompt / {report['io'][1]} output tokens, engine flags "
+        f"`{report['server_args']}`, both servers up at once, each point run on both in "
+        f"alternating order ({report['rounds']} rounds for the concurrency sweep).",
+        "",
+        "| load | llm-serve tok/s | vLLM tok/s | throughput ratio | median TTFT ratio "
+        "| p99 TTFT ratio | median TPOT ratio | median ITL ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["ratios"]:
+        tp = {
+            s: statistics.median(
+                r["output_throughput"]
+                for r in report["runs"]
+                if r["load"] == row["load"] and r["server"] == s
+            )
+            for s in (OURS, REF)
+        }
+        lines.append(
+            f"| {row['load']} | {tp[OURS]:.1f} | {tp[REF]:.1f} | {row['output_throughput']:.3f} "
+            f"| {row['median_ttft_ms']:.3f} | {row['p99_ttft_ms']:.3f} "
+            f"| {row['median_tpot_ms']:.3f} | {row['median_itl_ms']:.3f} |"
+        )
+    t = report["trust"]["ratio_llm_bench_over_vllm_bench"]
+    a = report["analysis"]
+    b = report["machine"]
+    lines += [
+        "",
+        f"Trust check (llm-serve, concurrency {report['trust']['load']['concurrency']}, "
+        f"same load through both tools, alternated): llm-bench / `vllm.benchmarks.serve` = "
+        f"{t['output_throughput']:.3f} on output throughput, {t['median_ttft_ms']:.3f} on "
+        f"median TTFT, {t['median_tpot_ms']:.3f} on median TPOT.",
+        "",
+        f"Bounds: this machine read {b['read_bandwidth_gb_s']} GB/s and multiplied bf16 at "
+        f"{b['matmul_bf16_gflop_s']} GFLOP/s (fp32 {b['matmul_fp32_gflop_s']}). One sequence "
+        f"decodes at {a['decode_tokens_per_s_c1']} tok/s, "
+        f"{100 * a['fraction_of_bandwidth_limit_c1']:.1f}% of the "
+        f"{a['bandwidth_limit_tokens_per_s_c1']} tok/s that reading "
+        f"{a['weights_bytes'] / 1e6:.0f} MB of weights per token allows; the best throughput, "
+        f"{a['best_output_throughput']} tok/s, is {100 * a['fraction_of_compute_limit_best']:.1f}% "
+        f"of the {a['compute_limit_tokens_per_s']} tok/s that 2 x params FLOPs per token at the "
+        f"measured bf16 matmul rate allows.",
+        "",
+        "![throughput against latency](benchmarks/results/perf-latency.png)",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(table: str) -> None:
+    text = README.read_text()
+    start, end = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
+    if start not in text or end not in text:
+        raise SystemExit("README.md lacks the perf-table markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    p.add_argument("--rounds", type=int, default=2, help="rounds of the concurrency sweep")
+    p.add_argument("--input-len", type=int, default=128)
+    p.add_argument("--output-len", type=int, default=64)
+    p.add_argument("--render-only", action="store_true", help="README from the saved JSON")
+    p.add_argument("--quick", action="store_true", help="a few requests per point (smoke run)")
+    p.add_argument("--out-dir", type=Path, default=RESULTS)
+    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--server-args", default=FLAGS, help="engine flags given to both servers")
+    args = p.parse_args(argv)
+    out = args.out_dir / "perf.json"
+    if args.render_only:
+        update_readme(render(json.loads(out.read_text())))
+        return 0
+    if not (args.model / "config.json").exists():
+        print(f"building the benchmark model in {args.model}", flush=True)
+        build_bench_model(args.model)
+    model = str(args.model)
+    raw = args.out_dir / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    io = (args.input_len, args.output_len)
+    flags = args.server_args.split()
+    p1, p2 = free_port(), free_port()
+    with (
+        ServerProcess(llm_serve_argv(model, p1, *flags), p1, raw / "perf-llm-serve.log") as ours,
+        ServerProcess(
+            vllm_serve_argv(model, p2, *flags), p2, raw / "perf-vllm.log", ready_path="/health"
+        ) as ref,
+    ):
+        conc, rates = ({1: 2, 4: 4}, {2.0: 4}) if args.quick else (CONCURRENCY, RATES)
+        runs = sweep(ours.base_url, ref.base_url, model, io, raw, args.rounds, conc, rates)
+        trusted = trust(ours.base_url, model, io, raw, 1 if args.quick else 2)
+    params = _count(args.model)
+    bounds = machine_bounds()
+    report = {
+        "model": model,
+        "parameters": params,
+        "server_args": args.server_args,
+        "io": list(io),
+        "rounds": args.rounds,
+        "ratios": cli.ratios(runs, OURS, REF),
+        "trust": trusted,
+        "machine": bounds,
+        "analysis": analyse(runs, params, bounds),
+        "runs": runs,
+    }
+    write_json(out, report)
+    write_csv(out.with_suffix(".csv"), runs)
+    plot(out.with_suffix(""), runs)
+    if not args.no_readme:
+        update_readme(render(report))
+    else:
+        print(render(report))
+    cli.print_ratios(report["ratios"], OURS, REF)
+    print(json.dumps({k: report[k] for k in ("trust", "machine", "analysis")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

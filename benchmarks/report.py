@@ -1,0 +1,117 @@
+"""Result files: JSON (vLLM's field names), CSV (one row per run), PNG plots.
+
+A run is a flat dict like the file `vllm bench serve --save-result` writes, plus `server` and
+`load`; per-request arrays (`ttfts`, `itls`, ...) are kept in the JSON for distributions and left
+out of the CSV. Files are written to a temporary name and renamed, so an interrupted run never
+replaces a good result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.client import RequestResult
+
+ARRAYS = ("input_lens", "output_lens", "ttfts", "tpots", "itls", "e2els", "errors")
+CSV_SKIP = set(ARRAYS) | {"failures", "slo"}
+
+
+def per_request(results: list[RequestResult]) -> dict[str, list[Any]]:
+    """vLLM's per-request arrays (seconds), in request order; failed requests keep their slot."""
+    return {
+        "input_lens": [r.input_len for r in results],
+        "output_lens": [r.output_len for r in results],
+        "ttfts": [r.ttft if r.ok else None for r in results],
+        "tpots": [r.tpot if r.ok else None for r in results],
+        "itls": [r.itl if r.ok else [] for r in results],
+        "e2els": [r.latency if r.ok else None for r in results],
+        "errors": [r.error or "" for r in results],
+    }
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    _atomic_write(path, json.dumps(doc, indent=2).encode())
+
+
+def write_csv(path: Path, runs: Iterable[dict[str, Any]]) -> None:
+    rows = [{k: v for k, v in run.items() if k not in CSV_SKIP} for run in runs]
+    for row, run in zip(rows, runs, strict=False):
+        for kind, n in (run.get("failures") or {}).items():
+            row[f"failed_{kind}"] = n
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    _atomic_write(path, buf.getvalue().encode())
+
+
+def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
+    """Throughput against latency over the sweep, and TTFT / ITL distributions (CDFs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    servers = list(dict.fromkeys(run.get("server", "server") for run in runs))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for server in servers:
+        mine = [r for r in runs if r.get("server", "server") == server]
+        x = [r["output_throughput"] for r in mine]
+        for ax, key in zip(axes, ("median_ttft_ms", "median_tpot_ms"), strict=True):
+            ax.plot(x, [r[key] for r in mine], marker="o", label=server)
+            for r, xi in zip(mine, x, strict=True):
+                ax.annotate(r.get("load_short", ""), (xi, r[key]), fontsize=7)
+    for ax, title in zip(axes, ("median TTFT (ms)", "median TPOT (ms)"), strict=True):
+        ax.set_xlabel("output throughput (tok/s)")
+        ax.set_ylabel(title)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("throughput against latency over the sweep")
+    fig.tight_layout()
+    written = [path_stem.with_name(path_stem.name + "-latency.png")]
+    _save(fig, written[0])
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in runs:
+        label = f"{r.get('server', '')} {r.get('load_short', '')}".strip()
+        ttft = np.sort([t for t in r.get("ttfts", []) if t is not None]) * 1000
+        itl = np.sort([g for gaps in r.get("itls", []) for g in gaps]) * 1000
+        for ax, data in zip(axes, (ttft, itl), strict=True):
+            if len(data):
+                ax.plot(data, np.arange(1, len(data) + 1) / len(data), label=label)
+    for ax, title in zip(axes, ("TTFT (ms)", "inter-token latency (ms)"), strict=True):
+        ax.set_xlabel(title)
+        ax.set_ylabel("fraction of requests" if "TTFT" in title else "fraction of gaps")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.suptitle("latency distributions")
+    fig.tight_layout()
+    written.append(path_stem.with_name(path_stem.name + "-dist.png"))
+    _save(fig, written[1])
+    plt.close("all")
+    return written
+
+
+def _save(fig: Any, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _atomic_write(path, buf.getvalue())
