@@ -8,6 +8,7 @@ MODEL ?= $(DEFAULT_MODEL)
 PORT ?= 8000
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml hpa.yaml)
 
 .PHONY: install serve default-model test unit lint bench quant-table safety-bench
 
@@ -39,10 +40,18 @@ test: install
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+# Code, then the Dockerfile (hadolint) and deploy/ (Kubernetes schemas of the pinned version via
+# kubernetes-validate; the ServiceMonitor, Prometheus config and Grafana dashboard against the
+# JSON schemas in deploy/schemas). All validators come from PyPI with the dev extra.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet $(K8S_CORE)
+	$(BIN)/check-jsonschema --schemafile deploy/schemas/servicemonitor.json deploy/kubernetes/servicemonitor.yaml
+	$(BIN)/check-jsonschema --schemafile deploy/schemas/prometheus-config.json deploy/prometheus/prometheus.yml
+	$(BIN)/check-jsonschema --schemafile deploy/schemas/grafana-dashboard.json deploy/grafana/*.json
 
 # llm-serve against vLLM's own server with llm-bench: sweeps, trust check, README table (~25 min).
 bench: install

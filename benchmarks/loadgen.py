@@ -3,12 +3,14 @@
 Open-loop gaps are gamma-distributed with shape `burstiness` and mean 1/rate: burstiness 1 is a
 Poisson process, below 1 burstier, above 1 more regular (vLLM's `--burstiness`). Both can be
 combined: arrivals at a rate, capped at C in flight. Warm-up requests run first, closed loop, and
-are not counted; the measured run's clock starts after them.
+are not counted (their outputs are capped at 16 tokens); the measured run's clock starts after
+them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from tqdm import tqdm
 
 from benchmarks.client import RequestResult, Target, send
 from benchmarks.workload import BenchRequest, Tokenizer
+
+WARMUP_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,11 @@ async def run_load(
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=limits) as client:
         if warmup:
-            warm = [reqs[i % len(reqs)] for i in range(warmup)]
+            # short outputs: warm-up exercises the prefill and batch shapes, not the clock
+            warm = [
+                dataclasses.replace(r, max_tokens=min(r.max_tokens, WARMUP_TOKENS))
+                for r in (reqs[i % len(reqs)] for i in range(warmup))
+            ]
             await _run(
                 client, target, warm, Load(concurrency=load.concurrency or warmup), tok, seed, None
             )

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cli
+from benchmarks import cli, profile_frontend
 from benchmarks.compare_servers import DEFAULT_MODEL, _count, build_bench_model
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
 from benchmarks.report import plot, write_csv, write_json
@@ -69,8 +69,6 @@ def sweep(
         str(io[0]),
         "--output-len",
         str(io[1]),
-        "--warmup",
-        "2",
     ]
     runs: list[dict[str, Any]] = []
     for c, n in concurrency.items():
@@ -79,6 +77,8 @@ def sweep(
                 *base,
                 "--concurrency",
                 str(c),
+                "--warmup",  # a full batch: the batch shapes are warm before the clock starts
+                str(max(2, c)),
                 "--num-requests",
                 str(n),
                 "--rounds",
@@ -92,6 +92,8 @@ def sweep(
         doc = bench(
             [
                 *base,
+                "--warmup",
+                "2",
                 "--rate",
                 str(rate),
                 "--num-requests",
@@ -108,7 +110,7 @@ def trust(url: str, model: str, io: tuple[int, int], raw: Path, rounds: int) -> 
     """Same server, same load: llm-bench against vLLM's own load tool, alternated."""
     import subprocess
 
-    conc, n = 16, 32
+    conc, n = 16, 64
     pairs = []
     for r in range(rounds):
         order = ["llm-bench", "vllm-bench"] if r % 2 == 0 else ["vllm-bench", "llm-bench"]
@@ -285,9 +287,32 @@ def render(report: dict[str, Any]) -> str:
         f"of the {a['compute_limit_tokens_per_s']} tok/s that 2 x params FLOPs per token at the "
         f"measured bf16 matmul rate allows.",
         "",
-        "![throughput against latency](benchmarks/results/perf-latency.png)",
     ]
+    if "frontend_profile" in report:
+        lines += ["", *render_profile(report["frontend_profile"])]
+    lines += ["", "![throughput against latency](benchmarks/results/perf-latency.png)"]
     return "\n".join(lines)
+
+
+def render_profile(prof: dict[str, dict[str, Any]]) -> list[str]:
+    owners = sorted({o for p in prof.values() for o in p["by_owner"]})
+    lines = [
+        "Frontend profile (py-spy on the API-server process, same load on each server: "
+        "concurrency 16, 32 requests, 128 / 64 tokens):",
+        "",
+        "| server | output tok/s | frontend CPU s | share of one core | CPU ms per 1k tokens | "
+        + " | ".join(owners)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(owners),
+    ]
+    for name, p in prof.items():
+        shares = " | ".join(f"{100 * p['by_owner'].get(o, 0):.0f}%" for o in owners)
+        lines.append(
+            f"| {name} | {p['output_throughput']:.1f} | {p['frontend_cpu_s']} "
+            f"| {p['frontend_cpu_share_of_one_core']:.2f} | {p['frontend_cpu_ms_per_1k_tokens']} "
+            f"| {shares} |"
+        )
+    return lines
 
 
 def update_readme(table: str) -> None:
@@ -334,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         conc, rates = ({1: 2, 4: 4}, {2.0: 4}) if args.quick else (CONCURRENCY, RATES)
         runs = sweep(ours.base_url, ref.base_url, model, io, raw, args.rounds, conc, rates)
         trusted = trust(ours.base_url, model, io, raw, 1 if args.quick else 2)
+        assert ours.proc is not None and ref.proc is not None
+        pids = {OURS: (ours.base_url, ours.proc.pid), REF: (ref.base_url, ref.proc.pid)}
+        frontend = profile_frontend.compare(pids, model, profile_frontend.BENCH_ARGS)
     params = _count(args.model)
     bounds = machine_bounds()
     report = {
@@ -346,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "trust": trusted,
         "machine": bounds,
         "analysis": analyse(runs, params, bounds),
+        "frontend_profile": frontend,
         "runs": runs,
     }
     write_json(out, report)

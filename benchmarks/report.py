@@ -68,6 +68,11 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    def plain(axis: Any) -> None:  # log axes without 10^x minor labels
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
 
     servers = list(dict.fromkeys(run.get("server", "server") for run in runs))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -82,6 +87,7 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
         ax.set_xlabel("output throughput (tok/s)")
         ax.set_ylabel(title)
         ax.set_yscale("log")
+        plain(ax.yaxis)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("throughput against latency over the sweep")
@@ -101,6 +107,7 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
         ax.set_xlabel(title)
         ax.set_ylabel("fraction of requests" if "TTFT" in title else "fraction of gaps")
         ax.set_xscale("log")
+        plain(ax.xaxis)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     fig.suptitle("latency distributions")

@@ -26,6 +26,7 @@ def make_app(ttft: float, itl: float, model: str = "fake") -> FastAPI:
     app = FastAPI()
     app.state.in_flight = 0
     app.state.max_in_flight = 0
+    app.state.requests = 0
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -45,7 +46,9 @@ def make_app(ttft: float, itl: float, model: str = "fake") -> FastAPI:
                     yield "data: " + json.dumps({"error": {"message": "engine died"}}) + "\n\n"
                     yield "data: [DONE]\n\n"
                     return
-                choice = {"index": 0, "delta": {"content": "x"}} if chat else {"index": 0, "text": "x"}
+                choice = (
+                    {"index": 0, "delta": {"content": "x"}} if chat else {"index": 0, "text": "x"}
+                )
                 yield "data: " + json.dumps({"choices": [choice]}) + "\n\n"
             usage = {"prompt_tokens": len(text.split()), "completion_tokens": n}
             yield "data: " + json.dumps({"choices": [], "usage": usage}) + "\n\n"
@@ -54,6 +57,7 @@ def make_app(ttft: float, itl: float, model: str = "fake") -> FastAPI:
             app.state.in_flight -= 1
 
     async def handle(request: Request, chat: bool) -> Any:
+        app.state.requests += 1
         body = await request.json()
         text = body.get("prompt") or " ".join(m["content"] for m in body.get("messages", []))
         if "FAIL429" in text:

@@ -1,0 +1,173 @@
+"""Where the frontend's time goes: py-spy samples the API-server process of each server (the
+engine core is a separate process) while llm-bench drives the same load, and the samples are
+sorted by the innermost frame's owner: our code (serve/, safety/), vLLM's frontend (output
+processing, detokenization, its HTTP handlers), the HTTP stack, pydantic, asyncio, other.
+
+Figures: frontend CPU seconds per 1000 output tokens, and its share by owner. On a 2-core
+machine every frontend CPU second is taken from the engine, so this is the cost that matters.
+
+    python -m benchmarks.profile_frontend --ours URL --ours-pid PID --ref URL --ref-pid PID
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchmarks import cli
+
+OWNERS = (
+    ("ours", re.compile(r"(^|/)(serve|safety)/")),
+    ("vllm", re.compile(r"(^|/)vllm/")),
+    ("http", re.compile(r"(^|/)(uvicorn|starlette|fastapi|h11|httptools|anyio)/")),
+    ("pydantic", re.compile(r"(^|/)pydantic(_core)?/")),
+    ("tokenizers", re.compile(r"(^|/)(tokenizers|transformers)/")),
+    ("asyncio", re.compile(r"(^|/)asyncio/|selectors\.py|uvloop")),
+    ("json", re.compile(r"(^|/)json/|orjson|msgspec")),
+    ("zmq", re.compile(r"(^|/)zmq/")),
+)
+_FRAME = re.compile(r"\(([^()]*?):\d+\)$")
+
+
+def owner(stack: str) -> str:
+    """The owner of the innermost frame with a file path."""
+    for frame in reversed(stack.split(";")):
+        m = _FRAME.search(frame.strip())
+        if not m:
+            continue
+        path = m.group(1)
+        for name, pattern in OWNERS:
+            if pattern.search(path):
+                return name
+        return "other"
+    return "other"
+
+
+def parse_raw(text: str) -> Counter[str]:
+    """py-spy --format raw: `frame;frame;... count` per line -> samples by owner."""
+    by_owner: Counter[str] = Counter()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            by_owner[owner(stack)] += int(count)
+    return by_owner
+
+
+def profile(
+    url: str, pid: int, model: str, rate: int, bench_args: list[str], out: Path
+) -> dict[str, Any]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    raw = out.with_suffix(".txt")
+    proc = subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+         "--nonblocking", "--output", str(raw), "--duration", "3600"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    result: dict[str, Any] = {}
+
+    def drive() -> None:
+        result.update(
+            cli_run(
+                [
+                    "--base-url",
+                    url,
+                    "--model",
+                    model,
+                    "--tokenizer",
+                    model,
+                    *bench_args,
+                    "--output",
+                    str(out),
+                ]
+            )  # fmt: skip
+        )
+
+    t = threading.Thread(target=drive)
+    t.start()
+    t.join()
+    proc.send_signal(2)  # py-spy writes its file on SIGINT
+    proc.wait(60)
+    samples = parse_raw(raw.read_text())
+    busy = sum(samples.values()) / rate  # seconds of CPU the frontend's threads used
+    tokens = result["total_output_tokens"]
+    return {
+        "output_throughput": result["output_throughput"],
+        "duration_s": result["duration"],
+        "frontend_cpu_s": round(busy, 2),
+        "frontend_cpu_share_of_one_core": round(busy / result["duration"], 3),
+        "frontend_cpu_ms_per_1k_tokens": round(1e6 * busy / tokens, 1) if tokens else None,
+        "by_owner": {k: round(v / sum(samples.values()), 3) for k, v in samples.most_common()},
+    }
+
+
+def cli_run(args: list[str]) -> dict[str, Any]:
+    import json
+
+    out = Path(args[args.index("--output") + 1])
+    rc = cli.main([*args, "--no-plots", "--no-progress"])
+    if rc != 0:
+        raise SystemExit(f"llm-bench exited {rc}")
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+def compare(
+    servers: dict[str, tuple[str, int]], model: str, bench_args: list[str], rate: int = 200
+) -> dict[str, dict[str, Any]]:
+    """Profile each server's frontend under the same load (one after the other)."""
+    report = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (url, pid) in servers.items():
+            report[name] = profile(url, pid, model, rate, bench_args, Path(tmp) / f"{name}.json")
+            print(f"frontend profile {name}: {report[name]}", flush=True)
+    return report
+
+
+BENCH_ARGS = ["--input-len", "128", "--output-len", "64", "--num-requests", "32",
+              "--concurrency", "16", "--warmup", "2"]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start both servers on the bench model, profile each frontend, merge into perf.json."""
+    import argparse
+    import json
+
+    from benchmarks.compare_servers import DEFAULT_MODEL
+    from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
+    from benchmarks.perf_report import FLAGS, OURS, REF, RESULTS, render, update_readme
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    args = p.parse_args(argv)
+    model, flags = str(args.model), FLAGS.split()
+    raw = RESULTS / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    p1, p2 = free_port(), free_port()
+    with (
+        ServerProcess(llm_serve_argv(model, p1, *flags), p1, raw / "prof-llm-serve.log") as a,
+        ServerProcess(
+            vllm_serve_argv(model, p2, *flags), p2, raw / "prof-vllm.log", ready_path="/health"
+        ) as b,
+    ):
+        assert a.proc is not None and b.proc is not None
+        servers = {OURS: (a.base_url, a.proc.pid), REF: (b.base_url, b.proc.pid)}
+        prof = compare(servers, model, BENCH_ARGS)
+    perf = RESULTS / "perf.json"
+    if perf.exists():
+        report = json.loads(perf.read_text())
+        report["frontend_profile"] = prof
+        perf.write_text(json.dumps(report, indent=2))
+        update_readme(render(report))
+    print(json.dumps(prof, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

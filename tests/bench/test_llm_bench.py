@@ -1,0 +1,183 @@
+"""llm-bench end to end against a fake server with scripted latencies: what it measures, how it
+loads the server, what it writes, and compare mode."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import cli
+from benchmarks.workload import load_tokenizer, synthetic
+from tests.bench.fake_server import fake_server
+
+TTFT, ITL = 0.3, 0.05
+
+
+def prompts(path: Path, texts: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"prompt": t}) + "\n" for t in texts))
+    return path
+
+
+def test_measures_the_scripted_latencies(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    with fake_server(TTFT, ITL) as (url, _):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--prompts",
+            str(prompts(tmp_path / "p.jsonl", ["a b c", "d e"])), "--output-len", "5",
+            "--num-requests", "6", "--concurrency", "2", "--warmup", "0", "--no-progress",
+            "--slo", "ttft=1s", "--output", str(out),
+        ])  # fmt: skip
+    assert rc == 0
+    run = json.loads(out.read_text())
+    assert run["completed"] == 6 and run["failed"] == 0
+    assert run["total_output_tokens"] == 30  # from the server's usage
+    assert run["total_input_tokens"] == 3 * 3 + 3 * 2
+    # scripted: first token after 300 ms, then one every 50 ms; allow scheduling slack above
+    assert 300 <= run["median_ttft_ms"] < 300 + 150
+    assert 50 <= run["median_tpot_ms"] < 50 + 30
+    assert 50 <= run["median_itl_ms"] < 50 + 30
+    assert 500 <= run["median_e2el_ms"] < 500 + 200
+    assert len(run["itls"]) == 6 and all(len(gaps) == 4 for gaps in run["itls"])
+    # three waves of two requests, each about 0.5 s
+    assert run["output_throughput"] == pytest.approx(30 / run["duration"])
+    assert 1.5 <= run["duration"] < 2.5
+    assert run["request_goodput"] == pytest.approx(run["request_throughput"])
+    for key in ("request_throughput", "output_throughput", "median_ttft_ms", "p99_ttft_ms",
+                "median_tpot_ms", "median_itl_ms", "p99_itl_ms", "mean_e2el_ms"):  # fmt: skip
+        assert isinstance(run[key], float), key
+
+
+def test_closed_loop_holds_concurrency_and_warmup_is_not_counted(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    with fake_server(0.05, 0.01) as (url, app):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--prompts",
+            str(prompts(tmp_path / "p.jsonl", ["x"])), "--output-len", "3",
+            "--num-requests", "9", "--concurrency", "3", "--warmup", "4", "--no-progress",
+            "--no-plots", "--output", str(out),
+        ])  # fmt: skip
+        assert rc == 0
+        assert app.state.max_in_flight == 3
+        assert app.state.requests == 4 + 9
+    run = json.loads(out.read_text())
+    assert run["completed"] == 9 and run["num_prompts"] == 9  # the 4 warm-up ones are not here
+
+
+def test_failures_are_counted_by_kind(tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    texts = ["fine", "FAIL429", "FAIL500", "BREAK here"]
+    with fake_server(0.01, 0.01) as (url, _):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--prompts",
+            str(prompts(tmp_path / "p.jsonl", texts)), "--output-len", "4",
+            "--num-requests", "8", "--concurrency", "4", "--warmup", "0", "--no-progress",
+            "--no-plots", "--output", str(out),
+        ])  # fmt: skip
+    assert rc == 0
+    run = json.loads(out.read_text())
+    assert run["completed"] == 2 and run["failed"] == 6
+    assert run["failures"] == {"http_429": 2, "http_5xx": 2, "stream_error": 2}
+    assert run["total_output_tokens"] == 8
+    assert run["errors"].count("") == 2
+
+
+def test_sweep_writes_json_csv_and_plots(tmp_path: Path, tokenizer_dir: Path) -> None:
+    out = tmp_path / "sweep.json"
+    with fake_server(0.02, 0.005) as (url, _):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--tokenizer", str(tokenizer_dir),
+            "--input-len", "40", "--output-len", "4", "--num-requests", "6",
+            "--concurrency", "1,3", "--warmup", "1", "--no-progress", "--chat",
+            "--output", str(out),
+        ])  # fmt: skip
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert [r["max_concurrency"] for r in doc["runs"]] == [1, 3]
+    rows = list(csv.DictReader((tmp_path / "sweep.csv").open()))
+    assert [int(r["max_concurrency"]) for r in rows] == [1, 3]
+    assert "ttfts" not in rows[0] and float(rows[0]["output_throughput"]) > 0
+    for name in ("sweep-latency.png", "sweep-dist.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_open_loop_rate_sweep(tmp_path: Path) -> None:
+    out = tmp_path / "rates.json"
+    with fake_server(0.01, 0.001) as (url, _):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--prompts",
+            str(prompts(tmp_path / "p.jsonl", ["x"])), "--output-len", "2",
+            "--num-requests", "40", "--rate", "20,80", "--warmup", "0", "--no-progress",
+            "--no-plots", "--output", str(out),
+        ])  # fmt: skip
+    assert rc == 0
+    slow, fast = json.loads(out.read_text())["runs"]
+    assert slow["request_rate"] == 20.0 and fast["request_rate"] == 80.0
+    # 39 gaps at 20/s take about 2 s, at 80/s about 0.5 s: arrivals pace the run
+    assert 1.2 < slow["duration"] < 3.5
+    assert fast["duration"] < slow["duration"] / 2
+
+
+def test_compare_mode_alternates_and_prints_ratios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cmp.json"
+    with fake_server(0.05, 0.02, "m") as (a, _), fake_server(0.05, 0.04, "m") as (b, _):
+        rc = cli.main([
+            "--base-url", a, "--compare-url", b, "--labels", "ours,ref", "--model", "m",
+            "--prompts", str(prompts(tmp_path / "p.jsonl", ["x y"])), "--output-len", "6",
+            "--num-requests", "4", "--concurrency", "2", "--rounds", "2", "--warmup", "0",
+            "--no-progress", "--no-plots", "--output", str(out),
+        ])  # fmt: skip
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert [r["server"] for r in doc["runs"]] == ["ours", "ref", "ref", "ours"]
+    (row,) = doc["ratios"]
+    assert row["median_tpot_ms"] == pytest.approx(0.5, abs=0.12)  # 20 ms vs 40 ms per token
+    assert row["output_throughput"] > 1.2
+    printed = capsys.readouterr().out
+    assert "ratios ours / ref" in printed and "concurrency=2" in printed
+
+
+def test_synthetic_prompts_are_token_exact(tokenizer_dir: Path) -> None:
+    tok = load_tokenizer(str(tokenizer_dir))
+    for n in (1, 3, 64, 300):
+        reqs = synthetic(tok, 20, n, 8, seed=n)
+        assert {len(tok.encode(r.prompt or "", add_special_tokens=False)) for r in reqs} == {n}
+    shared = synthetic(tok, 12, 16, 8, prefix_len=50, num_prefixes=3, seed=1)
+    assert {len(tok.encode(r.prompt or "", add_special_tokens=False)) for r in shared} == {66}
+    heads = {(r.prompt or "")[:20] for r in shared}
+    assert len(heads) == 3
+    uniform = synthetic(tok, 200, 100, 100, dist="uniform", spread=0.5, seed=2)
+    ins = [r.input_len for r in uniform]
+    assert min(ins) >= 50 and max(ins) <= 150 and len(set(ins)) > 20
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--slo", "ttft=soon"], "bad --slo"),
+        (["--input-len", "0"], "--input-len must be at least 1"),
+        (["--output", "x.txt"], "must name a .json file"),
+        (["--model", "other"], "does not serve 'other'"),
+        ([], "synthetic prompts need --tokenizer"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with fake_server(0.01, 0.01) as (url, _):
+        rc = cli.main(["--base-url", url, "--model", "fake", "--no-progress", *extra])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.launch import free_port
+
+    rc = cli.main(["--base-url", f"http://127.0.0.1:{free_port()}", "--model", "m"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot reach" in err and "Traceback" not in err
