@@ -24,8 +24,8 @@ from typing import Any
 from benchmarks import cli
 
 OWNERS = (
-    ("ours", re.compile(r"(^|/)(serve|safety)/")),
     ("vllm", re.compile(r"(^|/)vllm/")),
+    ("ours", re.compile(r"(^|/)(serve|safety)/")),
     ("http", re.compile(r"(^|/)(uvicorn|starlette|fastapi|h11|httptools|anyio)/")),
     ("pydantic", re.compile(r"(^|/)pydantic(_core)?/")),
     ("tokenizers", re.compile(r"(^|/)(tokenizers|transformers)/")),
@@ -123,9 +123,14 @@ def compare(
 ) -> dict[str, dict[str, Any]]:
     """Profile each server's frontend under the same load (one after the other)."""
     report = {}
+    from benchmarks.perf_report import RESULTS
+
+    raw = RESULTS / "raw"  # the py-spy samples stay there for a closer look
+    raw.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name, (url, pid) in servers.items():
             report[name] = profile(url, pid, model, rate, bench_args, Path(tmp) / f"{name}.json")
+            shutil.copy(Path(tmp) / f"{name}.txt", raw / f"profile-{name}.txt")
             print(f"frontend profile {name}: {report[name]}", flush=True)
     return report
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from serve.settings import ServerSettings
+from serve.settings import ServerSettings, from_namespace
 from tests.deploy.dockerfile import DOCKERFILE, stages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,9 +165,10 @@ def test_termination_grace_covers_the_server_drain() -> None:
 def test_deployment_args_are_llm_serve_flags() -> None:
     from serve.__main__ import build_parser
 
-    args = build_parser().parse_args(container()["args"])
-    assert args.port == 8000 and args.host == "0.0.0.0"
-    assert args.drain_delay == 10.0 and args.shutdown_grace == 30.0
+    settings = from_namespace(build_parser().parse_args(container()["args"]))
+    assert settings.port == 8000 and settings.host == "0.0.0.0"
+    assert settings.drain_delay == 10.0 and settings.shutdown_grace == 30.0
+    assert settings.api_key_file == "/run/secrets/llm-serve/api-keys"
     assert ServerSettings().drain_delay == 0.0  # the manifest, not the default, sets the drain
 
 
@@ -205,7 +206,7 @@ def dashboard_metrics() -> set[str]:
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
     names = set()
     for expr in exprs:
-        for name in re.findall(r"\b((?:vllm:|llm_deploy_)[a-z_:]+)", expr):
+        for name in re.findall(r"\b((?:vllm:|llm_deploy_)[a-z0-9_:]+)", expr):
             names.add(re.sub(r"_(bucket|sum|count|total)$", "", name))
     return names
 
