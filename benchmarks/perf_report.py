@@ -250,8 +250,8 @@ def render(report: dict[str, Any]) -> str:
         f"alternating order ({report['rounds']} rounds for the concurrency sweep).",
         "",
         "| load | llm-serve tok/s | vLLM tok/s | throughput ratio | median TTFT ratio "
-        "| p99 TTFT ratio | median TPOT ratio | median ITL ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| p99 TTFT ratio | median TPOT ratio | median ITL ratio | paired TTFT diff (ms) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["ratios"]:
         tp = {
@@ -265,7 +265,8 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"| {row['load']} | {tp[OURS]:.1f} | {tp[REF]:.1f} | {row['output_throughput']:.3f} "
             f"| {row['median_ttft_ms']:.3f} | {row['p99_ttft_ms']:.3f} "
-            f"| {row['median_tpot_ms']:.3f} | {row['median_itl_ms']:.3f} |"
+            f"| {row['median_tpot_ms']:.3f} | {row['median_itl_ms']:.3f} "
+            f"| {paired_ttft_diff(report['runs'], row['load']):+.0f} |"
         )
     t = report["trust"]["ratio_llm_bench_over_vllm_bench"]
     a = report["analysis"]
@@ -286,12 +287,35 @@ def render(report: dict[str, Any]) -> str:
         f"{a['best_output_throughput']} tok/s, is {100 * a['fraction_of_compute_limit_best']:.1f}% "
         f"of the {a['compute_limit_tokens_per_s']} tok/s that 2 x params FLOPs per token at the "
         f"measured bf16 matmul rate allows.",
-        "",
     ]
     if "frontend_profile" in report:
         lines += ["", *render_profile(report["frontend_profile"])]
+    if "request_overhead" in report:
+        o = report["request_overhead"]
+        lines += [
+            "",
+            f'Per-request cost (40 one-token requests on the prompt "Hi", one at a time, 2 '
+            f"rounds): median end-to-end {o[f'{OURS}_median_e2el_ms']} ms on llm-serve, "
+            f"{o[f'{REF}_median_e2el_ms']} ms on vLLM's server ({o['difference_ms']:+.2f} ms).",
+        ]
     lines += ["", "![throughput against latency](benchmarks/results/perf-latency.png)"]
     return "\n".join(lines)
+
+
+def paired_ttft_diff(runs: list[dict[str, Any]], load: str) -> float:
+    """Median over requests of (ours - theirs) TTFT in ms, request i against request i.
+
+    Both servers get the same prompts (and, open loop, the same arrival times), so pairing
+    removes what the aggregate median cannot: at low load the TTFT distribution has two modes
+    (alone, or queued behind another prefill) and the median jumps between them."""
+    diffs = []
+    mine = [r for r in runs if r["load"] == load and r["server"] == OURS]
+    theirs = [r for r in runs if r["load"] == load and r["server"] == REF]
+    for a, b in zip(mine, theirs, strict=True):
+        for x, y in zip(a["ttfts"], b["ttfts"], strict=True):
+            if x is not None and y is not None:
+                diffs.append(1000 * (x - y))
+    return statistics.median(diffs) if diffs else float("nan")
 
 
 def render_profile(prof: dict[str, dict[str, Any]]) -> list[str]:
@@ -362,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         assert ours.proc is not None and ref.proc is not None
         pids = {OURS: (ours.base_url, ours.proc.pid), REF: (ref.base_url, ref.proc.pid)}
         frontend = profile_frontend.compare(pids, model, profile_frontend.BENCH_ARGS)
+        overhead = profile_frontend.request_overhead(
+            ours.base_url, ref.base_url, model, (OURS, REF)
+        )
     params = _count(args.model)
     bounds = machine_bounds()
     report = {
@@ -375,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": bounds,
         "analysis": analyse(runs, params, bounds),
         "frontend_profile": frontend,
+        "request_overhead": overhead,
         "runs": runs,
     }
     write_json(out, report)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,31 @@ def compare(
     return report
 
 
+def request_overhead(ours: str, ref: str, model: str, labels: tuple[str, str]) -> dict[str, Any]:
+    """Per-request cost of each frontend: one-token requests on a one-token prompt ("Hi"), one
+    at a time, so the engine's part is a few ms and the difference is the frontend's."""
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prompts = Path(tmp) / "hi.jsonl"
+        prompts.write_text(json.dumps({"prompt": "Hi", "max_tokens": 1}) + "\n")
+        doc = cli_run([
+            "--base-url", ours, "--compare-url", ref, "--labels", ",".join(labels),
+            "--model", model, "--tokenizer", model, "--prompts", str(prompts),
+            "--num-requests", "40", "--concurrency", "1", "--rounds", "2", "--warmup", "4",
+            "--output", str(Path(tmp) / "overhead.json"),
+        ])  # fmt: skip
+    out: dict[str, Any] = {}
+    for name in labels:
+        e2e = [r["median_e2el_ms"] for r in doc["runs"] if r["server"] == name]
+        out[f"{name}_median_e2el_ms"] = round(statistics.median(e2e), 2)
+    out["difference_ms"] = round(
+        out[f"{labels[0]}_median_e2el_ms"] - out[f"{labels[1]}_median_e2el_ms"], 2
+    )
+    print(f"per-request overhead: {out}", flush=True)
+    return out
+
+
 BENCH_ARGS = ["--input-len", "128", "--output-len", "64", "--num-requests", "32",
               "--concurrency", "16", "--warmup", "2"]  # fmt: skip
 
@@ -164,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         assert a.proc is not None and b.proc is not None
         servers = {OURS: (a.base_url, a.proc.pid), REF: (b.base_url, b.proc.pid)}
         prof = compare(servers, model, BENCH_ARGS)
+        overhead = request_overhead(a.base_url, b.base_url, model, (OURS, REF))
     perf = RESULTS / "perf.json"
     if perf.exists():
         report = json.loads(perf.read_text())
         report["frontend_profile"] = prof
+        report["request_overhead"] = overhead
         perf.write_text(json.dumps(report, indent=2))
         update_readme(render(report))
     print(json.dumps(prof, indent=2))

@@ -8,9 +8,10 @@ does the same), so `--input-len 128` means 128 prompt tokens on the server, not 
 from __future__ import annotations
 
 import json
+from collections.abc import Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def load_tokenizer(path: str) -> Tokenizer:
     from transformers import AutoTokenizer
 
     try:
-        tok: Tokenizer = AutoTokenizer.from_pretrained(path)
+        tok = cast(Tokenizer, AutoTokenizer.from_pretrained(path))
     except (OSError, ValueError) as e:
         raise BenchError(f"cannot load a tokenizer from {path!r}: {e}") from e
     return tok
@@ -84,7 +85,7 @@ def exact_text(
 
 
 def _vocab(tok: Tokenizer) -> int:
-    size = len(tok) if hasattr(tok, "__len__") else getattr(tok, "vocab_size", 0)
+    size = len(cast(Sized, tok)) if hasattr(tok, "__len__") else getattr(tok, "vocab_size", 0)
     if size < 2:
         raise BenchError("the tokenizer reports no vocabulary")
     return int(size)
