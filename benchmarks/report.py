@@ -47,8 +47,9 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
 
 
 def write_csv(path: Path, runs: Iterable[dict[str, Any]]) -> None:
+    runs = list(runs)
     rows = [{k: v for k, v in run.items() if k not in CSV_SKIP} for run in runs]
-    for row, run in zip(rows, runs, strict=False):
+    for row, run in zip(rows, runs, strict=True):
         for kind, n in (run.get("failures") or {}).items():
             row[f"failed_{kind}"] = n
     fields: list[str] = []
@@ -76,13 +77,19 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
 
     servers = list(dict.fromkeys(run.get("server", "server") for run in runs))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for server in servers:
-        mine = [r for r in runs if r.get("server", "server") == server]
-        x = [r["output_throughput"] for r in mine]
-        for ax, key in zip(axes, ("median_ttft_ms", "median_tpot_ms"), strict=True):
-            ax.plot(x, [r[key] for r in mine], marker="o", label=server)
-            for r, xi in zip(mine, x, strict=True):
-                ax.annotate(r.get("load_short", ""), (xi, r[key]), fontsize=7)
+    for n, server in enumerate(servers):
+        color = f"C{n}"
+        for open_loop, style in ((False, "-"), (True, "--")):
+            points = _points(runs, server, open_loop)
+            if not points:
+                continue
+            kind = "open loop" if open_loop else "closed loop"
+            x = [p["output_throughput"] for p in points]
+            for ax, key in zip(axes, ("median_ttft_ms", "median_tpot_ms"), strict=True):
+                ax.plot(x, [p[key] for p in points], style, marker="o", color=color,
+                        label=f"{server} ({kind})")  # fmt: skip
+                for p, xi in zip(points, x, strict=True):
+                    ax.annotate(p["load_short"], (xi, p[key]), fontsize=7)
     for ax, title in zip(axes, ("median TTFT (ms)", "median TPOT (ms)"), strict=True):
         ax.set_xlabel("output throughput (tok/s)")
         ax.set_ylabel(title)
@@ -116,6 +123,25 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
     _save(fig, written[1])
     plt.close("all")
     return written
+
+
+def _points(runs: list[dict[str, Any]], server: str, open_loop: bool) -> list[dict[str, Any]]:
+    """One point per load (the median over rounds), in sweep order."""
+    import statistics
+
+    mine = [
+        r
+        for r in runs
+        if r.get("server", "server") == server and (r.get("request_rate") != "inf") == open_loop
+    ]
+    points = []
+    for load in dict.fromkeys(r["load"] for r in mine):
+        same = [r for r in mine if r["load"] == load]
+        point = {"load_short": same[0].get("load_short", "")}
+        for key in ("output_throughput", "median_ttft_ms", "median_tpot_ms"):
+            point[key] = statistics.median(r[key] for r in same)
+        points.append(point)
+    return points
 
 
 def _save(fig: Any, path: Path) -> None:
