@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cli, profile_frontend
-from benchmarks.compare_servers import DEFAULT_MODEL, _count, build_bench_model
+from benchmarks.bench_model import DEFAULT_MODEL, count_parameters, ensure_bench_model
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
 from benchmarks.report import plot, write_csv, write_json
 
@@ -302,15 +302,17 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def paired_ttft_diff(runs: list[dict[str, Any]], load: str) -> float:
+def paired_ttft_diff(
+    runs: list[dict[str, Any]], load: str, ours: str = OURS, ref: str = REF
+) -> float:
     """Median over requests of (ours - theirs) TTFT in ms, request i against request i.
 
     Both servers get the same prompts (and, open loop, the same arrival times), so pairing
     removes what the aggregate median cannot: at low load the TTFT distribution has two modes
     (alone, or queued behind another prefill) and the median jumps between them."""
     diffs = []
-    mine = [r for r in runs if r["load"] == load and r["server"] == OURS]
-    theirs = [r for r in runs if r["load"] == load and r["server"] == REF]
+    mine = [r for r in runs if r["load"] == load and r["server"] == ours]
+    theirs = [r for r in runs if r["load"] == load and r["server"] == ref]
     for a, b in zip(mine, theirs, strict=True):
         for x, y in zip(a["ttfts"], b["ttfts"], strict=True):
             if x is not None and y is not None:
@@ -365,10 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         update_readme(render(json.loads(out.read_text())))
         return 0
-    if not (args.model / "config.json").exists():
-        print(f"building the benchmark model in {args.model}", flush=True)
-        build_bench_model(args.model)
-    model = str(args.model)
+    model = ensure_bench_model(args.model)
     raw = args.out_dir / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     io = (args.input_len, args.output_len)
@@ -389,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         overhead = profile_frontend.request_overhead(
             ours.base_url, ref.base_url, model, (OURS, REF)
         )
-    params = _count(args.model)
+    params = count_parameters(args.model)
     bounds = machine_bounds()
     report = {
         "model": model,

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
 
-    from benchmarks.compare_servers import DEFAULT_MODEL
+    from benchmarks.bench_model import DEFAULT_MODEL
     from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
     from benchmarks.perf_report import FLAGS, OURS, REF, RESULTS, render, update_readme
 

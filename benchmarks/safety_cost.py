@@ -1,9 +1,10 @@
 """What the default safety policy costs: llm-serve with it against llm-serve without it.
 
-Same checkpoint, same engine flags, same load (vLLM's load tool, streaming completions); the
-order alternates between rounds. Reports throughput and TTFT ratios (on / off), and from the
-safety-on server's /metrics: time in the filter per check and how much text the stream guard
-held back.
+Same checkpoint, same engine flags, both servers up at once, the same load through llm-bench's
+compare mode (streaming completions, order alternating between rounds). Reports throughput and
+TTFT ratios (on / off), the paired per-request TTFT difference, SSE chunks per request (the
+stream guard merges held text into the next chunk), and from the safety-on server's /metrics:
+time in the filter per check and how much text the stream guard held back.
 
     python -m benchmarks.safety_cost [--rounds 2] [--model DIR]
 """
@@ -14,21 +15,16 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from benchmarks.compare_servers import (
-    DEFAULT_MODEL,
-    KEYS,
-    ROOT,
-    build_bench_model,
-    ratios,
-    run_load,
-)
+from benchmarks import cli
+from benchmarks.bench_model import DEFAULT_MODEL, ROOT, ensure_bench_model
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
+from benchmarks.perf_report import paired_ttft_diff
+
+ON, OFF = "safety-on", "safety-off"
 
 
 def scrape(base_url: str) -> dict[str, float]:
@@ -56,43 +52,46 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--num-prompts", type=int, default=64)
+    p.add_argument("--num-requests", type=int, default=64)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=64)
     p.add_argument("--server-args", default="--dtype bfloat16 --max-model-len 1024 --enforce-eager")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "safety_cost.json")
     args = p.parse_args(argv)
-    if not (args.model / "config.json").exists():
-        build_bench_model(args.model)
-    model = str(args.model)
+    model = ensure_bench_model(args.model)
     raw = args.out.parent / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     flags = args.server_args.split()
-    variants = {"safety-on": [], "safety-off": ["--safety-policy", "none"]}
-    rounds: list[dict[str, dict[str, Any]]] = []
-    filt: dict[str, float] = {}
-    for r in range(args.rounds):
-        order = list(variants) if r % 2 == 0 else list(reversed(variants))
-        results: dict[str, dict[str, Any]] = {}
-        for name in order:
-            port = free_port()
-            argv_ = llm_serve_argv(model, port, *flags, *variants[name])
-            with ServerProcess(argv_, port, raw / f"{name}.log") as srv:
-                t0 = time.time()
-                res = run_load(srv.base_url, model, args, raw / f"{name}-round{r}.json")
-                results[name] = {k: res.get(k) for k in KEYS}
-                if name == "safety-on":
-                    for k, v in scrape(srv.base_url).items():
-                        filt[k] = filt.get(k, 0.0) + v
-                print(f"round {r} {name}: {results[name]} ({time.time() - t0:.0f} s)", flush=True)
-        rounds.append(results)
-
-    summary = ratios(rounds, "safety-on", "safety-off")
+    p1, p2 = free_port(), free_port()
+    on_argv = llm_serve_argv(model, p1, *flags)
+    off_argv = llm_serve_argv(model, p2, *flags, "--safety-policy", "none")
+    with (
+        ServerProcess(on_argv, p1, raw / "safety-on.log") as on,
+        ServerProcess(off_argv, p2, raw / "safety-off.log") as off,
+    ):
+        rc = cli.main([
+            "--base-url", on.base_url, "--compare-url", off.base_url,
+            "--labels", f"{ON},{OFF}", "--model", model, "--tokenizer", model,
+            "--input-len", str(args.input_len), "--output-len", str(args.output_len),
+            "--num-requests", str(args.num_requests), "--concurrency", str(args.concurrency),
+            "--warmup", str(args.concurrency), "--rounds", str(args.rounds),
+            "--no-progress", "--no-plots", "--output", str(raw / "safety_cost_runs.json"),
+        ])  # fmt: skip
+        if rc != 0:
+            raise SystemExit(f"llm-bench exited {rc}")
+        filt = scrape(on.base_url)
+    runs = json.loads((raw / "safety_cost_runs.json").read_text())["runs"]
+    (row,) = cli.ratios(runs, ON, OFF)
+    on_runs = [r for r in runs if r["server"] == ON]
+    off_runs = [r for r in runs if r["server"] == OFF]
     ttft_delta = statistics.median(
-        float(rr["safety-on"]["median_ttft_ms"]) - float(rr["safety-off"]["median_ttft_ms"])
-        for rr in rounds
+        a["median_ttft_ms"] - b["median_ttft_ms"] for a, b in zip(on_runs, off_runs, strict=True)
     )
+    chunks = {
+        name: statistics.mean(len(gaps) + 1 for r in rr for gaps in r["itls"])
+        for name, rr in ((ON, on_runs), (OFF, off_runs))
+    }
 
     def mean(prefix: str) -> float:
         c = filt.get(prefix.replace("_sum", "_count"), 0.0)
@@ -104,12 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         "load": {
             "input_len": args.input_len,
             "output_len": args.output_len,
-            "num_prompts": args.num_prompts,
+            "num_requests": args.num_requests,
             "concurrency": args.concurrency,
+            "rounds": args.rounds,
         },
-        "rounds": rounds,
-        "ratios_on_over_off": summary,
+        "runs": [{k: r[k] for k in ("server", *cli.RATIO_KEYS, "completed")} for r in runs],
+        "ratios_on_over_off": {k: row[k] for k in cli.RATIO_KEYS},
         "median_ttft_delta_ms": round(ttft_delta, 2),
+        "paired_ttft_delta_ms": round(paired_ttft_diff(runs, row["load"], ON, OFF), 2),
+        "chunks_per_request": {k: round(v, 2) for k, v in chunks.items()},
         "filter": {
             "output_mean_us_per_chunk": round(
                 1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="output"}'), 1
@@ -121,10 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("ratios_on_over_off", "median_ttft_delta_ms",
-                                             "filter")}, indent=2))  # fmt: skip
-    ok = summary["output_throughput"]["median"] >= 0.97 and ttft_delta <= 5.0
-    print(f"targets (throughput >= 0.97x, median TTFT <= +5 ms): {'met' if ok else 'NOT met'}")
+    keys = ("ratios_on_over_off", "median_ttft_delta_ms", "paired_ttft_delta_ms",
+            "chunks_per_request", "filter")  # fmt: skip
+    print(json.dumps({k: report[k] for k in keys}, indent=2))
     return 0
 
 
