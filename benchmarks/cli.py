@@ -345,5 +345,17 @@ def _main(args: argparse.Namespace) -> int:
     return 0 if any(r["completed"] for r in runs) else 1
 
 
+def run_json(args: list[str]) -> dict[str, Any]:
+    """llm-bench in process, for the report scripts: no plots, no bar; its JSON document."""
+    import json
+
+    out = Path(args[args.index("--output") + 1])
+    rc = main([*args, "--no-plots", "--no-progress"])
+    if rc != 0:
+        raise SystemExit(f"llm-bench exited {rc} for {args}")
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,16 +34,6 @@ CONCURRENCY = {1: 6, 4: 16, 16: 32, 64: 64}
 RATES = {0.25: 24, 0.5: 24, 1.0: 32}
 
 
-def bench(args: list[str]) -> dict[str, Any]:
-    """One llm-bench invocation (in process); returns its JSON document."""
-    out = Path(args[args.index("--output") + 1])
-    rc = cli.main([*args, "--no-plots", "--no-progress"])
-    if rc != 0:
-        raise SystemExit(f"llm-bench exited {rc} for {args}")
-    doc: dict[str, Any] = json.loads(out.read_text())
-    return doc
-
-
 def sweep(
     ours: str,
     ref: str,
@@ -72,7 +62,7 @@ def sweep(
     ]
     runs: list[dict[str, Any]] = []
     for c, n in concurrency.items():
-        doc = bench(
+        doc = cli.run_json(
             [
                 *base,
                 "--concurrency",
@@ -89,7 +79,7 @@ def sweep(
         )
         runs += doc["runs"]
     for rate, n in rates.items():
-        doc = bench(
+        doc = cli.run_json(
             [
                 *base,
                 "--warmup",
@@ -118,7 +108,7 @@ def trust(url: str, model: str, io: tuple[int, int], raw: Path, rounds: int) -> 
         for tool in order:
             out = raw / f"trust-{tool}-{r}.json"
             if tool == "llm-bench":
-                got[tool] = bench(
+                got[tool] = cli.run_json(
                     [
                         "--base-url",
                         url,

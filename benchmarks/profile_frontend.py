@@ -75,7 +75,7 @@ def profile(
 
     def drive() -> None:
         result.update(
-            cli_run(
+            cli.run_json(
                 [
                     "--base-url",
                     url,
@@ -108,17 +108,6 @@ def profile(
     }
 
 
-def cli_run(args: list[str]) -> dict[str, Any]:
-    import json
-
-    out = Path(args[args.index("--output") + 1])
-    rc = cli.main([*args, "--no-plots", "--no-progress"])
-    if rc != 0:
-        raise SystemExit(f"llm-bench exited {rc}")
-    doc: dict[str, Any] = json.loads(out.read_text())
-    return doc
-
-
 def compare(
     servers: dict[str, tuple[str, int]], model: str, bench_args: list[str], rate: int = 200
 ) -> dict[str, dict[str, Any]]:
@@ -144,7 +133,7 @@ def request_overhead(ours: str, ref: str, model: str, labels: tuple[str, str]) -
     with tempfile.TemporaryDirectory() as tmp:
         prompts = Path(tmp) / "hi.jsonl"
         prompts.write_text(json.dumps({"prompt": "Hi", "max_tokens": 1}) + "\n")
-        doc = cli_run([
+        doc = cli.run_json([
             "--base-url", ours, "--compare-url", ref, "--labels", ",".join(labels),
             "--model", model, "--tokenizer", model, "--prompts", str(prompts),
             "--num-requests", "40", "--concurrency", "1", "--rounds", "2", "--warmup", "4",

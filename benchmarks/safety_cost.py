@@ -70,16 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         ServerProcess(on_argv, p1, raw / "safety-on.log") as on,
         ServerProcess(off_argv, p2, raw / "safety-off.log") as off,
     ):
-        rc = cli.main([
+        cli.run_json([
             "--base-url", on.base_url, "--compare-url", off.base_url,
             "--labels", f"{ON},{OFF}", "--model", model, "--tokenizer", model,
             "--input-len", str(args.input_len), "--output-len", str(args.output_len),
             "--num-requests", str(args.num_requests), "--concurrency", str(args.concurrency),
             "--warmup", str(args.concurrency), "--rounds", str(args.rounds),
-            "--no-progress", "--no-plots", "--output", str(raw / "safety_cost_runs.json"),
+            "--output", str(raw / "safety_cost_runs.json"),
         ])  # fmt: skip
-        if rc != 0:
-            raise SystemExit(f"llm-bench exited {rc}")
         filt = scrape(on.base_url)
     runs = json.loads((raw / "safety_cost_runs.json").read_text())["runs"]
     (row,) = cli.ratios(runs, ON, OFF)
