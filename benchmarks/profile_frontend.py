@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -71,29 +70,13 @@ def profile(
          "--nonblocking", "--output", str(raw), "--duration", "3600"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    result: dict[str, Any] = {}
-
-    def drive() -> None:
-        result.update(
-            cli.run_json(
-                [
-                    "--base-url",
-                    url,
-                    "--model",
-                    model,
-                    "--tokenizer",
-                    model,
-                    *bench_args,
-                    "--output",
-                    str(out),
-                ]
-            )  # fmt: skip
-        )
-
-    t = threading.Thread(target=drive)
-    t.start()
-    t.join()
-    proc.send_signal(2)  # py-spy writes its file on SIGINT
+    try:
+        result = cli.run_json(
+            ["--base-url", url, "--model", model, "--tokenizer", model, *bench_args,
+             "--output", str(out)]
+        )  # fmt: skip
+    finally:
+        proc.send_signal(2)  # py-spy writes its file on SIGINT
     proc.wait(60)
     samples = parse_raw(raw.read_text())
     busy = sum(samples.values()) / rate  # seconds of CPU the frontend's threads used
