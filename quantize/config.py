@@ -92,7 +92,10 @@ class QuantizeConfig:
                     f"--method {self.method} needs --format compressed-tensors"
                 )
             if self.group_size is not None:
-                raise QuantizeError("--group-size does not apply to bitsandbytes (fixed blocks)")
+                raise QuantizeError(
+                    "--group-size does not apply to bitsandbytes (llm-quantize picks the NF4 "
+                    "block size from the layer shapes)"
+                )
         elif self.scheme not in METHOD_SCHEMES[self.method]:
             raise QuantizeError(
                 f"--method {self.method} does not apply to {self.scheme}; it works with "

@@ -203,7 +203,7 @@ def quantize_checkpoint(
         else:
             from quantize.export_bnb import save_bitsandbytes
 
-            names = save_bitsandbytes(src, tmp, cfg.scheme, cfg.ignore, dtype)
+            names, group_size = save_bitsandbytes(src, tmp, cfg.scheme, cfg.ignore, dtype)
             t2 = time.monotonic()  # bitsandbytes quantizes while loading; saving is the export
             peak_quantize = peak_rss_bytes()
         from quantize.export_ct import copy_tokenizer
