@@ -8,6 +8,8 @@ beginning of a match, and from where? (the `regex` module's partial matching doe
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,22 +28,54 @@ class Finding:
     label: str  # redaction placeholder
 
 
+VIEWS = ("cased", "folded", "loose")
+
+
 class Views:
-    """Normalized views of one text, computed once and shared by all detectors."""
+    """Normalized views of one text, computed once and shared by all detectors.
+
+    cased: normalized, case kept (key shapes); folded: also case-folded (words, PII);
+    loose: folded, then spaced-out letters joined ("i g n o r e" -> "ignore") and leetspeak
+    read as letters inside words that mix both ("1gn0r3" -> "ignore"), for phrase detectors."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._folded: Normalized | None = None
-        self._cased: Normalized | None = None
+        self._views: dict[str, Normalized] = {}
 
-    def get(self, casefold: bool) -> Normalized:
-        if casefold:
-            if self._folded is None:
-                self._folded = normalize(self.text, casefold=True)
-            return self._folded
-        if self._cased is None:
-            self._cased = normalize(self.text, casefold=False)
-        return self._cased
+    def get(self, kind: str) -> Normalized:
+        view = self._views.get(kind)
+        if view is None:
+            if kind == "loose":
+                view = loosen(self.get("folded"))
+            else:
+                view = normalize(self.text, casefold=kind == "folded")
+            self._views[kind] = view
+        return view
+
+
+_SPACED = regex.compile(r"(?<!\w)\w([ .\-_*·])(?:\w\1)+\w(?!\w)")  # one separator per run
+_LEET_WORD = regex.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
+_LEET = str.maketrans("013457@$9", "oieastasg")
+
+
+def loosen(view: Normalized) -> Normalized:
+    """The loose view of a folded view (see Views); offsets compose."""
+    text = view.text
+    keep = list(range(len(text)))
+    for m in _SPACED.finditer(text):  # drop the separators of a spaced-out run
+        drop = set(range(m.start() + 1, m.end(), 2))
+        keep = [k for k in keep if k not in drop]
+    chars = [text[k] for k in keep]
+    joined = "".join(chars)
+    for m in _LEET_WORD.finditer(joined):
+        word = m.group()
+        if not word.isalpha():
+            chars[m.start() : m.end()] = list(word.translate(_LEET))
+    if len(keep) == len(text) and chars == list(text):
+        return view
+    starts = [view.starts[k] for k in keep]
+    ends = [view.ends[k] for k in keep]
+    return Normalized("".join(chars), starts, ends, view.length)
 
 
 # ---- validators -------------------------------------------------------------------------------
@@ -106,7 +140,7 @@ def _entropy_ok(s: str) -> bool:
 
 @dataclass
 class RegexDetector:
-    """One pattern (bounded length), optionally validated, on the case-kept or folded view."""
+    """One pattern (bounded length), optionally validated, on one view of the text."""
 
     name: str
     category: str
@@ -114,45 +148,102 @@ class RegexDetector:
     label: str
     casefold: bool = False
     validate: Callable[[str], bool] | None = None
+    view: str = ""
+    """cased, folded or loose; empty: folded when `casefold`, else cased."""
+    decode_base64: bool = False
+    """Also look inside base64 runs (a finding covers the whole run)."""
+    shorter: bool = False
+    """When the greedy match fails validation, try shorter ones ending at a separator."""
 
     def __post_init__(self) -> None:
+        self.view = self.view or ("folded" if self.casefold else "cased")
         self._re = regex.compile(self.pattern, regex.V1)
 
-    def find(self, views: Views) -> list[Finding]:
-        view = views.get(self.casefold)
+    def find(self, views: Views, pos: int = 0) -> list[Finding]:
+        """Matches starting at view position `pos` or later, as original spans."""
+        view = views.get(self.view)
         out = []
-        for m in self._re.finditer(view.text, overlapped=False):
-            if self.validate is None or self.validate(m.group()):
-                s, e = view.span(m.start(), m.end())
+        for m in self._re.finditer(view.text, pos, overlapped=False):
+            end = self._valid_end(view.text, m)
+            if end is not None:
+                s, e = view.span(m.start(), end)
                 out.append(Finding(self.category, self.name, s, e, self.label))
+        if self.decode_base64:
+            out.extend(self._find_encoded(views.text))
         return out
 
-    def partial_start(self, views: Views) -> int | None:
-        """Original offset where a match that the text's end has not finished could begin.
+    def _valid_end(self, text: str, m: regex.Match[str]) -> int | None:
+        """Where the match ends once validated. When the greedy match fails its check, shorter
+        ones that stop at a separator are tried: "4464 9089 8940 6835 08/27" is a card followed
+        by an expiry date, not a 19-digit number that fails Luhn."""
+        if self.validate is None or self.validate(m.group()):
+            return int(m.end())
+        if not self.shorter:
+            return None
+        for e in range(m.end() - 1, m.start(), -1):
+            if text[e] in " -.\t" and text[e - 1] not in " -.\t":
+                short = self._re.fullmatch(text, m.start(), e)
+                if short is not None and self.validate(short.group()):
+                    return e
+        return None
 
-        Both partial matches and complete ones that touch the end count: a complete match can
-        still grow (more digits, a longer domain) or pass validation once it does."""
-        view = views.get(self.casefold)
-        end = len(view.text)
-        for m in self._re.finditer(view.text, partial=True):
-            if m.end() == end and m.end() > m.start():
-                return view.origin(m.start())
+    def _find_encoded(self, text: str) -> list[Finding]:
+        out = []
+        for m in _BASE64.finditer(text):
+            decoded = _b64text(m.group())
+            if decoded is not None and self._re.search(Views(decoded).get(self.view).text):
+                out.append(Finding(self.category, self.name, m.start(), m.end(), self.label))
+        return out
+
+    def prefix_at(self, view: Normalized, pos: int) -> bool:
+        """Could view.text[pos:] be the beginning of a match (or a match that may still grow)?
+
+        Anchored partial matching: a shorter complete match inside the text does not count,
+        so "DE44 7352 " (ending in the space before the next digit group) is still forming."""
+        return self._re.fullmatch(view.text, pos, partial=True) is not None
+
+    def partial_start(self, views: Views, start: int = 0) -> int | None:
+        """Original offset of the earliest match, at or after original offset `start`, that
+        the text's end has not finished (None when every match is complete)."""
+        view = views.get(self.view)
+        for p in range(len(view.text)):
+            if view.origin(p) >= start and self.prefix_at(view, p):
+                return view.origin(p)
         return None
 
 
-def dominant(findings: list[Finding]) -> list[Finding]:
-    """Drop findings lying inside a longer finding of another detector: the digits of an IBAN
-    are not also a phone number."""
+_BASE64 = regex.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _b64text(run: str) -> str | None:
+    """The text a base64 run encodes, when it is mostly printable UTF-8."""
+    try:
+        raw = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    printable = sum(c.isprintable() or c in "\n\t" for c in text)
+    return text if text and printable >= 0.9 * len(text) else None
+
+
+STRENGTH = {"block": 3, "redact": 2, "flag": 1, "allow": 0}
+
+
+def dominant(findings: list[Finding], action: Callable[[str], str] | None = None) -> list[Finding]:
+    """Overlapping findings of different detectors resolve by the strength of their category's
+    action (block > redact > flag > allow), then by length: a key followed by "@x.io" is a
+    secret to block, not an e-mail to flag; the digits of an IBAN are not also a phone."""
+
+    def rank(f: Finding) -> tuple[int, int]:
+        return (STRENGTH[action(f.category)] if action else 0, f.end - f.start)
+
     keep = []
     for f in findings:
-        inside = any(
-            g.detector != f.detector
-            and g.start <= f.start
-            and f.end <= g.end
-            and (g.end - g.start) > (f.end - f.start)
+        beaten = any(
+            g.detector != f.detector and g.start < f.end and f.start < g.end and rank(g) > rank(f)
             for g in findings
         )
-        if not inside:
+        if not beaten:
             keep.append(f)
     return keep
 
@@ -189,7 +280,8 @@ PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
         "[IBAN]",
         iban_ok,
     ),
-    "ipv4": (rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w./])", "[IP]", None),  # not CIDR
+    # not CIDR, not a version string's part ("4.2.1.17.3"); a sentence's full stop may follow
+    "ipv4": (rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w/]|\.\w)", "[IP]", None),
     "ipv6": (r"(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])", "[IP]", ipv6_ok),
 }
 
@@ -242,13 +334,18 @@ INJECTION = [
 ]
 
 
+_CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word
+
+
 def builtin(name: str) -> list[RegexDetector]:
     """Detectors of a built-in family ('pii', 'secrets', 'prompt_injection') or one member
     ('pii.email', 'secrets.jwt')."""
     family, _, member = name.partition(".")
     if family == "pii":
         return [
-            RegexDetector(f"pii.{k}", "pii", p, label, casefold=True, validate=v)
+            RegexDetector(
+                f"pii.{k}", "pii", p, label, casefold=True, validate=v, shorter=k in _CHECKSUMMED
+            )
             for k, (p, label, v) in PII.items()
             if not member or k == member
         ]
@@ -260,7 +357,14 @@ def builtin(name: str) -> list[RegexDetector]:
         ]
     if family == "prompt_injection" and not member:
         return [
-            RegexDetector(f"prompt_injection.{i}", "prompt_injection", p, "[REDACTED]", True)
+            RegexDetector(
+                f"prompt_injection.{i}",
+                "prompt_injection",
+                p,
+                "[REDACTED]",
+                view="loose",
+                decode_base64=True,
+            )
             for i, p in enumerate(INJECTION)
         ]
     raise KeyError(name)

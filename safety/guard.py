@@ -5,11 +5,14 @@ Input: a `block` finding raises ContentFiltered (400, code content_filter, the c
 are audited and counted.
 
 Output while streaming (`StreamGuard`): text is released only when no `block`/`redact` span can
-still be forming in it. Each detector is asked, with partial regex matching, where a match that
-the text's end has not finished could begin; text before the earliest such point is released
-(redacted), the rest is held, never more than `hold_back_chars`. So a blocked string split across
-any number of chunks is seen whole before any of it leaves, and text that cannot begin a match
-(ordinary prose) is released at once.
+still be forming in it. For each position of the held text, the policy's block/redact patterns are
+asked with anchored partial matching whether the text from there to the end could be the start
+of a match (or a complete match that may still grow); everything from the earliest such position
+on is held, everything before it is released (redacted). A held span that grows past
+`hold_back_chars` ends the choice as if it were blocked (finish_reason content_filter): a span
+is never released in part. Checks start where the held text starts, so a chunk costs work in
+proportion to what is new plus what is still forming, and one combined pattern per view answers
+"is there any finding here at all?" before the detectors run one by one.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from safety.detectors import Finding, Views, dominant
+from safety.detectors import Finding, Views
 from safety.policy import Policy
+from safety.scan import Decided, Plan, forming, plan_for, scan
 
 audit_log = logging.getLogger("llm-deploy.audit")
 CONTEXT = 64  # released characters kept as look-behind context for the detectors
@@ -35,12 +39,6 @@ class ContentFiltered(Exception):
         self.category = category
 
 
-@dataclass
-class Decided:
-    finding: Finding
-    action: str
-
-
 class Recorder:
     """Where decisions and filter latency are counted (the server's Prometheus metrics)."""
 
@@ -52,20 +50,6 @@ class Recorder:
 
     def held(self, chars: int) -> None:
         pass
-
-
-def scan(policy: Policy, text: str, direction: str, views: Views | None = None) -> list[Decided]:
-    """Every finding of the categories active in `direction`, with its action."""
-    views = views or Views(text)
-    acts: dict[str, str] = {}
-    found: list[Finding] = []
-    for cat in policy.active(direction):
-        acts[cat.name] = cat.action(direction)
-        for det in cat.detectors:
-            found.extend(det.find(views))
-    out = [Decided(f, acts[f.category]) for f in dominant(found)]
-    out.sort(key=lambda d: (d.finding.start, -d.finding.end))
-    return out
 
 
 def redact(text: str, decided: list[Decided], upto: int | None = None) -> str:
@@ -119,11 +103,13 @@ class Guard:
             return None
         t0 = time.perf_counter()
         codes = await model.classify(user, assistant)
-        self._timed(direction, t0)
+        self.timed(direction, t0)
         policy = self.policy
         if codes is None:
             closed = policy.classifier is not None and policy.classifier.on_failure == "closed"
-            self._audit_category(request_id, direction, UNAVAILABLE, "block" if closed else "allow")
+            self.audit_event(
+                request_id, direction, UNAVAILABLE, "guard_model", "block" if closed else "allow"
+            )
             return UNAVAILABLE if closed else None
         blocked = None
         for code in sorted(codes):
@@ -133,70 +119,72 @@ class Guard:
                 if c.classifier_code == code
             ] or [(f"hazard_{code}", "flag")]  # a code the policy does not name is flagged
             for name, act in hits:
-                self._audit_category(request_id, direction, name, act)
+                self.audit_event(request_id, direction, name, "guard_model", act)
                 if act == "block" and blocked is None:
                     blocked = name
         return blocked
 
-    def _audit_category(self, request_id: str, direction: str, category: str, action: str) -> None:
-        audit_log.info(
-            json.dumps(
-                {
-                    "event": "safety",
-                    "request_id": request_id,
-                    "direction": direction,
-                    "category": category,
-                    "detector": "guard_model",
-                    "action": action,
-                }
-            )
-        )
+    def audit_event(
+        self,
+        request_id: str,
+        direction: str,
+        category: str,
+        detector: str,
+        action: str,
+        **where: Any,
+    ) -> None:
+        """One audit line (JSON, never the matched text) and the decision metric."""
+        record = {
+            "event": "safety",
+            "request_id": request_id,
+            "direction": direction,
+            "category": category,
+            "detector": detector,
+            "action": action,
+            **where,
+        }
+        audit_log.info(json.dumps(record))
         self.record.decision(direction, category, action)
 
-    def _audit(
-        self, request_id: str, direction: str, decided: list[Decided], base: int = 0
-    ) -> None:
+    def audit(self, request_id: str, direction: str, decided: list[Decided], base: int = 0) -> None:
         for d in decided:
-            if d.action == "allow":
-                continue
-            audit_log.info(
-                json.dumps(
-                    {
-                        "event": "safety",
-                        "request_id": request_id,
-                        "direction": direction,
-                        "category": d.finding.category,
-                        "detector": d.finding.detector,
-                        "action": d.action,
-                        "start": base + d.finding.start,
-                        "end": base + d.finding.end,
-                    }
-                )
-            )
-            self.record.decision(direction, d.finding.category, d.action)
+            if d.action != "allow":
+                f = d.finding
+                self.audit_event(
+                    request_id, direction, f.category, f.detector, d.action,
+                    start=base + f.start, end=base + f.end,
+                )  # fmt: skip
 
     def check_input(self, text: str, request_id: str) -> str:
         """The text the model may see, or ContentFiltered."""
         t0 = time.perf_counter()
         decided = scan(self.policy, text, "input")
-        self._audit(request_id, "input", decided)
-        self._timed("input", t0)
+        self.audit(request_id, "input", decided)
+        self.timed("input", t0)
         for d in decided:
             if d.action == "block":
                 raise ContentFiltered(d.finding.category)
         return redact(text, decided)
 
-    def _timed(self, direction: str, t0: float) -> None:
+    def timed(self, direction: str, t0: float) -> None:
         self.record.latency(direction, time.perf_counter() - t0)
 
     def output(self, request_id: str) -> StreamGuard:
         return StreamGuard(self, self.policy, request_id)
 
 
+FLAG_BATCH = 256  # flag-only findings are looked for once per this many released characters
+
+
 @dataclass
 class StreamGuard:
     """Filters one choice's output as it arrives. `feed` returns what may be sent now;
-    `blocked` is set (and nothing more is released) once a block span appears."""
+    `blocked` is set (and nothing more is released) once a block span appears or a span that
+    could still become one outgrows the hold limit.
+
+    Only block/redact detectors run on every chunk, and only from the start of the held text.
+    Flag-only detectors change nothing that is sent, so they read the released text in batches
+    (every FLAG_BATCH characters and at the end), with CONTEXT characters of overlap."""
 
     guard: Guard
     policy: Policy  # captured: a reload mid-request does not change this request's rules
@@ -205,66 +193,45 @@ class StreamGuard:
     context: str = ""  # the last released characters, for look-behind
     released: int = 0  # characters of model output consumed so far (audit offsets)
     blocked: str | None = None
-    held_max: int = 0  # the most characters ever held (for the latency report)
+    held_max: int = 0  # the most characters ever held
     redactions: int = 0  # spans replaced so far
-    _hold: list[Any] = field(default_factory=list)
+    _plan: Plan | None = None
+    _sent: str = ""  # released text not yet read by the flag detectors, after some overlap
+    _sent_base: int = 0  # offset of _sent in what was sent
+    _sent_done: int = 0  # index in _sent up to which flag findings were audited
 
     def __post_init__(self) -> None:
-        self._hold = [
-            det
-            for cat in self.policy.active("output")
-            if cat.action("output") in ("block", "redact")
-            for det in cat.detectors
-        ]
+        self._plan = plan_for(self.policy, "output")
 
     def feed(self, delta: str, final: bool = False) -> str:
         if self.blocked is not None:
             return ""
         t0 = time.perf_counter()
         try:
-            return self._feed(delta, final)
+            out = self._feed(delta, final)
+            self._flag(out, final)
+            return out
         finally:
-            self.guard._timed("output", t0)
+            self.guard.timed("output", t0)
 
     def _feed(self, delta: str, final: bool) -> str:
+        assert self._plan is not None
         self.pending += delta
         if not self.pending:
             return ""
         text = self.context + self.pending
         base = len(self.context)
-        # Findings wholly inside the context were handled when it was released. One starting at
-        # the very first context character of a cut-off context is an artifact of the cut (its
-        # look-behind cannot see what came before), e.g. inside a long run of digits.
-        cut_off = self.released > len(self.context)
         views = Views(text)  # normalized once, shared by the scan and the hold-back check
-        decided = [
-            d
-            for d in scan(self.policy, text, "output", views)
-            if d.finding.end > base and not (cut_off and d.finding.start == 0)
-        ]
-        for d in decided:
-            if d.action == "block":
-                self.blocked = d.finding.category
-                self.guard._audit(self.request_id, "output", [d], self.released - base)
-                self.pending = ""
-                return ""
-        cut = len(text)
-        if not final:
-            for det in self._hold:
-                p = det.partial_start(views)
-                if p is not None:
-                    cut = min(cut, p)
-            for d in decided:  # a complete match at the end may still grow
-                if d.action == "redact" and d.finding.end == len(text):
-                    cut = min(cut, d.finding.start)
-            cut = max(cut, len(text) - self.policy.hold_back_chars, base)
-            for d in decided:  # never split a redaction
-                if d.action == "redact" and d.finding.start < cut < d.finding.end:
-                    cut = d.finding.start if d.finding.start >= base else d.finding.end
-        cut = max(cut, base)
+        decided = self._plan.resolve(self._plan.hold.find(views, base))
+        block = next((d for d in decided if d.action == "block"), None)
+        if block is not None:
+            return self._block(block, base)
+        cut = len(text) if final else self._cut(views, base, decided)
+        if cut < 0:
+            return ""  # blocked: a forming span outgrew the hold limit
         done = [d for d in decided if d.finding.end <= cut]
-        self.redactions += sum(1 for d in done if d.action == "redact")
-        self.guard._audit(self.request_id, "output", done, self.released - base)
+        self.redactions += len(done)
+        self.guard.audit(self.request_id, "output", done, self.released - base)
         out = _slice_redacted(text, done, base, cut)
         self.released += cut - base
         self.context = text[:cut][-CONTEXT:]
@@ -272,6 +239,56 @@ class StreamGuard:
         self.held_max = max(self.held_max, len(self.pending))
         self.guard.record.held(len(self.pending))
         return out
+
+    def _cut(self, views: Views, base: int, decided: list[Decided]) -> int:
+        """Where released text ends: before anything still forming, never inside a redaction;
+        -1 when the forming span outgrew the hold limit (the choice is then blocked)."""
+        assert self._plan is not None
+        cut, who = forming(self._plan, views, base)
+        for d in decided:  # never split a redaction
+            if d.finding.start < cut < d.finding.end:
+                cut = max(d.finding.start, base)
+        if len(views.text) - cut > self.policy.hold_back_chars:
+            category = who.category if who is not None else "hold_limit"
+            self._block_forming(category, who.name if who else "stream_guard", cut - base)
+            return -1
+        return cut
+
+    def _flag(self, out: str, final: bool) -> None:
+        """Audit flag-only findings in the sent text, a batch at a time."""
+        assert self._plan is not None
+        if not any(self._plan.flag.detectors.values()):
+            return
+        self._sent += out
+        if not final and len(self._sent) - self._sent_done < FLAG_BATCH + CONTEXT:
+            return
+        safe = len(self._sent) if final else len(self._sent) - CONTEXT
+        found = self._plan.resolve(self._plan.flag.find(Views(self._sent)))
+        new = [d for d in found if self._sent_done < d.finding.end <= safe]
+        self.guard.audit(self.request_id, "output", new, self._sent_base)
+        keep = max(0, safe - CONTEXT)
+        self._sent, self._sent_base = self._sent[keep:], self._sent_base + keep
+        self._sent_done = safe - keep
+
+    def _block(self, d: Decided, base: int) -> str:
+        self.blocked = d.finding.category
+        self.guard.audit(self.request_id, "output", [d], self.released - base)
+        self.pending = ""
+        return ""
+
+    def _block_forming(self, category: str, detector: str, start: int) -> None:
+        self.blocked = category
+        self.guard.audit_event(
+            self.request_id,
+            "output",
+            category,
+            detector,
+            "block",
+            start=self.released + start,
+            end=self.released + len(self.pending),
+            reason="hold_limit",
+        )
+        self.pending = ""
 
     def finish(self) -> str:
         """Release what is held at the end of the generation (after the last check)."""

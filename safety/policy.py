@@ -57,8 +57,9 @@ class ClassifierConfig:
 @dataclass
 class Policy:
     categories: dict[str, Category]
-    hold_back_chars: int = 128
-    """The most output characters the stream guard may hold back while a match is possible."""
+    hold_back_chars: int = 1024
+    """The most output characters the stream guard may hold back while a block/redact span
+    could still be forming; a longer one ends the choice with finish_reason content_filter."""
     classifier: ClassifierConfig | None = None
     source: str = ""
 
@@ -108,7 +109,7 @@ def load_policy(path: Path) -> Policy:
         raise fail([k], f"unknown key {k!r}")
     if data.get("version", 1) != 1:
         raise fail(["version"], "only version 1 is supported")
-    hold = data.get("hold_back_chars", 128)
+    hold = data.get("hold_back_chars", 1024)
     if not isinstance(hold, int) or not 16 <= hold <= 4096:
         raise fail(["hold_back_chars"], "hold_back_chars must be an integer in [16, 4096]")
     cats_raw = data.get("categories")

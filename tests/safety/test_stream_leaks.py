@@ -1,0 +1,99 @@
+"""The stream guard never sends a character of a span it blocks or redacts (issue 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safety.detectors import Views, builtin
+from safety.guard import Guard
+from safety.policy import DEFAULT_POLICY, load_policy
+from tests.safety.streams import (
+    AFTER,
+    BEFORE,
+    CASES,
+    CHUNKINGS,
+    Case,
+    _jwt,
+    leaked,
+    policy_guard,
+    run,
+)
+
+SHORT, LONG = BEFORE[1], BEFORE[3]
+
+
+def sweep_case(guard: Guard, case: Case, action: str) -> list[str]:
+    """Every chunking of the case with a short and a long prefix, the end on the last chunk
+    or apart; returns the runs that leaked, described."""
+    bad = []
+    long_span = len(case.span) > 500  # the 1,024-character token: one context, every chunking
+    for before in (SHORT,) if long_span else (SHORT, LONG):
+        for after in (AFTER[1],) if long_span else (AFTER[0], AFTER[1]):
+            text = before + case.span + after
+            for kind, chunker in CHUNKINGS.items():
+                for chunks in chunker(text):
+                    for apart in (False, True):
+                        out = run(guard, chunks, apart)
+                        if leaked(case, before, after, out, action):
+                            bad.append(f"{kind} {chunks!r} -> {out.sent!r} ({out.blocked})")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def guards(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Guard]:
+    tmp = tmp_path_factory.mktemp("policies")
+    return {a: policy_guard(tmp, a) for a in ("block", "redact")}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.detector}-{len(c.span)}")
+def test_no_chunking_leaks_a_redacted_span(guards: dict[str, Guard], case: Case) -> None:
+    action = "block" if case.detector == "words.terms" else "redact"
+    bad = sweep_case(guards["redact"], case, action)
+    assert not bad, f"{len(bad)} leaks, first: {bad[:3]}"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.detector.startswith("secrets.")], ids=lambda c: c.detector
+)
+def test_no_chunking_leaks_a_blocked_span(guards: dict[str, Guard], case: Case) -> None:
+    bad = sweep_case(guards["block"], case, "block")
+    assert not bad, f"{len(bad)} leaks, first: {bad[:3]}"
+
+
+@pytest.mark.parametrize("action", ["block", "redact"])
+def test_a_span_past_the_hold_limit_ends_the_choice(tmp_path: Path, action: str) -> None:
+    guard = policy_guard(tmp_path, action, hold=256)
+    token = _jwt(2000)
+    for chunks in (list(token), [token[i : i + 5] for i in range(0, len(token), 5)]):
+        out = run(guard, ["Here: ", *chunks, " done"], final_apart=True)
+        assert out.blocked == "secrets"
+        assert out.sent == "Here: "  # not one character of the token
+
+
+def test_a_spaced_iban_ending_in_a_space_is_still_forming() -> None:
+    """The old partial match reported the shorter complete match and released the text."""
+    (det,) = builtin("pii.iban")
+    views = Views("pay to DE76 7352 ")
+    assert det.partial_start(views) == len("pay to ")
+
+
+@pytest.mark.parametrize(
+    ("secret", "label"),
+    [
+        ("AKIAIOSFODNN7EXAMPLE@x.io", "[SECRET]"),
+        ("ghp_" + "A1b2" * 9 + "@github.com", "[SECRET]"),
+        ("4111111111111111@x.io", "[CARD]"),
+    ],
+)
+def test_overlaps_resolve_by_action_strength(secret: str, label: str) -> None:
+    guard = Guard(load_policy(DEFAULT_POLICY))
+    # input: both redact, so the longer span wins; either way nothing of the key is left
+    assert secret.split("@")[0] not in guard.check_input(f"use {secret} now", "r")
+    for chunks in ([f"use {secret} now"], list(f"use {secret} now")):
+        out = run(guard, chunks, final_apart=False)
+        if label == "[SECRET]":  # secrets are blocked on output, cards redacted
+            assert out.blocked == "secrets" and out.sent == "use "[: len(out.sent)]
+        else:
+            assert out.sent == f"use {label}@x.io now"
