@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+AUDIT_LOGGER = "llm-deploy.audit"  # safety decisions (safety.guard writes them)
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
 
@@ -28,10 +29,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "info") -> None:
-    """Send the server's logs (and uvicorn's) to stderr as JSON lines."""
+    """Send the server's logs, the safety audit trail and uvicorn's to stderr as JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    for name in ("serve", "uvicorn.error"):
+    for name in ("serve", "uvicorn.error", AUDIT_LOGGER):
         lg = logging.getLogger(name)
         lg.handlers[:] = [handler]
         lg.setLevel(level.upper())

@@ -78,7 +78,6 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
 
 
 async def _respond(request: Request, svc: Service, prep: Prepared) -> Response:
-    await svc.screen(prep)
     if prep.params.stream:
         return SSEResponse(sse(svc.stream(prep), error_from_engine), on_close=prep.release)
     try:
@@ -92,14 +91,14 @@ async def _respond(request: Request, svc: Service, prep: Prepared) -> Response:
 async def completions(
     body: CompletionRequest, request: Request, svc: ServiceDep, ctx: CtxDep
 ) -> Response:
-    return await _respond(request, svc, svc.prepare_completion(body, ctx))
+    return await _respond(request, svc, await svc.prepare_completion(body, ctx))
 
 
 @api.post("/v1/chat/completions")
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, svc: ServiceDep, ctx: CtxDep
 ) -> Response:
-    return await _respond(request, svc, svc.prepare_chat(body, ctx))
+    return await _respond(request, svc, await svc.prepare_chat(body, ctx))
 
 
 @api.get("/v1/models")

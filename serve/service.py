@@ -98,6 +98,9 @@ class Prepared:
     ctx: RequestContext
 
 
+GREEDY_EPS = 1e-5  # vLLM's _SAMPLING_EPS: a temperature below it is greedy sampling
+
+
 class SafetyMetrics(Recorder):
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
@@ -174,19 +177,25 @@ class Service:
         ctx.screened.append(safe)
         return safe
 
-    async def screen(self, prep: Prepared) -> None:
+    async def _screen(self, prep: Prepared) -> Prepared:
         """The guard model's verdict on the input, when the policy configures one (after the
-        pattern checks, which ran in prepare_*). A block frees the admission slot."""
+        pattern checks, which ran while preparing). A block, or the client leaving while the guard
+        model thinks, frees the admission slot."""
         if self.guard is None or self.guard.guard_model("input") is None:
-            return
-        blocked = await self.guard.classify(
-            prep.ctx.request_id, "input", "\n".join(prep.ctx.screened)
-        )
+            return prep
+        try:
+            blocked = await self.guard.classify(
+                prep.ctx.request_id, "input", "\n".join(prep.ctx.screened)
+            )
+        except BaseException:
+            prep.release()
+            raise
         if blocked is not None:
             prep.release()
             raise ContentFilter(
                 f"the input was blocked by the content policy (category: {blocked})"
             )
+        return prep
 
     def moderate(self, texts: list[str]) -> dict[str, Any]:
         """OpenAI moderation results under the policy in force (the shipped default when
@@ -245,14 +254,34 @@ class Service:
             return requested
         return min(default or room, room, self.max_tokens_limit)
 
-    def _check_bias(self, params: SamplingConfig) -> None:
+    def _check_sampling(self, params: SamplingConfig) -> None:
+        """What vLLM's SamplingParams would refuse, refused first with the parameter named."""
+        if params.n > 1 and params.temperature < GREEDY_EPS:
+            raise BadRequest(
+                f"n must be 1 when sampling is greedy (temperature 0), got n={params.n}",
+                param="n",
+            )
+        if params.min_tokens > params.max_tokens:
+            raise BadRequest(
+                f"min_tokens ({params.min_tokens}) must not exceed max_tokens "
+                f"({params.max_tokens})",
+                param="min_tokens",
+            )
         for tid in params.logit_bias or {}:
             if not 0 <= tid < self.vocab_size:
                 raise BadRequest(
                     f"logit_bias token id {tid} is outside the vocabulary", param="logit_bias"
                 )
 
-    def prepare_completion(self, req: CompletionRequest, ctx: RequestContext) -> Prepared:
+    async def prepare_completion(self, req: CompletionRequest, ctx: RequestContext) -> Prepared:
+        """A validated, screened completion request holding an admission slot."""
+        return await self._screen(self._prepare_completion(req, ctx))
+
+    async def prepare_chat(self, req: ChatCompletionRequest, ctx: RequestContext) -> Prepared:
+        """A validated, screened chat request holding an admission slot."""
+        return await self._screen(self._prepare_chat(req, ctx))
+
+    def _prepare_completion(self, req: CompletionRequest, ctx: RequestContext) -> Prepared:
         self.check_model(req.model)
         self.check_serving()
         raw = [self._guarded_prompt(p, ctx) for p in req.prompts()]
@@ -270,7 +299,7 @@ class Service:
         params = req.to_sampling_params(self.engine.default_sampling, max_tokens, req.logprobs)
         if req.echo and req.logprobs is not None:
             params.prompt_logprobs = req.logprobs
-        self._check_bias(params)
+        self._check_sampling(params)
         return self._prepared("completion", "cmpl", req, prompts, texts, params, req.echo, ctx)
 
     def render_chat(
@@ -297,7 +326,7 @@ class Service:
             raise BadRequest(f"cannot render the chat template: {exc}", param="messages") from exc
         return str(text)
 
-    def prepare_chat(self, req: ChatCompletionRequest, ctx: RequestContext) -> Prepared:
+    def _prepare_chat(self, req: ChatCompletionRequest, ctx: RequestContext) -> Prepared:
         self.check_model(req.model)
         self.check_serving()
         text = self.render_chat(req.messages, req.add_generation_prompt, ctx)
@@ -306,7 +335,7 @@ class Service:
             req.requested_max_tokens(), len(ids), self.engine.default_sampling.get("max_tokens")
         )
         params = req.chat_sampling_params(self.engine.default_sampling, max_tokens)
-        self._check_bias(params)
+        self._check_sampling(params)
         return self._prepared("chat", "chatcmpl", req, [ids], [text], params, False, ctx)
 
     def _prepared(

@@ -7,9 +7,12 @@ import signal
 import time
 
 import httpx
+import pytest
 
 from benchmarks.launch import ServerProcess
 from tests.integration.conftest import MODEL_NAME
+
+pytestmark = pytest.mark.integration
 
 
 def test_pii_in_the_prompt_is_redacted_before_the_model(base_url: str) -> None:
@@ -26,6 +29,36 @@ def test_pii_in_the_prompt_is_redacted_before_the_model(base_url: str) -> None:
     assert r.status_code == 200
     text = r.json()["choices"][0]["text"]
     assert text.startswith("card [CARD]") and "4111" not in text
+
+
+def test_the_live_server_writes_the_audit_trail(server: ServerProcess, base_url: str) -> None:
+    """Every redaction of a request leaves one JSON audit line on the server's stderr, with the
+    request id, category and detector, and never the matched text."""
+    rid = f"audit-{time.time_ns()}"
+    r = httpx.post(
+        base_url + "/v1/completions",
+        json={"model": MODEL_NAME, "prompt": "mail a.b@example.org card 4111 1111 1111 1111",
+              "max_tokens": 1},
+        headers={"X-Request-Id": rid},
+        timeout=60,
+    )  # fmt: skip
+    assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    records: list[dict[str, object]] = []
+    while time.monotonic() < deadline and len(records) < 2:
+        time.sleep(0.2)
+        lines = server.log_path.read_text(errors="replace").splitlines()
+        records = [
+            json.loads(json.loads(line)["msg"])
+            for line in lines
+            if '"llm-deploy.audit"' in line and rid in line
+        ]
+    assert {(x["category"], x["detector"], x["action"]) for x in records} == {
+        ("pii_contact", "pii.email", "redact"),
+        ("pii_financial", "pii.payment_card", "redact"),
+    }
+    assert all(x["direction"] == "input" for x in records)
+    assert "4111" not in server.log_path.read_text(errors="replace")
 
 
 def test_streamed_output_passes_the_guard_unchanged_when_clean(base_url: str) -> None:

@@ -254,3 +254,32 @@ async def test_held_text_keeps_its_logprobs(make_client: Factory) -> None:
     lps = [t for c in chunks for t in (c.get("logprobs") or {"content": []})["content"]]
     assert text == "room 1234, ok"
     assert "".join(t["token"] for t in lps) == text  # all 13, in order
+
+
+async def test_the_service_screens_with_the_guard_model_whatever_the_route(
+    make_client: Factory, tmp_path: Path
+) -> None:
+    """The guard-model check lives in the service's prepare step, not in a route: calling the
+    service directly is screened too, and a block gives the admission slot back."""
+    from serve.errors import ContentFilter
+    from serve.protocol import ChatCompletionRequest, CompletionRequest
+    from serve.service import RequestContext
+
+    app, _ = make_client(
+        FakeEngine(script="ok ", max_model_len=256),
+        safety_policy=str(guard_policy(tmp_path, "open")),
+    )
+    svc = app.state.service
+    svc.guard.transport = scripted_guard({"attack": "unsafe\nS1"})
+    before = svc.admission.in_flight
+    with pytest.raises(ContentFilter):
+        await svc.prepare_completion(
+            CompletionRequest(prompt="plan an attack"), RequestContext("a")
+        )
+    chat = ChatCompletionRequest(messages=[{"role": "user", "content": "attack now"}])
+    with pytest.raises(ContentFilter):
+        await svc.prepare_chat(chat, RequestContext("b"))
+    assert svc.admission.in_flight == before
+    prep = await svc.prepare_completion(CompletionRequest(prompt="hello"), RequestContext("c"))
+    assert svc.admission.in_flight == before + 1
+    prep.release()
