@@ -201,8 +201,9 @@ class VLLMEngine:
     ) -> AsyncIterator[GenerationStep]:
         try:
             sp = self.sampling_params(params)
-        except (ValueError, TypeError) as exc:
-            raise BadRequest(str(exc)) from None
+        except (VLLMClientError, ValueError, TypeError) as exc:
+            # a backstop: service._check_sampling refuses what it knows of first
+            raise BadRequest(str(exc), param=getattr(exc, "parameter", None)) from None
         want_lp = params.logprobs is not None
         prompt = TokensPrompt(prompt_token_ids=prompt_ids)
         gen = self.llm.generate(prompt, sp, request_id)

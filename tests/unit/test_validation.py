@@ -102,3 +102,25 @@ async def test_empty_prompt_answered_from_bos(make_client) -> None:  # type: ign
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/v1/nothing"), 404)
     assert_error(await client.get("/v1/completions"), 405)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"n": 2, "temperature": 0}, "n"),  # vLLM: n must be 1 when using greedy sampling
+        ({"min_tokens": 5, "max_tokens": 2}, "min_tokens"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("endpoint", ["/v1/completions", "/v1/chat/completions"])
+async def test_what_the_engine_would_refuse_is_400_first(
+    client: httpx.AsyncClient, body: dict[str, object], param: str, stream: bool, endpoint: str
+) -> None:
+    """The schemathesis run against the real engine found these two as 500s."""
+    req = {**body, "stream": stream}
+    req |= (
+        {"prompt": "x"}
+        if "chat" not in endpoint
+        else {"messages": [{"role": "user", "content": "x"}]}
+    )
+    assert_error(await client.post(endpoint, json=req), 400, param)
