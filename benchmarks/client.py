@@ -89,6 +89,15 @@ def _kind(status: int) -> str:
     return f"http_{status // 100}xx"
 
 
+def _is_token(chunk: dict[str, Any], chat: bool) -> bool:
+    """A chunk that carries generated tokens, even ones whose text is empty (a random-weight
+    model emits those); the chat stream's opening role chunk does not."""
+    for choice in chunk.get("choices") or []:
+        if not chat or "role" not in (choice.get("delta") or {}):
+            return True
+    return False
+
+
 def _text(chunk: dict[str, Any], chat: bool) -> str:
     text = ""
     for choice in chunk.get("choices") or []:
@@ -107,6 +116,7 @@ async def send(
     res.start = t0 = time.perf_counter()
     last = t0
     generated = ""
+    first_token: float | None = None  # the first chunk with tokens, text or not
     usage: dict[str, Any] | None = None
     try:
         async with client.stream(
@@ -129,6 +139,8 @@ async def send(
                     return res
                 if chunk.get("usage"):
                     usage = chunk["usage"]
+                if first_token is None and _is_token(chunk, target.chat):
+                    first_token = now
                 text = _text(chunk, target.chat)
                 if not text:
                     continue
@@ -148,12 +160,15 @@ async def send(
         res.error, res.detail = "bad_response", e.msg
         return res
     res.latency = time.perf_counter() - t0
-    if not generated:
-        res.error, res.detail = "empty_output", "the stream carried no text"
-        return res
     if usage:
         res.output_len = int(usage.get("completion_tokens") or 0)
         res.input_len = int(usage.get("prompt_tokens") or res.input_len)
     if not res.output_len and tok is not None:
         res.output_len = len(tok.encode(generated, add_special_tokens=False))
+    if not generated:
+        # counted by tokens, as vLLM's benchmark does: tokens whose text is empty are output
+        if not res.output_len or first_token is None:
+            res.error, res.detail = "empty_output", "the stream carried no tokens"
+        else:
+            res.ttft = first_token - t0
     return res

@@ -2,7 +2,8 @@
 
 Each request: wait `ttft` seconds, send one token chunk, then one chunk every `itl` seconds
 until max_tokens; a usage chunk and [DONE] close the stream. A prompt containing "FAIL429"
-gets a 429, "FAIL500" a 500, "BREAK" a mid-stream error event.
+gets a 429, "FAIL500" a 500, "BREAK" a mid-stream error event, "EMPTYTEXT" tokens whose text
+is empty (as a random-weight model's can be), "NOTOKENS" a stream with no token at all.
 """
 
 from __future__ import annotations
@@ -46,8 +47,14 @@ def make_app(ttft: float, itl: float, model: str = "fake") -> FastAPI:
                     yield "data: " + json.dumps({"error": {"message": "engine died"}}) + "\n\n"
                     yield "data: [DONE]\n\n"
                     return
+                if "NOTOKENS" in text:
+                    n = 0
+                    break
+                piece = "" if "EMPTYTEXT" in text else "x"
                 choice = (
-                    {"index": 0, "delta": {"content": "x"}} if chat else {"index": 0, "text": "x"}
+                    {"index": 0, "delta": {"content": piece}}
+                    if chat
+                    else {"index": 0, "text": piece}
                 )
                 yield "data: " + json.dumps({"choices": [choice]}) + "\n\n"
             usage = {"prompt_tokens": len(text.split()), "completion_tokens": n}

@@ -84,6 +84,25 @@ def test_failures_are_counted_by_kind(tmp_path: Path) -> None:
     assert run["errors"].count("") == 2
 
 
+@pytest.mark.parametrize("chat", [False, True])
+def test_tokens_with_empty_text_are_output_not_failures(tmp_path: Path, chat: bool) -> None:
+    """Counted by the server's usage, as vLLM's benchmark does; only a stream with no token
+    at all is empty_output."""
+    out = tmp_path / "run.json"
+    with fake_server(0.01, 0.01) as (url, _):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--prompts",
+            str(prompts(tmp_path / "p.jsonl", ["EMPTYTEXT", "fine", "NOTOKENS"])),
+            "--output-len", "4", "--num-requests", "6", "--concurrency", "2", "--warmup", "0",
+            "--no-progress", "--no-plots", "--output", str(out), *(["--chat"] if chat else []),
+        ])  # fmt: skip
+    assert rc == 0
+    run = json.loads(out.read_text())
+    assert run["completed"] == 4 and run["failures"] == {"empty_output": 2}
+    assert run["total_output_tokens"] == 16
+    assert all(t > 0 for t in run["ttfts"] if t)
+
+
 def test_sweep_writes_json_csv_and_plots(tmp_path: Path, tokenizer_dir: Path) -> None:
     out = tmp_path / "sweep.json"
     with fake_server(0.02, 0.005) as (url, _):
