@@ -55,6 +55,25 @@ def evaluate(policy: Policy, records: list[dict[str, Any]]) -> dict[str, dict[st
     return table
 
 
+def by_group(policy: Policy, records: list[dict[str, Any]], field: str) -> str:
+    """Per value of a record field (e.g. the evasion kind): positives whose category was found,
+    and benign texts where anything was found."""
+    groups: dict[str, list[int]] = {}
+    for r in records:
+        g = groups.setdefault(str(r.get(field, "")), [0, 0, 0, 0])
+        got = detected(policy, r["text"])
+        if r["labels"]:
+            g[0] += 1
+            g[1] += bool(set(r["labels"]) & got)
+        else:
+            g[2] += 1
+            g[3] += bool(got)
+    lines = [f"| {field} | positives found | benign flagged |", "|---|---|---|"]
+    for name, (pos, hit, neg, fp) in sorted(groups.items()):
+        lines.append(f"| {name} | {hit}/{pos} | {fp}/{neg} |")
+    return "\n".join(lines)
+
+
 def render(table: dict[str, dict[str, float]], n: int) -> str:
     lines = [
         f"{n} labeled texts",
@@ -84,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         else DEFAULT_POLICY,
     )
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--by", metavar="FIELD", help="also tabulate by this record field (evasion)")
     ns = ap.parse_args(argv)
     try:
         policy = load_policy(ns.policy)
@@ -93,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     table = evaluate(policy, records)
     print(json.dumps(table, indent=2) if ns.json else render(table, len(records)))
+    if ns.by:
+        print(by_group(policy, records, ns.by))
 
 
 if __name__ == "__main__":
