@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("serve.errors")
 
@@ -157,8 +158,33 @@ def install_handlers(app: FastAPI) -> None:
         body = error_body(str(exc.detail or phrase), type_, None, exc.status_code)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        body = error_body("internal server error", "server_error", None, "internal_error")
-        return JSONResponse(body, status_code=500)
+    app.add_middleware(UnexpectedErrors)  # first added: innermost, inside the access log
+
+
+class UnexpectedErrors:
+    """An exception nothing else handled becomes a 500 OpenAI error here, logged once.
+
+    (An `exception_handler(Exception)` runs in Starlette's ServerErrorMiddleware, which answers
+    and then re-raises to uvicorn, which logs the same traceback a second time.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            if not started:  # after the first byte the response can only be cut short
+                body = error_body("internal server error", "server_error", None, "internal_error")
+                await JSONResponse(body, status_code=500)(scope, receive, send)

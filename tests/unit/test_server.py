@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
+import pytest
 
 from serve.settings import ServerSettings
 from tests.fakes import FakeEngine
+from tests.unit.conftest import Factory
 
 
 async def test_auth_required_except_health(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -158,3 +161,21 @@ def test_json_log_lines() -> None:
     )
     line = json.loads(JsonFormatter().format(rec))
     assert line["request_id"] == "abc" and line["status"] == 200 and line["msg"] == "request"
+
+
+async def test_an_unexpected_error_is_one_500_and_one_traceback(
+    make_client: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Answered by serve.errors alone: nothing re-raised to the server (which would log the
+    same traceback twice, and makes httpx's ASGI transport raise here)."""
+    app, client = make_client()
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)
+    with caplog.at_level(logging.ERROR):
+        r = await client.get("/boom")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error" and "a bug" not in r.text
+    assert sum(1 for rec in caplog.records if rec.exc_info) == 1
