@@ -41,14 +41,29 @@ class Views:
     def __init__(self, text: str) -> None:
         self.text = text
         self._views: dict[str, Normalized] = {}
+        self._encoded: list[tuple[int, int, Views]] | None = None
+        self._plain: bool | None = None  # known after the first view: ASCII with no construct
+
+    def encoded(self) -> list[tuple[int, int, Views]]:
+        """(start, end, views of the decoded text) for each base64 run that decodes to text."""
+        if self._encoded is None:
+            self._encoded = []
+            for m in _BASE64.finditer(self.text):
+                decoded = _b64text(m.group())
+                if decoded is not None:
+                    self._encoded.append((m.start(), m.end(), Views(decoded)))
+        return self._encoded
 
     def get(self, kind: str) -> Normalized:
         view = self._views.get(kind)
         if view is None:
             if kind == "loose":
                 view = loosen(self.get("folded"))
-            else:
+            elif self._plain is None:
                 view = normalize(self.text, casefold=kind == "folded")
+                self._plain = isinstance(view.starts, range)  # the fast path: ASCII as it is
+            else:
+                view = normalize(self.text, casefold=kind == "folded", plain=self._plain)
             self._views[kind] = view
         return view
 
@@ -160,7 +175,14 @@ class RegexDetector:
         self._re = regex.compile(self.pattern, regex.V1)
 
     def find(self, views: Views, pos: int = 0) -> list[Finding]:
-        """Matches starting at view position `pos` or later, as original spans."""
+        """Matches starting at view position `pos` or later, as original spans (plus matches
+        inside base64 runs, for a detector that decodes them)."""
+        out = self.find_plain(views, pos)
+        if self.decode_base64:
+            out.extend(self.find_encoded(views))
+        return out
+
+    def find_plain(self, views: Views, pos: int = 0) -> list[Finding]:
         view = views.get(self.view)
         out = []
         for m in self._re.finditer(view.text, pos, overlapped=False):
@@ -168,9 +190,14 @@ class RegexDetector:
             if end is not None:
                 s, e = view.span(m.start(), end)
                 out.append(Finding(self.category, self.name, s, e, self.label))
-        if self.decode_base64:
-            out.extend(self._find_encoded(views.text))
         return out
+
+    def find_encoded(self, views: Views) -> list[Finding]:
+        return [
+            Finding(self.category, self.name, s, e, self.label)
+            for s, e, inner in views.encoded()
+            if self._re.search(inner.get(self.view).text)
+        ]
 
     def _valid_end(self, text: str, m: regex.Match[str]) -> int | None:
         """Where the match ends once validated. When the greedy match fails its check, shorter
@@ -186,14 +213,6 @@ class RegexDetector:
                 if short is not None and self.validate(short.group()):
                     return e
         return None
-
-    def _find_encoded(self, text: str) -> list[Finding]:
-        out = []
-        for m in _BASE64.finditer(text):
-            decoded = _b64text(m.group())
-            if decoded is not None and self._re.search(Views(decoded).get(self.view).text):
-                out.append(Finding(self.category, self.name, m.start(), m.end(), self.label))
-        return out
 
     def prefix_at(self, view: Normalized, pos: int) -> bool:
         """Could view.text[pos:] be the beginning of a match (or a match that may still grow)?

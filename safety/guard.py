@@ -28,7 +28,8 @@ from safety.policy import Policy
 from safety.scan import Decided, Plan, forming, plan_for, scan
 
 audit_log = logging.getLogger("llm-deploy.audit")
-CONTEXT = 64  # released characters kept as look-behind context for the detectors
+LOOKBEHIND = 16  # released characters kept for the block/redact detectors' look-behind
+CONTEXT = 64  # overlap between the flag-only detectors' batches
 
 
 class ContentFiltered(Exception):
@@ -190,7 +191,7 @@ class StreamGuard:
     policy: Policy  # captured: a reload mid-request does not change this request's rules
     request_id: str
     pending: str = ""  # received, not yet released (original text)
-    context: str = ""  # the last released characters, for look-behind
+    context: str = ""  # the last released characters, for look-behind (never re-scanned)
     released: int = 0  # characters of model output consumed so far (audit offsets)
     blocked: str | None = None
     held_max: int = 0  # the most characters ever held
@@ -229,12 +230,16 @@ class StreamGuard:
         cut = len(text) if final else self._cut(views, base, decided)
         if cut < 0:
             return ""  # blocked: a forming span outgrew the hold limit
+        return self._release(text, base, cut, decided)
+
+    def _release(self, text: str, base: int, cut: int, decided: list[Decided]) -> str:
+        """Send text[base:cut] with its redactions; hold the rest."""
         done = [d for d in decided if d.finding.end <= cut]
         self.redactions += len(done)
         self.guard.audit(self.request_id, "output", done, self.released - base)
         out = _slice_redacted(text, done, base, cut)
         self.released += cut - base
-        self.context = text[:cut][-CONTEXT:]
+        self.context = text[:cut][-LOOKBEHIND:]
         self.pending = text[cut:]
         self.held_max = max(self.held_max, len(self.pending))
         self.guard.record.held(len(self.pending))

@@ -38,7 +38,10 @@ _ENTITY = regex.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0
 _BRACKETED = regex.compile(r" {0,2}[\[({] ?(at|dot) ?[\])}] {0,2}", regex.IGNORECASE)
 _IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 # the ASCII fast path is safe only when neither construct of step 1 can be present
-_ASCII_CONSTRUCT = regex.compile(r"&|[\[({]\s?(?:at|dot)", regex.IGNORECASE)
+_ASCII_CONSTRUCT = regex.compile(  # a complete entity or bracketed word, nothing less
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|[\[({] ?(?:at|dot) ?[\])}]",
+    regex.IGNORECASE,
+)
 
 
 def is_invisible(ch: str) -> bool:
@@ -119,26 +122,78 @@ def ascii_only(text: str) -> bool:
     return text.isascii() and _ASCII_CONSTRUCT.search(text) is None
 
 
-def normalize(text: str, casefold: bool = True) -> Normalized:
-    """The normalized view of `text` with its offset map (see the module docstring)."""
+_FOLDS: dict[bool, dict[str, str]] = {True: {}, False: {}}  # character -> steps 2-4
+_STARTS_CONSTRUCT = frozenset("& [({")
+
+
+def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> Normalized:
+    """The normalized view of `text` with its offset map (see the module docstring).
+    `plain`: whether `text` is known to take the ASCII fast path (None: find out)."""
     n = len(text)
-    if ascii_only(text):
+    if plain or (plain is None and ascii_only(text)):
         return Normalized(text.lower() if casefold else text, range(n), range(1, n + 1), n)
+    folds = _FOLDS[casefold]
+    constructs = _ASCII_CONSTRUCT.search(text) is not None
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
-    i = 0
-    while i < n:
-        piece, j = _construct(text, i, casefold)
-        if not piece and ends:  # a dropped mark or ignorable belongs to the character before
+    pos = 0
+    for run in _NON_ASCII.finditer(text):
+        _plain(text, pos, run.start(), casefold, constructs, chars, starts, ends)
+        for i in range(run.start(), run.end()):
+            c = text[i]
+            _emit(folds.get(c) or folds.setdefault(c, fold_char(c, casefold)), i, i + 1,
+                  chars, starts, ends)  # fmt: skip
+        pos = run.end()
+    _plain(text, pos, n, casefold, constructs, chars, starts, ends)
+    out = "".join(chars)
+    if not out.isascii():
+        out = _map_confusables(out)
+    return Normalized(out, starts, ends, n)
+
+
+_NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
+
+
+def _emit(piece: str, i: int, j: int, chars: list[str], starts: list[int], ends: list[int]) -> None:
+    """Append the normalized piece of original text[i:j]."""
+    if len(piece) == 1:
+        chars.append(piece)
+        starts.append(i)
+        ends.append(j)
+    elif not piece:  # a dropped mark or ignorable belongs to the character before
+        if ends:
             ends[-1] = j
-        for c in piece:
-            chars.append(c)
-            starts.append(i)
-            ends.append(j)
+    else:
+        chars.extend(piece)
+        starts.extend([i] * len(piece))
+        ends.extend([j] * len(piece))
+
+
+def _plain(
+    text: str,
+    a: int,
+    b: int,
+    casefold: bool,
+    constructs: bool,
+    chars: list[str],
+    starts: list[int],
+    ends: list[int],
+) -> None:
+    """An ASCII stretch: in bulk, or character by character where a construct may start."""
+    if a >= b:
+        return
+    if not constructs or not any(c in _STARTS_CONSTRUCT for c in text[a:b]):
+        chunk = text[a:b]
+        chars.extend(chunk.lower() if casefold else chunk)
+        starts.extend(range(a, b))
+        ends.extend(range(a + 1, b + 1))
+        return
+    i = a
+    while i < b:
+        piece, j = _construct(text, i, casefold)
+        _emit(piece, i, j, chars, starts, ends)
         i = j
-    _map_confusables(chars)
-    return Normalized("".join(chars), starts, ends, n)
 
 
 def _construct(text: str, i: int, casefold: bool) -> tuple[str, int]:
@@ -155,23 +210,20 @@ def _construct(text: str, i: int, casefold: bool) -> tuple[str, int]:
     return fold_char(c, casefold), i + 1
 
 
-def _map_confusables(chars: list[str]) -> None:
-    """Step 5, in place (one character for one, so offsets stay)."""
+_WORD = regex.compile(r"[^\W_]+")
+
+
+def _map_confusables(text: str) -> str:
+    """Step 5 (one character for one, so offsets stay)."""
     protos = _prototypes()
-    n = len(chars)
-    i = 0
-    while i < n:
-        if not chars[i].isalnum():
-            i += 1
+    chars: list[str] | None = None
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if word.isascii():
             continue
-        j = i
-        while j < n and chars[j].isalnum():
-            j += 1
-        word = chars[i:j]
         foreign = [k for k, c in enumerate(word) if not c.isascii()]
-        if foreign:
-            has_ascii = len(foreign) < len(word)
-            if has_ascii or all(word[k] in protos for k in foreign):
-                for k in foreign:
-                    chars[i + k] = protos.get(word[k], word[k])
-        i = j
+        if len(foreign) < len(word) or all(word[k] in protos for k in foreign):
+            chars = chars if chars is not None else list(text)
+            for k in foreign:
+                chars[m.start() + k] = protos.get(word[k], word[k])
+    return text if chars is None else "".join(chars)

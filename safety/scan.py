@@ -8,6 +8,7 @@ forming.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,18 +30,30 @@ class Decided:
     action: str
 
 
-def _combined(detectors: list[RegexDetector]) -> regex.Pattern[str] | None:
+def _alternation(detectors: list[RegexDetector]) -> str:
     """One alternation of the detectors' patterns (a leading global flag becomes scoped)."""
-    if not detectors:
-        return None
     alts = []
     for d in detectors:
         p = d.pattern
         m = regex.match(r"\(\?([a-zA-Z]+)\)", p)
         alts.append(f"(?{m.group(1)}:{p[m.end() :]})" if m else f"(?:{p})")
+    return "|".join(alts)
+
+
+def _combined(detectors: list[RegexDetector]) -> regex.Pattern[str] | None:
+    """The alternation for partial matching (the `regex` module); None if it does not compile."""
     try:
-        return regex.compile("|".join(alts), regex.V1)
+        return regex.compile(_alternation(detectors), regex.V1) if detectors else None
     except regex.error:  # an operator pattern that does not combine: no shortcut
+        return None
+
+
+def _quick(detectors: list[RegexDetector]) -> re.Pattern[str] | None:
+    """The alternation for "any complete match here?" with the standard `re` module, which
+    searches it several times faster than `regex`; None where `re` lacks the syntax."""
+    try:
+        return re.compile(_alternation(detectors)) if detectors else None
+    except re.error:
         return None
 
 
@@ -50,26 +63,30 @@ class Group:
 
     detectors: dict[str, list[RegexDetector]]
     combined: dict[str, regex.Pattern[str] | None] = field(default_factory=dict)
+    quick: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for v, dets in self.detectors.items():
-            # base64-decoding detectors find what their pattern alone cannot: no shortcut
-            plain = not any(d.decode_base64 for d in dets)
-            self.combined[v] = _combined(dets) if plain else None
+            self.combined[v] = _combined(dets)
+            self.quick[v] = _quick(dets)
 
     def find(self, views: Views, start: int = 0) -> list[Finding]:
-        """Findings that start at original offset `start` or later (look-behind sees before)."""
+        """Findings that start at original offset `start` or later (look-behind sees before),
+        and those inside base64 runs for detectors that decode them."""
         found: list[Finding] = []
         for v, dets in self.detectors.items():
             if not dets:
                 continue
             view = views.get(v)
             pos = _view_index(view, start)
-            quick = self.combined[v]
-            if quick is not None and quick.search(view.text, pos) is None:
-                continue  # no detector of this view matches here
-            for det in dets:
-                found.extend(det.find(views, pos))
+            quick = self.quick[v]
+            if quick is None or quick.search(view.text, pos) is not None:
+                for det in dets:  # some detector of this view matches here
+                    found.extend(det.find_plain(views, pos))
+            decoding = [d for d in dets if d.decode_base64]
+            if decoding and views.encoded():
+                for det in decoding:
+                    found.extend(det.find_encoded(views))
         return found
 
 
@@ -125,25 +142,45 @@ def _view_index(view: Normalized, start: int) -> int:
     return bisect_left(view.starts, start)
 
 
+def _forming_in(
+    view: Normalized,
+    dets: list[RegexDetector],
+    combined: regex.Pattern[str] | None,
+    pos: int,
+    before: int,
+) -> tuple[int, RegexDetector] | None:
+    """The first view position >= pos (whose origin is before `before`) where one of `dets`
+    could still be forming, with that detector. One partial search skips, in C, every position
+    where no pattern can even begin; only its candidates are checked anchored."""
+    text = view.text
+    while pos < len(text):
+        if combined is not None:
+            m = combined.search(text, pos, partial=True)
+            if m is None:
+                return None
+            pos = m.start()
+        if view.origin(pos) >= before:
+            return None
+        if combined is None or combined.fullmatch(text, pos, partial=True) is not None:
+            det = next((d for d in dets if d.prefix_at(view, pos)), None)
+            if det is not None:
+                return pos, det
+        pos += 1
+    return None
+
+
 def forming(plan: Plan, views: Views, start: int) -> tuple[int, RegexDetector | None]:
     """The earliest original offset >= `start` where a block/redact span could still be forming
     (len(text) when none), and the detector that could form it (None for an open construct)."""
     end = len(views.text)
     cut, who = end, None
     for v, dets in plan.hold.detectors.items():
-        combined = plan.hold.combined[v]
         if not dets:
             continue
         view = views.get(v)
-        for p in range(_view_index(view, start), len(view.text)):
-            if view.origin(p) >= cut:
-                break
-            if combined is not None and combined.fullmatch(view.text, p, partial=True) is None:
-                continue
-            det = next((d for d in dets if d.prefix_at(view, p)), None)
-            if det is not None:
-                cut, who = view.origin(p), det
-                break
+        p = _forming_in(view, dets, plan.hold.combined[v], _view_index(view, start), cut)
+        if p is not None:
+            cut, who = view.origin(p[0]), p[1]
     tail = max(start, end - 40)
     if any(plan.hold.detectors.values()) and any(c in "&[({" for c in views.text[tail:]):
         m = _OPEN_CONSTRUCT.search(views.text, tail)

@@ -104,12 +104,14 @@ GREEDY_EPS = 1e-5  # vLLM's _SAMPLING_EPS: a temperature below it is greedy samp
 class SafetyMetrics(Recorder):
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
+        # bound once: labels() takes a lock and a lookup, and output latency is per chunk
+        self._latency = {d: metrics.safety_latency.labels(d) for d in ("input", "output")}
 
     def decision(self, direction: str, category: str, action: str) -> None:
         self.metrics.safety_decisions.labels(category, action, direction).inc()
 
     def latency(self, direction: str, seconds: float) -> None:
-        self.metrics.safety_latency.labels(direction).observe(seconds)
+        self._latency[direction].observe(seconds)
 
     def held(self, chars: int) -> None:
         self.metrics.safety_held.observe(chars)
