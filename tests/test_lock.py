@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import sysconfig
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -22,7 +23,10 @@ def locked() -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
-    return {canonicalize_name(d.metadata["Name"]): d.version for d in md.distributions()}
+    """What the venv has installed (not what a package vendors and puts on sys.path at run
+    time, as setuptools does with its _vendor directory)."""
+    site = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in md.distributions(path=site)}
 
 
 def test_every_installed_package_is_locked_at_its_version() -> None:

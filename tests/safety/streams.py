@@ -191,6 +191,15 @@ def leaked(case: Case, before: str, after: str, out: Outcome, action: str) -> bo
     return out.sent != before + case.label + after
 
 
+def span_sent(case: Case, before: str, out: Outcome) -> bool:
+    """Did any character of the span leave? (Looser than `leaked`: a span past the hold limit
+    may end the choice instead of being redacted, and a detector may take in a following
+    punctuation mark; neither sends anything of the span.)"""
+    if out.blocked is not None:
+        return not before.startswith(out.sent)
+    return not out.sent.startswith(before + case.label)
+
+
 def action_of(case: Case, secrets: str) -> str:
     if case.detector.startswith("secrets."):
         return secrets
@@ -200,7 +209,8 @@ def action_of(case: Case, secrets: str) -> str:
 def sweep(
     guard: Guard, secrets: str, cases: list[Case] = CASES, max_two_way: int = 10_000
 ) -> Counter[tuple[str, str]]:
-    """(detector, chunking) -> chunkings that leaked; the key ('total', kind) counts runs."""
+    """(detector, chunking) -> chunkings that sent part of the span; ('total', kind) counts
+    runs and ('inexact', kind) runs whose output was not exactly the expected one."""
     leaks: Counter[tuple[str, str]] = Counter()
     for case in cases:
         action = action_of(case, secrets)
@@ -213,8 +223,11 @@ def sweep(
                     for chunks in chunker(text):
                         for apart in (False, True):
                             leaks["total", kind] += 1
-                            if leaked(case, before, after, run(guard, chunks, apart), action):
-                                leaks[case.detector, kind] += 1
+                            out = run(guard, chunks, apart)
+                            if leaked(case, before, after, out, action):
+                                leaks["inexact", kind] += 1
+                                if action == "block" or span_sent(case, before, out):
+                                    leaks[case.detector, kind] += 1
     return leaks
 
 
@@ -226,10 +239,15 @@ def main() -> None:
         for hold, secrets in [(h, s) for h in holds for s in ("block", "redact")]:
             counts = sweep(policy_guard(Path(tmp), secrets, hold), secrets)
             total = sum(v for (d, _), v in counts.items() if d == "total")
-            bad = sum(v for (d, _), v in counts.items() if d != "total")
-            print(f"hold {hold}, secrets {secrets}: {bad} of {total} chunkings leaked", flush=True)
+            inexact = sum(v for (d, _), v in counts.items() if d == "inexact")
+            bad = sum(v for (d, _), v in counts.items() if d not in ("total", "inexact"))
+            print(
+                f"hold {hold}, secrets {secrets}: {bad} of {total} chunkings sent part of the "
+                f"span ({inexact} not exactly the expected output)",
+                flush=True,
+            )
             for (d, kind), v in sorted(counts.items()):
-                if d != "total":
+                if d not in ("total", "inexact"):
                     print(f"  {d:28} {kind:18} {v}")
 
 
