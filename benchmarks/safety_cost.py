@@ -3,8 +3,9 @@
 Same checkpoint, same engine flags, both servers up at once, the same load through llm-bench's
 compare mode (streaming completions, order alternating between rounds). Reports throughput and
 TTFT ratios (on / off), the paired per-request TTFT difference, SSE chunks per request (the
-stream guard merges held text into the next chunk), and from the safety-on server's /metrics:
-time in the filter per check and how much text the stream guard held back.
+stream guard merges held text into the next chunk), the CPU time each server's API process
+(the frontend, not the engine core) spent per 1,000 generated tokens, and from the safety-on
+server's /metrics: time in the filter per check and how much text the stream guard held back.
 
     python -m benchmarks.safety_cost [--rounds 2] [--model DIR]
 """
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psutil
 
 from benchmarks import cli
 from benchmarks.bench_model import DEFAULT_MODEL, ROOT, ensure_bench_model
@@ -48,14 +50,21 @@ def scrape(base_url: str) -> dict[str, float]:
     return vals
 
 
+def api_cpu_seconds(server: ServerProcess) -> float:
+    """User + system CPU of the API-server process alone (the engine core is a child)."""
+    assert server.proc is not None
+    t = psutil.Process(server.proc.pid).cpu_times()
+    return float(t.user + t.system)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--num-requests", type=int, default=64)
+    p.add_argument("--num-requests", type=int, default=96)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--input-len", type=int, default=128)
-    p.add_argument("--output-len", type=int, default=64)
+    p.add_argument("--output-len", type=int, default=128)
     p.add_argument("--server-args", default="--dtype bfloat16 --max-model-len 1024 --enforce-eager")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "safety_cost.json")
     args = p.parse_args(argv)
@@ -70,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         ServerProcess(on_argv, p1, raw / "safety-on.log") as on,
         ServerProcess(off_argv, p2, raw / "safety-off.log") as off,
     ):
+        cpu0 = {ON: api_cpu_seconds(on), OFF: api_cpu_seconds(off)}
         cli.run_json([
             "--base-url", on.base_url, "--compare-url", off.base_url,
             "--labels", f"{ON},{OFF}", "--model", model, "--tokenizer", model,
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             "--warmup", str(args.concurrency), "--rounds", str(args.rounds),
             "--output", str(raw / "safety_cost_runs.json"),
         ])  # fmt: skip
+        cpu = {ON: api_cpu_seconds(on) - cpu0[ON], OFF: api_cpu_seconds(off) - cpu0[OFF]}
         filt = scrape(on.base_url)
     runs = json.loads((raw / "safety_cost_runs.json").read_text())["runs"]
     (row,) = cli.ratios(runs, ON, OFF)
@@ -90,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         name: statistics.mean(len(gaps) + 1 for r in rr for gaps in r["itls"])
         for name, rr in ((ON, on_runs), (OFF, off_runs))
     }
+
+    tokens = {
+        name: sum(r["total_output_tokens"] for r in rr)
+        for name, rr in ((ON, on_runs), (OFF, off_runs))
+    }
+    cpu_per_1k = {k: 1000 * 1000 * cpu[k] / max(tokens[k], 1) for k in (ON, OFF)}  # ms
 
     def mean(prefix: str) -> float:
         c = filt.get(prefix.replace("_sum", "_count"), 0.0)
@@ -110,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         "median_ttft_delta_ms": round(ttft_delta, 2),
         "paired_ttft_delta_ms": round(paired_ttft_diff(runs, row["load"], ON, OFF), 2),
         "chunks_per_request": {k: round(v, 2) for k, v in chunks.items()},
+        # warm-up requests (the same for both) are in the CPU time, not in the token counts
+        "api_cpu_ms_per_1k_tokens": {k: round(v, 1) for k, v in cpu_per_1k.items()},
+        "api_cpu_ratio_on_over_off": round(cpu_per_1k[ON] / cpu_per_1k[OFF], 3),
         "filter": {
             "output_mean_us_per_chunk": round(
                 1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="output"}'), 1
@@ -122,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     keys = ("ratios_on_over_off", "median_ttft_delta_ms", "paired_ttft_delta_ms",
-            "chunks_per_request", "filter")  # fmt: skip
+            "chunks_per_request", "api_cpu_ms_per_1k_tokens", "api_cpu_ratio_on_over_off",
+            "filter")  # fmt: skip
     print(json.dumps({k: report[k] for k in keys}, indent=2))
     return 0
 
