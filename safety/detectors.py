@@ -76,10 +76,10 @@ _LEET = str.maketrans("013457@$9", "oieastasg")
 def loosen(view: Normalized) -> Normalized:
     """The loose view of a folded view (see Views); offsets compose."""
     text = view.text
-    keep = list(range(len(text)))
-    for m in _SPACED.finditer(text):  # drop the separators of a spaced-out run
-        drop = set(range(m.start() + 1, m.end(), 2))
-        keep = [k for k in keep if k not in drop]
+    drop = {  # the separators of every spaced-out run
+        k for m in _SPACED.finditer(text) for k in range(m.start() + 1, m.end(), 2)
+    }
+    keep = [k for k in range(len(text)) if k not in drop] if drop else list(range(len(text)))
     chars = [text[k] for k in keep]
     joined = "".join(chars)
     for m in _LEET_WORD.finditer(joined):

@@ -64,11 +64,13 @@ class Group:
     detectors: dict[str, list[RegexDetector]]
     combined: dict[str, regex.Pattern[str] | None] = field(default_factory=dict)
     quick: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
+    decoding: dict[str, list[RegexDetector]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for v, dets in self.detectors.items():
             self.combined[v] = _combined(dets)
             self.quick[v] = _quick(dets)
+            self.decoding[v] = [d for d in dets if d.decode_base64]
 
     def find(self, views: Views, start: int = 0) -> list[Finding]:
         """Findings that start at original offset `start` or later (look-behind sees before),
@@ -80,13 +82,14 @@ class Group:
             view = views.get(v)
             pos = _view_index(view, start)
             quick = self.quick[v]
-            if quick is None or quick.search(view.text, pos) is not None:
-                for det in dets:  # some detector of this view matches here
+            # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
+            # classes) only `regex` decides
+            if quick is None or not view.text.isascii() or quick.search(view.text, pos):
+                for det in dets:  # some detector of this view may match here
                     found.extend(det.find_plain(views, pos))
-            decoding = [d for d in dets if d.decode_base64]
-            if decoding and views.encoded():
-                for det in decoding:
-                    found.extend(det.find_encoded(views))
+            if self.decoding[v] and views.encoded():
+                for det in self.decoding[v]:
+                    found.extend(f for f in det.find_encoded(views) if f.end > start)
         return found
 
 

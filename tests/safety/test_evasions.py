@@ -55,6 +55,8 @@ B64 = base64.b64encode(INJECTION.encode()).decode()
         ("devanagari card", "४१११ ११११ ११११ ११११", "pii_financial"),
         ("NBSP card", "4111\u00a01111\u00a01111\u00a01111", "pii_financial"),
         ("unicode dashes", "4111\u20101111\u20111111\u20131111", "pii_financial"),
+        # full case folding (ß = ss) is regex's, not re's: the fast prefilter must not decide
+        ("sharp s", "paßword = x7Kq9mZ2vL4pR8wT1", "secrets"),
     ],  # fmt: skip
 )
 def test_evasions_are_seen_through(kind: str, text: str, category: str) -> None:
