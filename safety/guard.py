@@ -217,6 +217,10 @@ class StreamGuard:
 
     def _feed(self, delta: str, final: bool) -> str:
         assert self._plan is not None
+        if not self.pending and not final:
+            out = self._plain(delta)
+            if out is not None:
+                return out
         self.pending += delta
         if not self.pending:
             return ""
@@ -232,12 +236,32 @@ class StreamGuard:
             return ""  # blocked: a forming span outgrew the hold limit
         return self._release(text, base, cut, decided)
 
+    def _plain(self, delta: str) -> str | None:
+        """The common chunk, in one search: nothing held, plain ASCII with no character that
+        could begin a normalization construct. Nothing that could match can have started in
+        the released text (it would be held), so only positions in `delta` are asked, all
+        views at once; text before the first possible start is released, the rest held.
+        None when this cannot decide (a complete match, or text that needs the views)."""
+        assert self._plan is not None
+        check = self._plan.hold.plain
+        if check is None or not check.usable(delta):
+            return None
+        at = check.cut(self.context, delta)
+        if at is None or len(delta) - at > self.policy.hold_back_chars:
+            return None  # a complete match, or the hold limit: the views decide
+        text = self.context + delta
+        base = len(self.context)
+        return self._release(text, base, base + at, [])
+
     def _release(self, text: str, base: int, cut: int, decided: list[Decided]) -> str:
         """Send text[base:cut] with its redactions; hold the rest."""
         done = [d for d in decided if d.finding.end <= cut]
-        self.redactions += len(done)
-        self.guard.audit(self.request_id, "output", done, self.released - base)
-        out = _slice_redacted(text, done, base, cut)
+        if done:
+            self.redactions += len(done)
+            self.guard.audit(self.request_id, "output", done, self.released - base)
+            out = _slice_redacted(text, done, base, cut)
+        else:
+            out = text[base:cut]
         self.released += cut - base
         self.context = text[:cut][-LOOKBEHIND:]
         self.pending = text[cut:]

@@ -17,6 +17,7 @@ import regex
 
 from safety.detectors import VIEWS, Finding, RegexDetector, Views, dominant
 from safety.normalize import Normalized
+from safety.plain import PlainCheck
 from safety.policy import Policy
 
 # The start of a normalization construct that the next chunk may complete ("&#5" of "&#52;",
@@ -57,6 +58,17 @@ def _quick(detectors: list[RegexDetector]) -> re.Pattern[str] | None:
         return None
 
 
+def _plain_check(by_view: dict[str, list[RegexDetector]]) -> PlainCheck | None:
+    """The one-search check for plain chunks; None when a detector reads the loose view or
+    decodes base64, which it cannot stand in for, or when the patterns do not combine."""
+    if by_view.get("loose") or any(d.decode_base64 for ds in by_view.values() for d in ds):
+        return None
+    try:
+        return PlainCheck(by_view.get("cased", []), by_view.get("folded", []), _alternation)
+    except regex.error:
+        return None
+
+
 @dataclass
 class Group:
     """Detectors by the view they read, each view's detectors also as one combined pattern."""
@@ -65,12 +77,14 @@ class Group:
     combined: dict[str, regex.Pattern[str] | None] = field(default_factory=dict)
     quick: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
     decoding: dict[str, list[RegexDetector]] = field(default_factory=dict)
+    plain: PlainCheck | None = None  # the stream guard's check for plain chunks
 
     def __post_init__(self) -> None:
         for v, dets in self.detectors.items():
             self.combined[v] = _combined(dets)
             self.quick[v] = _quick(dets)
             self.decoding[v] = [d for d in dets if d.decode_base64]
+        self.plain = _plain_check(self.detectors)
 
     def find(self, views: Views, start: int = 0) -> list[Finding]:
         """Findings that start at original offset `start` or later (look-behind sees before),

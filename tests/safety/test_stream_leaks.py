@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from safety.detectors import Views, builtin
-from safety.guard import Guard
+from safety.guard import Guard, StreamGuard
+from safety.plain import PlainCheck, lookbehind
 from safety.policy import DEFAULT_POLICY, load_policy
 from tests.safety.streams import (
     AFTER,
@@ -97,3 +98,43 @@ def test_overlaps_resolve_by_action_strength(secret: str, label: str) -> None:
             assert out.blocked == "secrets" and out.sent == "use "[: len(out.sent)]
         else:
             assert out.sent == f"use {label}@x.io now"
+
+
+def _every_run(guard: Guard, case: Case) -> list[tuple[str, str | None]]:
+    out = []
+    for before in (SHORT, LONG):
+        text = before + case.span + AFTER[1]
+        for kind in ("1-char", "whitespace-token", "bpe", "token-sized"):
+            for chunks in CHUNKINGS[kind](text):
+                o = run(guard, chunks, False)
+                out.append((o.sent, o.blocked))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES[::3], ids=lambda c: f"{c.detector}-{len(c.span)}")
+def test_the_plain_chunk_check_decides_as_the_views_do(
+    guards: dict[str, Guard], case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-search check for plain chunks (issue 11, requirement 6) sends exactly what the
+    full per-view scan sends, over every chunking."""
+    guard = guards["redact"]
+    fast = _every_run(guard, case)
+    monkeypatch.setattr(StreamGuard, "_plain", lambda self, delta: None)
+    assert fast == _every_run(guard, case)
+
+
+def test_plain_check_reads_look_behind_widths_from_the_pattern() -> None:
+    assert lookbehind(r"(?<![\w-])sk-\w+") == 1
+    assert lookbehind(r"(?:(?<=key: )\w+|\bfoo)") == 5
+    assert lookbehind(r"AKIA[A-Z0-9]{16}") == 0
+    assert lookbehind(r"\p{Lu}+") is None  # the stdlib cannot parse it: no plain check
+
+
+def test_plain_check_remembers_answers_per_look_behind() -> None:
+    (det,) = builtin("pii.payment_card")
+    check = PlainCheck([], [det], lambda ds: ds[0].pattern)
+    assert check.behind == 1
+    assert check.cut("pay ", "4111") == 0  # a card may be starting
+    assert check.cut("abc-", "4111") == 4  # not after a hyphen (the look-behind)
+    assert check.cut("pay ", "now") == 3
+    assert len(check._memo) == 3

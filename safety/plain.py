@@ -1,0 +1,96 @@
+"""The stream guard's check for the common chunk: plain ASCII text arriving while nothing is held.
+
+On plain ASCII (no entity, no "[at]"-style construct) the cased view is the text itself and the
+folded view its lower case, so the block/redact detectors of those two views can be asked as two
+combined patterns over the chunk alone. Nothing that could match can have begun in text already
+released (it would have been held), so only positions in the new chunk are asked; how far back
+a pattern looks (its look-behinds) is read from the pattern, so the answer depends only on the
+chunk and that many released characters. Chunks repeat (a model's tokens do), so answers are
+remembered.
+"""
+
+from __future__ import annotations
+
+import re
+import re._constants as sre  # the stdlib's own parse of a pattern, to measure look-behinds
+import re._parser as sre_parse
+from typing import Any
+
+import regex
+
+from safety.detectors import RegexDetector
+
+MEMO = 65536  # remembered answers per plan (cleared when full)
+_CONSTRUCT_CHAR = re.compile(r"[&\[({]")  # may begin an entity or "[at]" (see normalize)
+
+
+def lookbehind(pattern: str) -> int | None:
+    """The most characters before a match's start that `pattern` reads (look-behinds, word
+    boundaries); None when the stdlib cannot parse it, so the width is unknown."""
+    try:
+        tree = sre_parse.parse(pattern)
+    except (re.error, RecursionError):
+        return None
+    return _behind(tree)
+
+
+def _behind(node: Any) -> int:
+    width = 0
+    items = node.data if isinstance(node, sre_parse.SubPattern) else node
+    for op, av in items:
+        if op in (sre.ASSERT, sre.ASSERT_NOT) and av[0] < 0:
+            width = max(width, av[1].getwidth()[1])
+        elif op is sre.AT and av in (sre.AT_BOUNDARY, sre.AT_NON_BOUNDARY, sre.AT_BEGINNING_LINE):
+            width = max(width, 1)
+        for sub in _subpatterns(av):
+            width = max(width, _behind(sub))
+    return width
+
+
+def _subpatterns(av: Any) -> list[sre_parse.SubPattern]:
+    if isinstance(av, sre_parse.SubPattern):
+        return [av]
+    if isinstance(av, (tuple, list)):
+        return [s for a in av for s in _subpatterns(a)]
+    return []
+
+
+class PlainCheck:
+    """Where the block/redact detectors of the cased and folded views could begin in a plain
+    chunk: `cut(released, chunk)`."""
+
+    def __init__(self, cased: list[RegexDetector], folded: list[RegexDetector], alt: Any) -> None:
+        self.patterns = [
+            (regex.compile(alt(dets)), lower) for dets, lower in ((cased, False), (folded, True))
+            if dets
+        ]  # fmt: skip
+        widths = [lookbehind(alt(dets)) for dets in (cased, folded) if dets]
+        known = [w for w in widths if w is not None]
+        self.behind = max(known, default=0) if len(known) == len(widths) else None
+        self._memo: dict[tuple[str, str], int | None] = {}
+
+    def usable(self, chunk: str) -> bool:
+        return self.behind is not None and chunk.isascii() and not _CONSTRUCT_CHAR.search(chunk)
+
+    def cut(self, released: str, chunk: str) -> int | None:
+        """The first offset in `chunk` where a match could be forming (len(chunk) if none); None
+        if a complete match is there (the views decide). `chunk` must be `usable`."""
+        assert self.behind is not None
+        key = (released[-self.behind :] if self.behind else "", chunk)
+        answer = self._memo.get(key, -1)
+        if answer == -1:
+            if len(self._memo) >= MEMO:
+                self._memo.clear()
+            answer = self._memo[key] = self._search(*key)
+        return answer
+
+    def _search(self, before: str, chunk: str) -> int | None:
+        text, base = before + chunk, len(before)
+        cut = len(text)
+        for pattern, lower in self.patterns:
+            m = pattern.search(text.lower() if lower else text, base, partial=True)
+            if m is not None:
+                if not m.partial:
+                    return None
+                cut = min(cut, m.start())
+        return cut - base
