@@ -13,8 +13,12 @@ import binascii
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import phonenumbers
 import regex
+from stdnum import iban, luhn
+from stdnum.us import ssn as us_ssn
 
 from safety.normalize import Normalized, normalize
 
@@ -26,6 +30,7 @@ class Finding:
     start: int  # original text offsets
     end: int
     label: str  # redaction placeholder
+    whole: bool = False  # a verdict on a stretch of text (learned), not a matched span
 
 
 VIEWS = ("cased", "folded", "loose")
@@ -96,37 +101,79 @@ def loosen(view: Normalized) -> Normalized:
 # ---- validators -------------------------------------------------------------------------------
 
 
+# Checksums and number formats come from python-stdnum (luhn, iban, us.ssn) and Google's
+# libphonenumber port (phonenumbers): maintained registries of what each country issues, which
+# a pattern here can only approximate. The patterns only propose candidates.
+
+
 def luhn_ok(s: str) -> bool:
-    digits = [int(c) for c in s if c.isdigit()]
-    if not 13 <= len(digits) <= 19 or digits[0] == 0 or len(set(digits)) == 1:
+    digits = "".join(c for c in s if c.isdigit())
+    if not 13 <= len(digits) <= 19 or digits[0] == "0" or len(set(digits)) == 1:
         return False  # no issuer number starts with 0; all-same digits are placeholders
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    return bool(luhn.is_valid(digits))
 
 
 def iban_ok(s: str) -> bool:
-    s = s.replace(" ", "").upper()
-    if not 15 <= len(s) <= 34 or s[2:4] in ("00", "01", "99"):  # never-issued check digits
+    compact = s.replace(" ", "").upper()
+    if compact[2:4] in ("00", "01", "99"):  # never-issued check digits
         return False
-    moved = s[4:] + s[:4]
-    num = "".join(str(int(c, 36)) for c in moved)
-    return int(num) % 97 == 1
+    return bool(iban.is_valid(compact))  # country, length and BBAN format too
 
 
 def ssn_ok(s: str) -> bool:
-    area, group, serial = s[:3], s[4:6], s[7:]
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+    return bool(us_ssn.is_valid(s.replace(" ", "-")))
+
+
+# national formats tried for a number written without its country code: with the trunk prefix
+# 0 (most of Europe, China's landlines, ...), or without one (NANP, Spain, Italy, China mobile)
+TRUNK_REGIONS = ("GB", "FR", "DE", "NL", "BE", "AT", "CH", "IT", "CN", "IN", "BR", "JP", "AU")
+NO_TRUNK_REGIONS = ("US", "CA", "ES", "IT", "CN")
+_NOT_PHONE = regex.compile(  # dates, times, and the shapes of an IPv4 address or an SSN
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}|^\d{1,3}(?:\.\d{1,3}){3}$|^\d{3}-\d{2}-\d{4}$"
+)
 
 
 def phone_ok(s: str) -> bool:
-    if regex.fullmatch(r"\d{3}-\d{2}-\d{4}", s):
-        return False  # the SSN shape, not a phone format
-    digits = [c for c in s if c.isdigit()]
-    return 9 <= len(digits) <= 15 and len(set(digits)) > 1
+    """A number some country really issues (libphonenumber's metadata): with a country code as
+    written, else in the national format of one of PHONE_REGIONS."""
+    if _NOT_PHONE.search(s):
+        return False
+    digits = "".join(c for c in s if c.isdigit())
+    international = s.lstrip().startswith("+")
+    if not (7 if international else 9) <= len(digits) <= 15 or len(set(digits)) == 1:
+        return False
+    if international:
+        regions: tuple[str | None, ...] = (None,)
+    else:
+        regions = TRUNK_REGIONS if digits[0] == "0" else NO_TRUNK_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(s, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+_PSL: object | None = None
+
+
+def email_ok(s: str) -> bool:
+    """The domain ends in a public suffix (tldextract's bundled Public Suffix List): not
+    "logo@2x.png" or "q@k.transpose"."""
+    global _PSL
+    if _PSL is None:
+        import tldextract
+
+        _PSL = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    return bool(_PSL(s.rsplit("@", 1)[1]).suffix)  # type: ignore[operator]
+
+
+def _not_placeholder(s: str) -> bool:
+    """A key's random part, not "sk-XXXXXXXX..." or "sk-your-key-here-..."."""
+    body = regex.sub(r"^[a-z]{2,4}[_-](?:(?:proj|svcacct|admin|ant|live|test)[_-])?", "", s)
+    return len(set(body)) >= 8 and not _PLACEHOLDER.search(body)
 
 
 def ipv6_ok(s: str) -> bool:
@@ -134,7 +181,26 @@ def ipv6_ok(s: str) -> bool:
         ipaddress.IPv6Address(s)
     except ValueError:
         return False
-    return s.count(":") >= 2
+    return s.count(":") >= 2 and sum(1 for g in s.split(":") if g) >= 3  # not "::", "::1"
+
+
+_PLACEHOLDER = regex.compile(
+    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
+    r"your[_-]?\w+|example\w*|dummy\w*|redacted|placeholder|none|null|true|false)@?$"
+    r"|x{6,}|X{6,}",
+    regex.IGNORECASE,
+)
+_REFERENCE = regex.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?$|^(?:os\.)?getenv|^env\[")
+
+
+def _secret_value(s: str) -> bool:
+    """An assigned value that is a credential: not a placeholder, not a reference to another
+    variable (settings.DB_PASSWORD), and random-looking (the entropy check below)."""
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    if _PLACEHOLDER.search(value) or _REFERENCE.search(value):
+        return False
+    return _entropy_ok(s)
 
 
 def _entropy_ok(s: str) -> bool:
@@ -142,8 +208,9 @@ def _entropy_ok(s: str) -> bool:
     import math
     from collections import Counter
 
-    value = regex.split(r"[:=]\s*['\"]?", s, maxsplit=1)[-1].strip("'\"")
-    if len(value) < 12:
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    if len(value) < 8:
         return False
     counts = Counter(value)
     h = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
@@ -231,6 +298,40 @@ class RegexDetector:
         return None
 
 
+@dataclass
+class LearnedDetector:
+    """The learned prompt-injection model (safety/learned.py) as a detector: whole-text scores
+    in windows, so no pattern and no partial match (it cannot hold streamed output)."""
+
+    name: str
+    category: str
+    label: str = "[REDACTED]"
+    view: str = "loose"
+    learned: bool = True
+    decode_base64: bool = False
+
+    def find(self, views: Views, pos: int = 0) -> list[Finding]:
+        from safety.learned import default_model, windows
+
+        view = views.get(self.view)
+        spans = [(s, e) for s, e in windows(view.text) if e > pos and e > s]
+        if not spans:
+            return []
+        model = default_model()
+        scores = model.scores([view.text[s:e] for s, e in spans])
+        out = []
+        for (s, e), p in zip(spans, scores, strict=True):
+            if p >= model.threshold:
+                a, b = view.span(s, e)
+                out.append(Finding(self.category, self.name, a, b, self.label, whole=True))
+                break  # one finding per text: the category is what matters
+        return out
+
+    find_plain = find
+
+
+Detector = RegexDetector | LearnedDetector
+
 _BASE64 = regex.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 
 
@@ -257,10 +358,11 @@ def dominant(findings: list[Finding], action: Callable[[str], str] | None = None
         return (STRENGTH[action(f.category)] if action else 0, f.end - f.start)
 
     keep = []
+    spans = [f for f in findings if not f.whole]  # verdicts on whole stretches shadow nothing
     for f in findings:
-        beaten = any(
+        beaten = not f.whole and any(
             g.detector != f.detector and g.start < f.end and f.start < g.end and rank(g) > rank(f)
-            for g in findings
+            for g in spans
         )
         if not beaten:
             keep.append(f)
@@ -278,55 +380,124 @@ def term_detector(
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_VERSION_WORD = (
+    r"(?:version|ver\.?|release|build|v|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to"
+    r"|[=<>~!]=)\s{0,2}"
+)
 
 PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
     "email": (
-        r"(?<![\w.+-])[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,24}"
-        r"(?![\w-])",
+        r"(?<![\w.+/-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){0,8}"
+        r"\.(?:[\p{L}]{2,24}|xn--[a-z0-9-]{1,59})(?![\w-])",
         "[EMAIL]",
-        None,
+        email_ok,
     ),
-    "phone": (
-        r"(?<![\w+])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){3,6}|(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
-        r"\d{2,4}[ .-]\d{2,5}(?:[ .-]\d{2,5})?)(?![\w-])",
+    "phone": (  # candidates; phone_ok decides (libphonenumber)
+        r"(?<![\w+.:/#-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
+        r"|(?:\(\d{2,5}\)[ .-]?|\d{2,5}[ .-])\d{2,8}(?:[ .-]\d{2,5}){0,3})"
+        r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w:-]|\.\d)",
         "[PHONE]",
         phone_ok,
     ),
-    "payment_card": (r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])", "[CARD]", luhn_ok),
-    "us_ssn": (r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", "[SSN]", ssn_ok),
+    "payment_card": (
+        r"(?<![\w-])\d(?:(?:[ \t]{1,2}|[-.])?\d){12,18}(?![\w-]|\.\d)",
+        "[CARD]",
+        luhn_ok,
+    ),
+    "us_ssn": (r"(?<![\w-])\d{3}(?:-\d{2}-| \d{2} )\d{4}(?![\w-])", "[SSN]", ssn_ok),
     "iban": (
         r"(?<![a-z0-9])[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,4})?(?![a-z0-9])",
         "[IBAN]",
         iban_ok,
     ),
     # not CIDR, not a version string's part ("4.2.1.17.3"); a sentence's full stop may follow
-    "ipv4": (rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w/]|\.\w)", "[IP]", None),
-    "ipv6": (r"(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])", "[IP]", ipv6_ok),
+    "ipv4": (  # not after a version word ("release 4.2.1.17", "pkg==1.2.3.4")
+        rf"(?<![\w.]|{_VERSION_WORD}){_OCTET}(?:\.{_OCTET}){{3}}(?![\w/]|\.\w)",
+        "[IP]",
+        None,
+    ),
+    "ipv6": (r"(?<![\w:\[])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:\]])", "[IP]", ipv6_ok),
 }
 
+
+def _detect_secrets_patterns() -> dict[str, str]:
+    """Credential shapes from detect-secrets' plugins (Yelp, maintained with the providers'
+    formats), those whose pattern stands alone; plugins needing a keyword context, an entropy
+    test or an unbounded line (npm's .npmrc) stay out, and ours cover AWS/GitHub/JWT/Stripe."""
+    from detect_secrets.plugins import (
+        azure_storage_key,
+        discord,
+        gitlab_token,
+        mailchimp,
+        openai,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        telegram_token,
+        twilio,
+    )  # fmt: skip
+
+    plugins: dict[str, Any] = {
+        "azure_storage_key": azure_storage_key.AzureStorageKeyDetector,
+        "discord": discord.DiscordBotTokenDetector,
+        "gitlab_token": gitlab_token.GitLabTokenDetector,
+        "mailchimp": mailchimp.MailchimpDetector,
+        "openai": openai.OpenAIDetector,
+        "pypi_token": pypi_token.PypiTokenDetector,
+        "sendgrid": sendgrid.SendGridDetector,
+        "slack_webhook": slack.SlackDetector,
+        "square_oauth": square_oauth.SquareOAuthDetector,
+        "telegram_token": telegram_token.TelegramBotTokenDetector,
+        "twilio": twilio.TwilioKeyDetector,
+    }
+    out = {}
+    for name, plugin in plugins.items():
+        pats = [p.pattern for p in plugin().denylist]
+        out[name] = r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![\w-])"
+    return out
+
+
+DETECT_SECRETS = _detect_secrets_patterns()
+
 SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
-    "private_key": (r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY( BLOCK)?-----", None),
+    "private_key": (  # the whole block when its end is there, else the header
+        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{0,8000}?"
+        r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
+        None,
+    ),
     "aws_access_key": (r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])", None),
     "github_token": (
         r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255})(?!\w)",
         None,
     ),
-    "openai_key": (r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![\w-])", None),
-    "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", None),
-    "slack_token": (r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,200}(?![\w-])", None),
-    "google_api_key": (r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])", None),
-    "stripe_key": (r"(?<!\w)[rsp]k_(?:live|test)_[0-9A-Za-z]{16,99}(?!\w)", None),
+    "openai_key": (
+        r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![\w-])",
+        _not_placeholder,
+    ),
+    "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", _not_placeholder),
+    "slack_token": (r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,200}(?![\w-])", _not_placeholder),
+    "google_api_key": (r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])", _not_placeholder),
+    "stripe_key": (r"(?<!\w)[rsp]k_(?:live|test)_[0-9A-Za-z]{16,99}(?!\w)", _not_placeholder),
     "jwt": (
         r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,1000}\.eyJ[A-Za-z0-9_-]{8,1000}\.[A-Za-z0-9_-]{8,1000}",
         None,
     ),
-    "assigned_secret": (
-        r"(?i)(?<![\w-])(?:api[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token|password"
-        r"|passwd|client[_-]?secret)[\"']?\s{0,3}[:=]\s{0,3}[\"']?[^\s\"']{12,200}",
-        _entropy_ok,
+    "assigned_secret": (  # NAME = value, NAME: value, requirepass value; _secret_value decides
+        # the keyword may end a longer name (DB_PASSWORD, aws_secret_access_key): the match
+        # starts at the keyword, so ordinary words never look like the start of one
+        r"(?i)(?<![a-z0-9-])(?:(?:api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?token"
+        r"|auth[_-]?token|password|passwd|pwd|client[_-]?secret)[\"']?\s{0,3}[:=]"
+        r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
+        _secret_value,
     ),
+    "url_password": (  # scheme://user:password@host (detect-secrets' BasicAuthDetector shape)
+        r"(?<![\w+.-])[a-z][a-z0-9+.-]{1,20}://[^:/?#\[\]@!$&'()*+,;=\s]{1,100}:"
+        r"[^:/?#\[\]@!$&'()*+,;=\s]{3,200}@[^\s/?#@]{1,255}",
+        lambda s: not _PLACEHOLDER.search(s.split("://", 1)[1].split("@")[0].split(":", 1)[1]),
+    ),
+    **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS.items()},
 }
-
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
@@ -335,10 +506,14 @@ INJECTION = [
     r"|guidelines|constraints|context|messages?)",
     r"(?:ignore|disregard|forget|override|bypass)\s{1,3}(?:all|any|your)\s{1,3}(?:instructions"
     r"|rules|guidelines|restrictions|safety\s{1,3}rules)",
+    # "your" instructions are the model's; "the" prompt/instructions must be its own kind
+    # ("print the instructions for the shelf" and "show me the prompt you used" are not)
     r"(?:reveal|print|show|repeat|output|leak|display|tell\s{1,3}me)\s{1,3}(?:me\s{1,3})?"
-    r"(?:your|the)\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
+    r"(?:your\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
     r"|initial\s{1,3})?(?:system\s{1,3}prompt|system\s{1,3}message|instructions|hidden\s{1,3}"
-    r"prompt|prompt)",
+    r"prompt|prompt)|the\s{1,3}(?:full\s{1,3}|entire\s{1,3}|exact\s{1,3})?(?:system\s{1,3}"
+    r"(?:prompt|message|instructions)|(?:hidden|secret|initial|original)\s{1,3}(?:prompt"
+    r"|instructions)))",
     r"you\s{1,3}are\s{1,3}(?:now\s{1,3})?(?:dan|in\s{1,3}developer\s{1,3}mode|jailbroken"
     r"|unrestricted|unfiltered|no\s{1,3}longer\s{1,3}bound)",
     r"(?:developer|god|jailbreak|dan)\s{1,3}mode\s{1,3}(?:enabled|activated|on)",
@@ -356,7 +531,7 @@ INJECTION = [
 _CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word
 
 
-def builtin(name: str) -> list[RegexDetector]:
+def builtin(name: str) -> list[Detector]:
     """Detectors of a built-in family ('pii', 'secrets', 'prompt_injection') or one member
     ('pii.email', 'secrets.jwt')."""
     family, _, member = name.partition(".")
@@ -374,8 +549,11 @@ def builtin(name: str) -> list[RegexDetector]:
             for k, (p, v) in SECRETS.items()
             if not member or k == member
         ]
-    if family == "prompt_injection" and not member:
-        return [
+    if family == "prompt_injection" and member == "learned":
+        return [LearnedDetector("prompt_injection.learned", "prompt_injection")]
+    if family == "prompt_injection" and member in ("", "rules"):
+        learned: list[Detector] = [*builtin("prompt_injection.learned")] if not member else []
+        return learned + [
             RegexDetector(
                 f"prompt_injection.{i}",
                 "prompt_injection",
@@ -390,7 +568,7 @@ def builtin(name: str) -> list[RegexDetector]:
 
 
 BUILTIN_NAMES = (
-    ["pii", "secrets", "prompt_injection"]
+    ["pii", "secrets", "prompt_injection", "prompt_injection.rules", "prompt_injection.learned"]
     + [f"pii.{k}" for k in PII]
     + [f"secrets.{k}" for k in SECRETS]
 )

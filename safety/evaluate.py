@@ -1,6 +1,7 @@
 """Precision and recall of the policy's detectors on a labeled set.
 
     python -m safety.evaluate [--data tests/safety/data/labeled.jsonl] [--policy FILE] [--json]
+    python -m safety.evaluate --suite injection --suite pii --suite secrets --suite heldout
 
 Each record is {"text", "direction", "labels": [categories]}; a category counts as detected when
 any of its detectors finds a span (whatever the action), so this measures detection, not policy.
@@ -16,9 +17,16 @@ from typing import Any
 
 from safety.moderation import categories_found
 from safety.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
+from safety.suites import SUITES, run_suite
+from safety.suites import render as render_suite
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT / "tests" / "safety" / "data" / "labeled.jsonl"
+DEFAULT_DATA = ROOT / "tests" / "safety" / "data" / "labeled.jsonl"  # the tuned set
+_TUNED_POLICY = (
+    DEFAULT_DATA.with_name("terms_policy.yaml")
+    if DEFAULT_DATA.with_name("terms_policy.yaml").exists()
+    else DEFAULT_POLICY
+)
 
 
 def detected(policy: Policy, text: str) -> set[str]:
@@ -95,16 +103,18 @@ def render(table: dict[str, dict[str, float]], n: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m safety.evaluate", description=__doc__)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument(
-        "--policy",
-        type=Path,
-        default=DEFAULT_DATA.with_name("terms_policy.yaml")
-        if DEFAULT_DATA.with_name("terms_policy.yaml").exists()
-        else DEFAULT_POLICY,
-    )
+    ap.add_argument("--policy", type=Path, default=_TUNED_POLICY)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--by", metavar="FIELD", help="also tabulate by this record field (evasion)")
+    ap.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        action="append",
+        help="a public suite instead of --data (repeatable; see safety/suites.py)",
+    )
     ns = ap.parse_args(argv)
+    if ns.suite:
+        sys.exit(_suites(ns))
     try:
         policy = load_policy(ns.policy)
         records = [json.loads(line) for line in ns.data.read_text().splitlines() if line.strip()]
@@ -115,6 +125,17 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(table, indent=2) if ns.json else render(table, len(records)))
     if ns.by:
         print(by_group(policy, records, ns.by))
+
+
+def _suites(ns: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(ns.policy if ns.policy != _TUNED_POLICY else DEFAULT_POLICY)
+        results = [run_suite(policy, name) for name in ns.suite]
+    except (PolicyError, OSError, json.JSONDecodeError) as exc:
+        print(f"safety.evaluate: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(json.dumps(results, indent=2) if ns.json else "\n\n".join(map(render_suite, results)))
+    return 0
 
 
 if __name__ == "__main__":

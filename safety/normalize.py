@@ -140,10 +140,15 @@ def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> No
     pos = 0
     for run in _NON_ASCII.finditer(text):
         _plain(text, pos, run.start(), casefold, constructs, chars, starts, ends)
-        for i in range(run.start(), run.end()):
-            c = text[i]
-            _emit(folds.get(c) or folds.setdefault(c, fold_char(c, casefold)), i, i + 1,
-                  chars, starts, ends)  # fmt: skip
+        a = run.start()
+        pieces = [folds.get(c) or folds.setdefault(c, fold_char(c, casefold)) for c in run.group()]
+        if all(len(p) == 1 for p in pieces):  # one for one (most scripts): in bulk
+            chars.extend(pieces)
+            starts.extend(range(a, run.end()))
+            ends.extend(range(a + 1, run.end() + 1))
+        else:
+            for i, piece in enumerate(pieces, a):
+                _emit(piece, i, i + 1, chars, starts, ends)
         pos = run.end()
     _plain(text, pos, n, casefold, constructs, chars, starts, ends)
     out = "".join(chars)

@@ -13,7 +13,14 @@ from typing import Any
 import regex
 import yaml
 
-from safety.detectors import BUILTIN_NAMES, RegexDetector, builtin, term_detector
+from safety.detectors import (
+    BUILTIN_NAMES,
+    Detector,
+    LearnedDetector,
+    RegexDetector,
+    builtin,
+    term_detector,
+)
 
 ACTIONS = ("block", "redact", "flag", "allow")
 DEFAULT_POLICY = Path(__file__).with_name("default_policy.yaml")
@@ -36,7 +43,7 @@ class Category:
     name: str
     input: str = "allow"
     output: str = "allow"
-    detectors: list[RegexDetector] = field(default_factory=list)
+    detectors: list[Detector] = field(default_factory=list)
     classifier_code: str | None = None  # a hazard code (S1..S14) answered by the guard model
 
     def action(self, direction: str) -> str:
@@ -144,6 +151,14 @@ def load_policy(path: Path) -> Policy:
             for det in builtin(d):
                 det.category = name
                 cat.detectors.append(det)
+            if cat.output in ("block", "redact") and any(
+                isinstance(det, LearnedDetector) for det in cat.detectors
+            ):
+                raise fail(
+                    [*at, "output"],
+                    f"the learned detector scores whole texts and cannot {cat.output} streamed "
+                    "output: use flag, or the rule detectors alone (prompt_injection.rules)",
+                )
         terms = spec.get("terms") or []
         if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
             raise fail([*at, "terms"], "'terms' must be a list of strings")

@@ -15,7 +15,15 @@ from typing import Any
 
 import regex
 
-from safety.detectors import VIEWS, Finding, RegexDetector, Views, dominant
+from safety.detectors import (
+    VIEWS,
+    Detector,
+    Finding,
+    LearnedDetector,
+    RegexDetector,
+    Views,
+    dominant,
+)
 from safety.normalize import Normalized
 from safety.plain import PlainCheck
 from safety.policy import Policy
@@ -31,8 +39,15 @@ class Decided:
     action: str
 
 
+_BACKREF = regex.compile(r"\\[1-9]|\(\?P=")
+
+
 def _alternation(detectors: list[RegexDetector]) -> str:
-    """One alternation of the detectors' patterns (a leading global flag becomes scoped)."""
+    """One alternation of the detectors' patterns (a leading global flag becomes scoped).
+    A numbered back-reference would point at another pattern's group once combined: such
+    patterns do not combine (regex.error, so callers fall back to one pattern at a time)."""
+    if any(_BACKREF.search(d.pattern) for d in detectors):
+        raise regex.error("a back-reference does not survive combining")
     alts = []
     for d in detectors:
         p = d.pattern
@@ -54,7 +69,7 @@ def _quick(detectors: list[RegexDetector]) -> re.Pattern[str] | None:
     searches it several times faster than `regex`; None where `re` lacks the syntax."""
     try:
         return re.compile(_alternation(detectors)) if detectors else None
-    except re.error:
+    except (re.error, regex.error):
         return None
 
 
@@ -78,6 +93,7 @@ class Group:
     quick: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
     decoding: dict[str, list[RegexDetector]] = field(default_factory=dict)
     plain: PlainCheck | None = None  # the stream guard's check for plain chunks
+    models: list[LearnedDetector] = field(default_factory=list)  # whole-text scorers
 
     def __post_init__(self) -> None:
         for v, dets in self.detectors.items():
@@ -104,6 +120,8 @@ class Group:
             if self.decoding[v] and views.encoded():
                 for det in self.decoding[v]:
                     found.extend(f for f in det.find_encoded(views) if f.end > start)
+        for model in self.models:
+            found.extend(f for f in model.find(views) if f.end > start)
         return found
 
 
@@ -133,17 +151,28 @@ def plan_for(policy: Policy, direction: str) -> Plan:
     plan = cache.get(direction)
     if plan is None:
         actions = {c.name: c.action(direction) for c in policy.active(direction)}
+        kinds = ("all", "hold", "flag")
         groups: dict[str, dict[str, list[RegexDetector]]] = {
-            k: {v: [] for v in VIEWS} for k in ("all", "hold", "flag")
+            k: {v: [] for v in VIEWS} for k in kinds
         }
+        models: dict[str, list[LearnedDetector]] = {k: [] for k in kinds}
         for cat in policy.active(direction):
             kind = "hold" if actions[cat.name] in ("block", "redact") else "flag"
             for det in cat.detectors:
-                groups["all"][det.view].append(det)
-                groups[kind][det.view].append(det)
-        plan = Plan(actions, *(Group(groups[k]) for k in ("all", "hold", "flag")))
+                for k in ("all", kind):
+                    _add(groups[k], models[k], det)
+        plan = Plan(actions, *(Group(groups[k], models=models[k]) for k in kinds))
         cache[direction] = plan
     return plan
+
+
+def _add(
+    by_view: dict[str, list[RegexDetector]], models: list[LearnedDetector], det: Detector
+) -> None:
+    if isinstance(det, LearnedDetector):
+        models.append(det)
+    else:
+        by_view[det.view].append(det)
 
 
 def scan(policy: Policy, text: str, direction: str, views: Views | None = None) -> list[Decided]:
@@ -168,21 +197,45 @@ def _forming_in(
 ) -> tuple[int, RegexDetector] | None:
     """The first view position >= pos (whose origin is before `before`) where one of `dets`
     could still be forming, with that detector. One partial search skips, in C, every position
-    where no pattern can even begin; only its candidates are checked anchored."""
+    where no pattern can even begin; only its candidates are checked anchored. `regex` prefers
+    a complete match to an earlier partial one, so when the search lands on a complete match
+    the positions before it are asked one by one."""
     text = view.text
     while pos < len(text):
         if combined is not None:
             m = combined.search(text, pos, partial=True)
             if m is None:
                 return None
+            if not m.partial:  # a complete match: partial ones may start before it
+                for p in range(pos, m.start() + 1):
+                    hit = _prefix_here(view, dets, combined, p, before)
+                    if hit is not None:
+                        return None if hit[1] is None else (hit[0], hit[1])
+                pos = m.start() + 1
+                continue
             pos = m.start()
-        if view.origin(pos) >= before:
-            return None
-        if combined is None or combined.fullmatch(text, pos, partial=True) is not None:
-            det = next((d for d in dets if d.prefix_at(view, pos)), None)
-            if det is not None:
-                return pos, det
+        hit = _prefix_here(view, dets, combined, pos, before)
+        if hit is not None:
+            return None if hit[1] is None else (hit[0], hit[1])
         pos += 1
+    return None
+
+
+def _prefix_here(
+    view: Normalized,
+    dets: list[RegexDetector],
+    combined: regex.Pattern[str] | None,
+    pos: int,
+    before: int,
+) -> tuple[int, RegexDetector | None] | None:
+    """(pos, detector) when one could be forming at pos; (pos, None) when pos is past
+    `before` (stop looking); None to go on."""
+    if view.origin(pos) >= before:
+        return pos, None
+    if combined is None or combined.fullmatch(view.text, pos, partial=True) is not None:
+        det = next((d for d in dets if d.prefix_at(view, pos)), None)
+        if det is not None:
+            return pos, det
     return None
 
 

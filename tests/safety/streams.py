@@ -79,7 +79,7 @@ CASES = [
     Case("pii.payment_card", "4111-1111-1111-1111", "[CARD]"),
     Case("pii.payment_card", "4000 0000 0000 0000 006", "[CARD]"),  # 19 digits, 4-4-4-4-3
     Case("pii.payment_card", "6011000990139424", "[CARD]"),
-    Case("pii.us_ssn", "078-05-1120", "[SSN]"),
+    Case("pii.us_ssn", "536-22-8726", "[SSN]"),
     Case("pii.iban", "DE76 7352 8331 8679 3787 13", "[IBAN]"),  # spaced, the 4-4-4-4-4-2 form
     Case("pii.iban", "GB82 WEST 1234 5698 7654 32", "[IBAN]"),
     Case("pii.iban", "GB82WEST12345698765432", "[IBAN]"),

@@ -98,8 +98,9 @@ def test_every_evasion_maps_back_to_the_original_span() -> None:
 
 def test_the_independent_held_out_set_stays_above_its_measured_floor() -> None:
     """182 texts written by someone who never read the detectors (see heldout_evasions.md).
-    Never tuned on; this only keeps what was measured (recall 0.83, precision 0.97 at the time
-    of writing) from sliding back."""
+    Never tuned on; this only keeps what was measured from sliding back: recall 0.83,
+    precision 0.97 with the rules alone; recall 0.865, precision 0.932 once the learned
+    injection detector (issue 12) joined them (it finds 37 of 41 injections, 7 false alarms)."""
     import json
     from pathlib import Path
 
@@ -112,4 +113,4 @@ def test_the_independent_held_out_set_stays_above_its_measured_floor() -> None:
     tp = sum(table[c]["tp"] for c in cats)
     fp = sum(table[c]["fp"] for c in cats)
     fn = sum(table[c]["fn"] for c in cats)
-    assert tp / (tp + fn) >= 0.8 and tp / (tp + fp) >= 0.95, table
+    assert tp / (tp + fn) >= 0.85 and tp / (tp + fp) >= 0.92, table

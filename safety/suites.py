@@ -1,0 +1,174 @@
+"""Public evaluation suites: data nobody here wrote, scored per category and per detector.
+
+    python -m safety.evaluate --suite injection|pii|secrets|heldout [--policy FILE]
+
+- injection: public prompt-injection and benign texts (in-the-wild jailbreaks, BIPIA's indirect
+  injections, NotInject's trigger-word benign prompts, xSID commands); none of their sources is
+  in the learned detector's training file.
+- pii: presidio-research's synthetic sentences with labelled spans, scored span by span (a
+  finding that overlaps no labelled span of its category is a false positive).
+- secrets: gitleaks' rule test cases and detect-secrets' plugin tests (true and false positives).
+- heldout: adversarial texts in five languages written for this project by a writer who never
+  saw the detectors (tests/safety/data/heldout_v2.jsonl; never used for tuning).
+
+Sources, commits and licenses: safety/data/public/LICENSES.md.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safety.detectors import Finding, Views, dominant
+from safety.policy import Policy
+
+DATA = Path(__file__).with_name("data") / "public"
+HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "safety" / "data" / "heldout_v2.jsonl"
+PII_TYPES = {  # presidio entity type -> our category
+    "CREDIT_CARD": "pii_financial",
+    "IBAN_CODE": "pii_financial",
+    "US_SSN": "pii_financial",
+    "EMAIL_ADDRESS": "pii_contact",
+    "PHONE_NUMBER": "pii_contact",
+    "IP_ADDRESS": "pii_network",
+}
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    labels: Callable[[dict[str, Any]], list[str]]  # record -> categories it should raise
+    categories: tuple[str, ...] = ()  # what its labels speak for (empty: every category)
+    spans: bool = False  # scored span by span (records carry "spans")
+
+
+SUITES = {
+    "injection": Suite(
+        DATA / "injection_eval.jsonl",
+        lambda r: ["prompt_injection"] if r["label"] else [],
+        ("prompt_injection",),
+    ),
+    "secrets": Suite(
+        DATA / "secrets_eval.jsonl", lambda r: ["secrets"] if r["label"] else [], ("secrets",)
+    ),
+    "pii": Suite(
+        DATA / "pii_eval.jsonl",
+        lambda r: sorted({PII_TYPES[s["type"]] for s in r["spans"] if s["type"] in PII_TYPES}),
+        tuple(sorted(set(PII_TYPES.values()))),
+        spans=True,
+    ),
+    "heldout": Suite(HELDOUT, lambda r: list(r["labels"])),
+}
+
+
+def findings(policy: Policy, text: str) -> list[Finding]:
+    views = Views(text)
+    found = [f for c in policy.categories.values() for d in c.detectors for f in d.find(views)]
+    return dominant(found)
+
+
+def run_suite(policy: Policy, name: str, limit: int | None = None) -> dict[str, Any]:
+    suite = SUITES[name]
+    records = [json.loads(x) for x in suite.path.read_text().split("\n") if x.strip()]
+    records = records[:limit] if limit else records
+    counts: Counter[tuple[str, str, str]] = Counter()  # (category, detector or *, tp/fp/fn)
+    times = []
+    for r in records:
+        t0 = time.perf_counter()
+        found = findings(policy, r["text"])
+        times.append(time.perf_counter() - t0)
+        if suite.categories:
+            found = [f for f in found if f.category in suite.categories]
+        truth = suite.labels(r)
+        if suite.spans:
+            _score_spans(r, found, counts)
+        else:
+            _score_record(truth, found, counts)
+    cats = sorted(
+        set(suite.categories)
+        | {c for c, _, _ in counts}
+        | {c for r in records for c in suite.labels(r)}
+    )
+    rows = [_row(c, d, counts) for c in cats for d in ["*", *_detectors(counts, c)]]
+    return {
+        "suite": name,
+        "records": len(records),
+        "rows": rows,
+        "latency_ms": {
+            "p50": round(1000 * statistics.median(times), 3),
+            "p99": round(1000 * sorted(times)[int(0.99 * (len(times) - 1))], 3),
+        },
+        "chars_p50": statistics.median(len(r["text"]) for r in records),
+    }
+
+
+def _score_record(truth: list[str], found: list[Finding], counts: Counter[Any]) -> None:
+    got = {f.category for f in found}
+    for c in set(truth) | got:
+        k = "tp" if c in truth and c in got else "fn" if c in truth else "fp"
+        counts[c, "*", k] += 1
+    for d in {(f.category, f.detector) for f in found}:
+        counts[d[0], d[1], "tp" if d[0] in truth else "fp"] += 1
+
+
+def _score_spans(r: dict[str, Any], found: list[Finding], counts: Counter[Any]) -> None:
+    truth = [(PII_TYPES[s["type"]], s["start"], s["end"]) for s in r["spans"]
+             if s["type"] in PII_TYPES]  # fmt: skip
+    for c, s, e in truth:
+        hit = [f for f in found if f.category == c and f.start < e and s < f.end]
+        counts[c, "*", "tp" if hit else "fn"] += 1
+        for d in {f.detector for f in hit}:
+            counts[c, d, "tp"] += 1
+    for f in found:
+        if not any(c == f.category and f.start < e and s < f.end for c, s, e in truth):
+            counts[f.category, "*", "fp"] += 1
+            counts[f.category, f.detector, "fp"] += 1
+
+
+def _detectors(counts: Counter[tuple[str, str, str]], cat: str) -> list[str]:
+    return sorted({d for c, d, _ in counts if c == cat and d != "*"})
+
+
+def _row(cat: str, det: str, counts: Counter[tuple[str, str, str]]) -> dict[str, Any]:
+    tp, fp, fn = (counts[cat, det, k] for k in ("tp", "fp", "fn"))
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / (tp + fn) if det == "*" and tp + fn else float("nan")
+    return {
+        "category": cat, "detector": det, "tp": tp, "fp": fp, "fn": fn if det == "*" else None,
+        "precision": round(p, 3), "recall": round(r, 3), "f1": round(_f(p, r, 1), 3),
+        "f2": round(_f(p, r, 2), 3),
+    }  # fmt: skip
+
+
+def _f(p: float, r: float, beta: float) -> float:
+    if p != p or r != r or p + r == 0:  # NaN: not defined for this row
+        return float("nan")
+    return (1 + beta**2) * p * r / (beta**2 * p + r)
+
+
+def render(result: dict[str, Any]) -> str:
+    lat = result["latency_ms"]
+    lines = [
+        f"suite {result['suite']}: {result['records']} texts (median {result['chars_p50']:.0f} "
+        f"chars), scan latency p50 {lat['p50']} ms, p99 {lat['p99']} ms",
+        "| category | detector | precision | recall | F1 | F2 | TP | FP | FN |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        fn = "" if r["fn"] is None else r["fn"]
+        name = "**all**" if r["detector"] == "*" else r["detector"]
+        lines.append(
+            f"| {r['category']} | {name} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
+            f"{_fmt(r['f1'])} | {_fmt(r['f2'])} | {r['tp']} | {r['fp']} | {fn} |"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return "-" if x != x else f"{x:.3f}"
