@@ -88,12 +88,19 @@ def main(argv: list[str] | None = None) -> int:
         "sources": dict(Counter(r["source"] for r in rows).most_common()),
         "C": ns.C,
         "dev": dev_scores(p_dev, labels[dev], threshold),
+        "dev_recall_by_lang": {
+            lang: round(float((p_dev[m & (labels[dev] == 1)] >= threshold).mean()), 3)
+            for lang in ("en", "de", "es", "fr", "zh")
+            if (m := np.array([rows[i].get("lang") == lang for i in dev])).any()
+            and (m & (labels[dev] == 1)).any()
+        },
     }
     model = InjectionModel(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), threshold,
                            ns.n_features, card)  # fmt: skip
     ns.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(ns.out)
-    print(json.dumps({"out": str(ns.out), "threshold": threshold, "dev": card["dev"]}))
+    print(json.dumps({"out": str(ns.out), "threshold": threshold, "dev": card["dev"],
+                      "dev_recall_by_lang": card["dev_recall_by_lang"]}))  # fmt: skip
     return 0
 
 
