@@ -423,12 +423,13 @@ PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
 def _detect_secrets_patterns() -> dict[str, str]:
     """Credential shapes from detect-secrets' plugins (Yelp, maintained with the providers'
     formats), those whose pattern stands alone; plugins needing a keyword context, an entropy
-    test or an unbounded line (npm's .npmrc) stay out, and ours cover AWS/GitHub/JWT/Stripe."""
+    test or an unbounded line (npm's .npmrc) stay out, and ours cover AWS/GitHub/JWT/Stripe.
+    Mailchimp's key begins with 32 lowercase letters or digits and Discord's with a capital
+    M, N or O and 23 letters, so ordinary words could be the start of one: a streamed answer
+    would be held word by word; they stay out too."""
     from detect_secrets.plugins import (
         azure_storage_key,
-        discord,
         gitlab_token,
-        mailchimp,
         openai,
         pypi_token,
         sendgrid,
@@ -440,9 +441,7 @@ def _detect_secrets_patterns() -> dict[str, str]:
 
     plugins: dict[str, Any] = {
         "azure_storage_key": azure_storage_key.AzureStorageKeyDetector,
-        "discord": discord.DiscordBotTokenDetector,
         "gitlab_token": gitlab_token.GitLabTokenDetector,
-        "mailchimp": mailchimp.MailchimpDetector,
         "openai": openai.OpenAIDetector,
         "pypi_token": pypi_token.PypiTokenDetector,
         "sendgrid": sendgrid.SendGridDetector,
@@ -491,10 +490,12 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
         _secret_value,
     ),
-    "url_password": (  # scheme://user:password@host (detect-secrets' BasicAuthDetector shape)
-        r"(?<![\w+.-])[a-z][a-z0-9+.-]{1,20}://[^:/?#\[\]@!$&'()*+,;=\s]{1,100}:"
-        r"[^:/?#\[\]@!$&'()*+,;=\s]{3,200}@[^\s/?#@]{1,255}",
-        lambda s: not _PLACEHOLDER.search(s.split("://", 1)[1].split("@")[0].split(":", 1)[1]),
+    "url_password": (  # ://user:password@host (detect-secrets' BasicAuthDetector shape)
+        # from the "://" on: a pattern that begins with the scheme could begin at any word and
+        # would hold every streamed word; the span is the credentials and host
+        r"(?<![:/])://[^:/?#\[\]@!$&'()*+,;=\s]{1,100}:[^:/?#\[\]@!$&'()*+,;=\s]{3,200}"
+        r"@[^\s/?#@]{1,255}",
+        lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
     ),
     **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS.items()},
 }
