@@ -12,7 +12,7 @@ K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml
 
 LOCK := requirements/cpu.lock
 
-.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table safety-bench
+.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table safety-bench safety-eval injection-model
 
 install: $(STAMP)
 
@@ -92,3 +92,11 @@ quant-table: install default-model
 # Safety on vs off on the same load (the README's safety cost figures).
 safety-bench: install
 	$(BIN)/python -m benchmarks.safety_cost
+
+# Detection on the public suites and the held-out set (README "Public suites").
+safety-eval: install
+	$(BIN)/python -m safety.evaluate --suite injection --suite pii --suite secrets --suite heldout
+
+# Retrain the learned injection detector from the data in safety/data (deterministic).
+injection-model: install
+	$(BIN)/python -m safety.train_injection
