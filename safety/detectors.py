@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,36 +67,45 @@ class Views:
                 view = loosen(self.get("folded"))
             elif self._plain is None:
                 view = normalize(self.text, casefold=kind == "folded")
-                self._plain = isinstance(view.starts, range)  # the fast path: ASCII as it is
+                # the fast path: ASCII as it is (a range map alone may be non-ASCII text that
+                # maps to itself, which the other view must still normalize)
+                self._plain = isinstance(view.starts, range) and self.text.isascii()
             else:
                 view = normalize(self.text, casefold=kind == "folded", plain=self._plain)
             self._views[kind] = view
         return view
 
 
-_SPACED = regex.compile(r"(?<!\w)\w([ .\-_*·])(?:\w\1)+\w(?!\w)")  # one separator per run
-_LEET_WORD = regex.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
+# The loose view's two scans use the standard `re` module: on normalized text (no marks, no
+# joiners) its \w is the same, and it scans these patterns about three times faster.
+_SPACED = re.compile(r"(?<!\w)\w([ .\-_*·])(?:\w\1)+\w(?!\w)")  # one separator per run
+# a run of letters, digits, "@" and "$" that holds a letter and one of the others ("1gn0r3")
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]*[a-z][a-z0-9@$]*")
 _LEET = str.maketrans("013457@$9", "oieastasg")
 
 
 def loosen(view: Normalized) -> Normalized:
-    """The loose view of a folded view (see Views); offsets compose."""
+    """The loose view of a folded view (see Views); offsets compose. Both steps are single
+    regex scans, so text with no spaced-out run and no leetspeak word costs no Python loop."""
     text = view.text
     drop = {  # the separators of every spaced-out run
         k for m in _SPACED.finditer(text) for k in range(m.start() + 1, m.end(), 2)
     }
-    keep = [k for k in range(len(text)) if k not in drop] if drop else list(range(len(text)))
-    chars = [text[k] for k in keep]
-    joined = "".join(chars)
-    for m in _LEET_WORD.finditer(joined):
-        word = m.group()
-        if not word.isalpha():
-            chars[m.start() : m.end()] = list(word.translate(_LEET))
-    if len(keep) == len(text) and chars == list(text):
+    keep = [k for k in range(len(text)) if k not in drop] if drop else None
+    joined = "".join(text[k] for k in keep) if keep is not None else text
+    leet = [m.span() for m in _LEET_WORD.finditer(joined)]
+    if keep is None and not leet:
         return view
+    pieces, pos = [], 0
+    for a, b in leet:  # one character for one, so offsets stay
+        pieces += [joined[pos:a], joined[a:b].translate(_LEET)]
+        pos = b
+    pieces.append(joined[pos:])
+    if keep is None:
+        return Normalized("".join(pieces), view.starts, view.ends, view.length)
     starts = [view.starts[k] for k in keep]
     ends = [view.ends[k] for k in keep]
-    return Normalized("".join(chars), starts, ends, view.length)
+    return Normalized("".join(pieces), starts, ends, view.length)
 
 
 # ---- validators -------------------------------------------------------------------------------
@@ -318,7 +328,7 @@ class LearnedDetector:
         if not spans:
             return []
         model = default_model()
-        scores = model.scores([view.text[s:e] for s, e in spans])
+        scores = model.window_scores(view.text, spans)
         out = []
         for (s, e), p in zip(spans, scores, strict=True):
             if p >= model.threshold:

@@ -134,11 +134,19 @@ def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> No
         return Normalized(text.lower() if casefold else text, range(n), range(1, n + 1), n)
     folds = _FOLDS[casefold]
     constructs = _ASCII_CONSTRUCT.search(text) is not None
+    if not constructs:
+        swaps = _one_for_one(text, folds, casefold)
+        if swaps is not None:  # every character maps to one: offsets stay, no loop needed
+            out = text
+            for c, piece in swaps:  # a piece is normalized, so no later swap matches it
+                out = out.replace(c, piece)
+            out = out.casefold() if casefold else out  # pieces are folded already: no change
+            return Normalized(_map_confusables(out), range(n), range(1, n + 1), n)
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
-    for run in _NON_ASCII.finditer(text):
+    for run in _WORK[casefold].finditer(text):
         _plain(text, pos, run.start(), casefold, constructs, chars, starts, ends)
         a = run.start()
         pieces = [folds.get(c) or folds.setdefault(c, fold_char(c, casefold)) for c in run.group()]
@@ -151,13 +159,43 @@ def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> No
                 _emit(piece, i, i + 1, chars, starts, ends)
         pos = run.end()
     _plain(text, pos, n, casefold, constructs, chars, starts, ends)
-    out = "".join(chars)
-    if not out.isascii():
-        out = _map_confusables(out)
-    return Normalized(out, starts, ends, n)
+    return Normalized(_map_confusables("".join(chars)), starts, ends, n)
+
+
+def _one_for_one(text: str, folds: dict[str, str], casefold: bool) -> list[tuple[str, str]] | None:
+    """The characters steps 2-4 change, each with what it becomes, when each becomes exactly
+    one character (fullwidth punctuation, other digits, dashes, spaces); None otherwise."""
+    swaps = []
+    changes = _CHANGES[casefold]
+    for c in set("".join(_NON_ASCII.findall(text))):
+        changed = changes.get(c)
+        if changed is None:
+            changed = changes[c] = _WORK[casefold].match(c) is not None
+        if changed:
+            piece = folds.get(c) or folds.setdefault(c, fold_char(c, casefold))
+            if len(piece) != 1:
+                return None
+            swaps.append((c, piece))
+    return swaps
 
 
 _NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
+_CHANGES: dict[bool, dict[str, bool]] = {True: {}, False: {}}  # character -> in _WORK
+
+
+# Non-ASCII characters that steps 2-4 may change: compatibility forms, marks, ignorables,
+# digits, dashes, spaces and (for the folded view) letters that case folding changes. Every
+# other character maps to itself, so it is copied in bulk with the ASCII around it (CJK, most
+# letters of lower-case scripts); tests/safety/test_normalize.py checks every code point.
+_WORK = {
+    casefold: regex.compile(
+        r"[[\p{NFKD_QC=N}\p{M}\p{Default_Ignorable_Code_Point}\p{Nd}\p{Pd}\p{Zs}"
+        + (r"\p{Changes_When_Casefolded}" if casefold else "")
+        + r"]&&[^\x00-\x7f]]+",
+        regex.V1,
+    )
+    for casefold in (True, False)
+}
 
 
 def _emit(piece: str, i: int, j: int, chars: list[str], starts: list[int], ends: list[int]) -> None:
@@ -185,12 +223,13 @@ def _plain(
     starts: list[int],
     ends: list[int],
 ) -> None:
-    """An ASCII stretch: in bulk, or character by character where a construct may start."""
+    """A stretch that maps to itself but for case (ASCII and the non-ASCII characters that
+    `_WORK` leaves out): in bulk, or character by character where a construct may start."""
     if a >= b:
         return
     if not constructs or not any(c in _STARTS_CONSTRUCT for c in text[a:b]):
         chunk = text[a:b]
-        chars.extend(chunk.lower() if casefold else chunk)
+        chars.extend(chunk.casefold() if casefold else chunk)
         starts.extend(range(a, b))
         ends.extend(range(a + 1, b + 1))
         return
@@ -215,20 +254,48 @@ def _construct(text: str, i: int, casefold: bool) -> tuple[str, int]:
     return fold_char(c, casefold), i + 1
 
 
-_WORD = regex.compile(r"[^\W_]+")
+_WORD_BEFORE = regex.compile(r"[^\W_]*", regex.REVERSE)  # letters and digits up to a point
+_WORD_FROM = regex.compile(r"[^\W_]*")
+_ASCII_ALNUM = regex.compile(r"[A-Za-z0-9]")
+
+
+@lru_cache(maxsize=1)
+def _prototype_table() -> dict[int, str]:
+    return str.maketrans(_prototypes())
 
 
 def _map_confusables(text: str) -> str:
-    """Step 5 (one character for one, so offsets stay)."""
+    """Step 5 (one character for one, so offsets stay). Only the words around characters
+    that have a prototype are looked at: most non-ASCII text (CJK, accented Latin) has none,
+    which a set intersection finds out without a loop over the text."""
+    if text.isascii():
+        return text
     protos = _prototypes()
-    chars: list[str] | None = None
-    for m in _WORD.finditer(text):
-        word = m.group()
-        if word.isascii():
-            continue
-        foreign = [k for k, c in enumerate(word) if not c.isascii()]
-        if len(foreign) < len(word) or all(word[k] in protos for k in foreign):
-            chars = chars if chars is not None else list(text)
-            for k in foreign:
-                chars[m.start() + k] = protos.get(word[k], word[k])
-    return text if chars is None else "".join(chars)
+    found = protos.keys() & set(text)
+    if not found:
+        return text
+    hits = sorted(i for c in found for i in _positions(text, c))
+    pieces: list[str] = []
+    pos = done = 0
+    for i in hits:
+        if i < done:
+            continue  # in a word already looked at
+        a, done = _WORD_BEFORE.match(text, 0, i).start(), _WORD_FROM.match(text, i).end()
+        word = text[a:done]
+        if done > i and (
+            _ASCII_ALNUM.search(word) or all(c in protos for c in word if not c.isascii())
+        ):
+            pieces += [text[pos:a], word.translate(_prototype_table())]
+            pos = done
+    if not pieces:
+        return text
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+def _positions(text: str, c: str) -> list[int]:
+    out, i = [], text.find(c)
+    while i >= 0:
+        out.append(i)
+        i = text.find(c, i + 1)
+    return out

@@ -1,0 +1,44 @@
+"""The normalizer's bulk paths agree with normalizing one character at a time."""
+
+from __future__ import annotations
+
+import random
+
+from safety.normalize import _WORK, _emit, _map_confusables, fold_char, normalize
+
+
+def test_every_character_left_out_of_the_work_class_maps_to_itself() -> None:
+    """Characters `_WORK` leaves out are copied in bulk, so steps 2-4 must leave each as it is
+    (and case folding too, for the folded view): checked for every code point."""
+    for casefold in (True, False):
+        for cp in range(0x80, 0x110000):
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            c = chr(cp)
+            if _WORK[casefold].match(c) is None:
+                assert fold_char.__wrapped__(c, casefold) == c, hex(cp)
+                assert not casefold or c.casefold() == c, hex(cp)
+
+
+def _one_at_a_time(text: str, casefold: bool) -> tuple[str, list[int], list[int]]:
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, c in enumerate(text):
+        piece = (c.lower() if casefold else c) if c.isascii() else fold_char(c, casefold)
+        _emit(piece, i, i + 1, chars, starts, ends)
+    return _map_confusables("".join(chars)), starts, ends
+
+
+def test_bulk_paths_agree_with_one_character_at_a_time() -> None:
+    pool = (
+        list("abcXYZ 019-_.,") + list("中文字，。、（）〇") + list("ａｂＡ１２ﬁß") + list("éüñÅ")
+        + ["e\u0301", "\u200b", "\u180b", "\u00a0", "\u2013", "٣", "а", "ο", "Κ", "Ꭺ", "ꭰ"]
+    )  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(1, 30)))
+        for casefold in (True, False):
+            got = normalize(text, casefold)
+            want = _one_at_a_time(text, casefold)
+            assert (got.text, list(got.starts), list(got.ends)) == want, (text, casefold)
