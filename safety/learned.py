@@ -13,7 +13,6 @@ the stream guard's batches) but not hold it; the policy refuses block/redact on 
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -35,33 +34,98 @@ def ngram_counts(text: str, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     as one space; for kana and CJK ideographs also single characters and pairs) in
     [0, n_features), hashed words and word pairs in [n_features, 2n). Stable
     across processes (no salted hash) and on every CPU (integer arithmetic), vectorised with
-    numpy."""
-    flat = " " + " ".join(text.split()) + " "
-    codes = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    parts = []
+    numpy: no Python loop over characters or words."""
+    ids, _, _ = grams(flatten(text), n_features)
+    if not len(ids):
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    ids, counts = np.unique(ids, return_counts=True)
+    return ids, counts.astype(np.float32)
+
+
+def flatten(text: str) -> str:
+    """`text` with whitespace runs read as one space, padded by a space at each end."""
+    return " " + " ".join(text.split()) + " "
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+
+
+@cache
+def _word_chars() -> np.ndarray:
+    """Per code point: is it a word character (the `regex` module's \\w)? One scan of every
+    code point, once per process."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    table = np.zeros(0x110000 - 0x800, dtype=bool)
+    for m in _WORD.finditer(every):
+        table[m.start() : m.end()] = True
+    return np.concatenate((table[:0xD800], np.zeros(0x800, bool), table[0xD800:]))
+
+
+@cache
+def _spaces() -> np.ndarray:
+    """Per code point: is it whitespace to str.split?"""
+    table = np.zeros(0x110000, dtype=bool)
+    table[[c for c in range(0x3000 + 1) if chr(c).isspace()]] = True  # none above U+3000
+    return table
+
+
+_BASE = 0x100000001B3  # the FNV prime: odd, so invertible modulo 2**64
+_INV = pow(_BASE, -1, 2**64)
+_PAIR = np.uint64(0x632BE59BD9B4E019)
+
+
+def grams(flat: str, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every hashed n-gram of a flattened text: (feature id, start, end in `flat`)."""
+    codes = _codes(flat).astype(np.uint64)
+    ids, starts, ends = [], [], []
+
+    def add(h: np.ndarray, at: np.ndarray, to: np.ndarray, offset: int = 0) -> None:
+        ids.append(((h >> np.uint64(20)) % np.uint64(n_features)).astype(np.int64) + offset)
+        starts.append(at)
+        ends.append(to)
+
     with np.errstate(over="ignore"):  # hashing is arithmetic modulo 2**64 on purpose
         for n in (3, 4):
             if len(codes) >= n:
                 h = np.full(len(codes) - n + 1, n, dtype=np.uint64)
                 for k in range(n):
                     h = (h ^ codes[k : len(codes) - n + 1 + k]) * _MIX
-                parts.append((h >> np.uint64(20)) % np.uint64(n_features))
+                add(h, np.arange(len(h)), np.arange(n, len(h) + n))
         cjk = (codes >= 0x3040) & (codes <= 0x9FFF)  # kana and CJK ideographs: no spaces, and
         if cjk.any():  # words of one or two characters, so single characters and pairs too
-            one = codes[cjk] * _MIX
-            two = ((codes[:-1] ^ (codes[1:] << np.uint64(21))) * _MIX)[cjk[:-1] & cjk[1:]]
-            for n, h in ((1, one), (2, two)):
-                parts.append(((h ^ np.uint64(n)) * _MIX >> np.uint64(20)) % np.uint64(n_features))
-        words = _WORD.findall(flat)
-        grams = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-        if grams:
-            wh = np.fromiter((zlib.crc32(g.encode()) for g in grams), np.uint64, len(grams))
-            parts.append(((wh * _MIX) >> np.uint64(20)) % np.uint64(n_features)
-                         + np.uint64(n_features))  # fmt: skip
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    ids, counts = np.unique(np.concatenate(parts).astype(np.int64), return_counts=True)
-    return ids, counts.astype(np.float32)
+            one = np.flatnonzero(cjk)
+            two = np.flatnonzero(cjk[:-1] & cjk[1:])
+            pair = (codes[two] ^ (codes[two + 1] << np.uint64(21))) * _MIX
+            for n, h, at in ((1, codes[one] * _MIX, one), (2, pair, two)):
+                add((h ^ np.uint64(n)) * _MIX, at, at + n)
+        at, to = _runs(_word_chars()[codes.astype(np.int64)])
+        if len(at):  # words and word pairs, by a polynomial hash of each word's characters
+            word = _substring_hashes(codes, at, to)
+            add((word ^ (to - at).astype(np.uint64)) * _MIX, at, to, n_features)
+            pairs = ((word[:-1] * _MIX) ^ word[1:] ^ _PAIR) * _MIX
+            add(pairs, at[:-1], to[1:], n_features)
+    if not ids:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(ids), np.concatenate(starts), np.concatenate(ends)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of True in `mask`."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _substring_hashes(codes: np.ndarray, at: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """sum(codes[j] * BASE**(end-1-j)) mod 2**64 for each codes[at:to], from one prefix sum:
+    BASE**(end-1) * (P[end] - P[at]) with P[k] = sum over j < k of codes[j] * BASE**-j."""
+    n = len(codes)
+    up = np.cumprod(np.full(n, _BASE, np.uint64))  # BASE**1 .. BASE**n
+    down = np.cumprod(np.full(n, _INV, np.uint64))  # BASE**-1 .. BASE**-n
+    down = np.concatenate((np.ones(1, np.uint64), down[:-1]))  # BASE**-j for j = 0 .. n-1
+    prefix = np.concatenate((np.zeros(1, np.uint64), np.cumsum(codes * down, dtype=np.uint64)))
+    power = np.where(to >= 2, up[(to - 2).clip(0)], np.uint64(1))  # BASE**(end-1)
+    return np.asarray(power * (prefix[to] - prefix[at]), dtype=np.uint64)
 
 
 def features(texts: list[str], n_features: int) -> Any:
@@ -121,7 +185,42 @@ class InjectionModel:
             z[i] = float(counts @ self.coef[ids]) / norm + self.intercept
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float32)
 
+    def window_scores(self, text: str, spans: list[tuple[int, int]]) -> np.ndarray:
+        """Injection probability of each (start, end) window of `text`, from one pass over it:
+        the text's n-grams are hashed once, and each window counts those inside it (a window
+        that starts or ends inside a word also reads the character beyond it, where scoring the
+        window alone would read a padding space). One window over the whole text scores as
+        `scores([text])`."""
+        ids, at, to = grams(flatten(text), self.n_features)
+        bounds = _flat_index(text, np.array(spans, np.int64).reshape(-1, 2))
+        lo, hi = (bounds[:, 0] - 1).clip(0, None), bounds[:, 1] + 1
+        first = np.searchsorted(hi, to, "left")  # windows are in order: each n-gram is in a
+        last = np.searchsorted(lo, at, "right") - 1  # run of consecutive windows
+        n = (last - first + 1).clip(0, None)
+        gram = np.repeat(np.arange(len(ids)), n)
+        win = first[gram] + np.arange(len(gram)) - np.repeat(np.cumsum(n) - n, n)
+        keys, counts = np.unique(win * (2 * self.n_features) + ids[gram], return_counts=True)
+        win, feat = np.divmod(keys, 2 * self.n_features)
+        dot = np.bincount(win, counts * self.coef[feat].astype(np.float64), len(spans))
+        norm = np.sqrt(np.bincount(win, counts.astype(np.float64) ** 2, len(spans)))
+        z = dot / np.where(norm > 0, norm, 1.0) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float32)
+
+
+def _flat_index(text: str, pos: np.ndarray) -> np.ndarray:
+    """Where each position of `text` lands in `flatten(text)`: a word character keeps its place
+    among the others, whitespace lands on the one space that stands for its run (the padding
+    space at either end when no word follows or precedes it)."""
+    space = _spaces()[_codes(text)]
+    if space.all():
+        return np.ones_like(pos)
+    start, end = _runs(~space)
+    offset = 1 + np.concatenate(([0], np.cumsum(end - start + 1)[:-1]))
+    k = (np.searchsorted(start, pos, "right") - 1).clip(0)  # the last run starting <= pos
+    return np.where(pos < start[0], 1, offset[k] + np.minimum(pos, end[k]) - start[k])
+
 
 @cache
 def default_model() -> InjectionModel:
+    _word_chars(), _spaces()  # one-off tables (0.3 s): built with the model, not on a request
     return InjectionModel.load()
