@@ -6,12 +6,14 @@ combined patterns over the chunk alone. Nothing that could match can have begun 
 released (it would have been held), so only positions in the new chunk are asked; how far back
 a pattern looks (its look-behinds) is read from the pattern, so the answer depends only on the
 chunk and that many released characters. Chunks repeat (a model's tokens do), so answers are
-remembered.
+remembered; when the patterns look one character back, per class of that character (see
+CharClasses), since "after which letter" rarely matters.
 """
 
 from __future__ import annotations
 
 import re
+import re._compiler as sre_compile
 import re._constants as sre  # the stdlib's own parse of a pattern, to measure look-behinds
 import re._parser as sre_parse
 from typing import Any
@@ -31,20 +33,52 @@ def lookbehind(pattern: str) -> int | None:
         tree = sre_parse.parse(pattern)
     except (re.error, RecursionError):
         return None
-    return _behind(tree)
+    return _behind(tree, [])
 
 
-def _behind(node: Any) -> int:
+def _behind(node: Any, bodies: list[sre_parse.SubPattern]) -> int:
+    """The look-behind width under `node`; each look-behind's body is added to `bodies`."""
     width = 0
     items = node.data if isinstance(node, sre_parse.SubPattern) else node
     for op, av in items:
         if op in (sre.ASSERT, sre.ASSERT_NOT) and av[0] < 0:
             width = max(width, av[1].getwidth()[1])
+            bodies.append(av[1])
         elif op is sre.AT and av in (sre.AT_BOUNDARY, sre.AT_NON_BOUNDARY, sre.AT_BEGINNING_LINE):
             width = max(width, 1)
         for sub in _subpatterns(av):
-            width = max(width, _behind(sub))
+            width = max(width, _behind(sub, bodies))
     return width
+
+
+class CharClasses:
+    """Characters that every one-character look-behind, word boundary and line start of a
+    pattern treats alike share a representative, so "the character before" can be remembered
+    per class: an answer found after "a" holds after any letter the patterns do not tell
+    apart. Each body is asked in both case modes (a body may sit under a scoped (?i)) and for
+    both cases of the character (the folded view sees it lowered)."""
+
+    def __init__(self, pattern: str) -> None:
+        bodies: list[sre_parse.SubPattern] = []
+        _behind(sre_parse.parse(pattern), bodies)
+        self._tests = [
+            sre_compile.compile(body, flags) for body in bodies for flags in (0, re.IGNORECASE)
+        ]
+        self._by_signature: dict[tuple[bool, ...], str] = {}
+        self._rep: dict[str, str] = {}
+
+    def representative(self, c: str) -> str:
+        rep = self._rep.get(c)
+        if rep is None:
+            if not c.isascii():
+                rep = c  # only ASCII is classed; any other character stands for itself
+            else:
+                cases = (c, c.lower(), c.upper())
+                sig = tuple(t.fullmatch(x) is not None for t in self._tests for x in cases)
+                sig += (c.isalnum() or c == "_", c == "\n")
+                rep = self._by_signature.setdefault(sig, c)
+            self._rep[c] = rep
+        return rep
 
 
 def _subpatterns(av: Any) -> list[sre_parse.SubPattern]:
@@ -67,6 +101,11 @@ class PlainCheck:
         widths = [lookbehind(alt(dets)) for dets in (cased, folded) if dets]
         known = [w for w in widths if w is not None]
         self.behind = max(known, default=0) if len(known) == len(widths) else None
+        self._classes = (
+            CharClasses("|".join(alt(dets) for dets in (cased, folded) if dets))
+            if self.behind == 1
+            else None
+        )
         self._memo: dict[tuple[str, str], int | None] = {}
 
     def usable(self, chunk: str) -> bool:
@@ -76,7 +115,10 @@ class PlainCheck:
         """The first offset in `chunk` where a match could be forming (len(chunk) if none); None
         if a complete match is there (the views decide). `chunk` must be `usable`."""
         assert self.behind is not None
-        key = (released[-self.behind :] if self.behind else "", chunk)
+        before = released[-self.behind :] if self.behind else ""
+        if self._classes is not None and before:
+            before = self._classes.representative(before)
+        key = (before, chunk)
         answer = self._memo.get(key, -1)
         if answer == -1:
             if len(self._memo) >= MEMO:

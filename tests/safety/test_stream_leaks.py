@@ -10,6 +10,7 @@ from safety.detectors import Views, builtin
 from safety.guard import Guard, StreamGuard
 from safety.plain import PlainCheck, lookbehind
 from safety.policy import DEFAULT_POLICY, load_policy
+from safety.scan import plan_for
 from tests.safety.streams import (
     AFTER,
     BEFORE,
@@ -138,3 +139,18 @@ def test_plain_check_remembers_answers_per_look_behind() -> None:
     assert check.cut("abc-", "4111") == 4  # not after a hyphen (the look-behind)
     assert check.cut("pay ", "now") == 3
     assert len(check._memo) == 3
+
+
+def test_plain_check_classes_the_character_before_without_changing_an_answer() -> None:
+    """Answers are remembered per class of the released character before the chunk: for every
+    ASCII character before and chunks that start each detector, the remembered answer is the
+    answer searched after that very character."""
+    check = plan_for(load_policy(DEFAULT_POLICY), "output").hold.plain
+    assert check is not None and check._classes is not None
+    chunks = ["4111", " 4111", "-4111", "DE44", "de", "AKIA", "ghp_", "sk-", "eyJ", "password",
+              "://u", "_x", "x", " ", "-----BEGIN", "536-22", "begin-blocked"]  # fmt: skip
+    for c in map(chr, range(128)):
+        for chunk in chunks:
+            assert check.cut("ab" + c, chunk) == check._search(c, chunk), (c, chunk)
+    classes = {check._classes.representative(c) for c in map(chr, range(128))}
+    assert 2 < len(classes) < 20  # letters, digits, hyphen, ... are told apart, not each one
