@@ -42,6 +42,8 @@ def scrape(base_url: str) -> dict[str, float]:
             'llm_deploy_safety_filter_seconds_count{direction="output"}',
             'llm_deploy_safety_filter_seconds_sum{direction="input"}',
             'llm_deploy_safety_filter_seconds_count{direction="input"}',
+            "llm_deploy_safety_output_chunks_total",
+            "llm_deploy_safety_held_char_chunks_total",
             "llm_deploy_safety_held_chars_sum",
             "llm_deploy_safety_held_chars_count",
         ):
@@ -108,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     cpu_per_1k = {k: 1000 * 1000 * cpu[k] / max(tokens[k], 1) for k in (ON, OFF)}  # ms
 
-    def mean(prefix: str) -> float:
-        c = filt.get(prefix.replace("_sum", "_count"), 0.0)
+    def mean(prefix: str, per: str | None = None) -> float:
+        c = filt.get(per or prefix.replace("_sum", "_count"), 0.0)
         return filt.get(prefix, 0.0) / c if c else 0.0
+
+    per_chunk = "llm_deploy_safety_output_chunks_total"
 
     report = {
         "model": model,
@@ -132,12 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         "api_cpu_ratio_on_over_off": round(cpu_per_1k[ON] / cpu_per_1k[OFF], 3),
         "filter": {
             "output_mean_us_per_chunk": round(
-                1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="output"}'), 1
+                1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="output"}', per_chunk),
+                1,
             ),
             "input_mean_us_per_request": round(
                 1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="input"}'), 1
             ),
-            "mean_held_chars_per_chunk": round(mean("llm_deploy_safety_held_chars_sum"), 2),
+            "mean_held_chars_per_chunk": round(
+                mean("llm_deploy_safety_held_char_chunks_total", per_chunk), 2
+            ),
+            "mean_most_held_chars_per_choice": round(mean("llm_deploy_safety_held_chars_sum"), 2),
         },
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")

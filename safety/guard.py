@@ -49,8 +49,9 @@ class Recorder:
     def latency(self, direction: str, seconds: float) -> None:
         pass
 
-    def held(self, chars: int) -> None:
-        pass
+    def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
+        """Once per streamed choice: filter time and chunks, characters held summed over its
+        chunks, and the most held at once."""
 
 
 def redact(text: str, decided: list[Decided], upto: int | None = None) -> str:
@@ -173,6 +174,18 @@ class Guard:
     def output(self, request_id: str) -> StreamGuard:
         return StreamGuard(self, self.policy, request_id)
 
+    def warm(self) -> Guard:
+        """Compile the policy's plans and load what its detectors read (the injection model,
+        the Unicode tables) now, at start-up or reload, so no request pays for it; nothing is
+        audited."""
+        for direction in ("input", "output"):
+            scan(self.policy, _WARM_TEXT, direction)
+        return self
+
+
+# a little of every script and construct the normalizer and detectors treat specially
+_WARM_TEXT = "Warm-up: ｆｕｌｌ café 中文 а&amp; user@example.com 4111 1111 1111 1111 sk-"
+
 
 FLAG_BATCH = 256  # flag-only findings are looked for once per this many released characters
 
@@ -200,20 +213,35 @@ class StreamGuard:
     _sent: str = ""  # released text not yet read by the flag detectors, after some overlap
     _sent_base: int = 0  # offset of _sent in what was sent
     _sent_done: int = 0  # index in _sent up to which flag findings were audited
+    _flags: bool = False  # whether any flag-only detector reads the output
+    _seconds: float = 0.0  # time in feed, all chunks
+    _chunks: int = 0
+    _held: int = 0  # characters held after each chunk, summed
+    _closed: bool = False
 
     def __post_init__(self) -> None:
         self._plan = plan_for(self.policy, "output")
+        self._flags = any(self._plan.flag.detectors.values())
 
     def feed(self, delta: str, final: bool = False) -> str:
         if self.blocked is not None:
             return ""
         t0 = time.perf_counter()
-        try:
-            out = self._feed(delta, final)
+        out = self._feed(delta, final)
+        if self._flags:
             self._flag(out, final)
-            return out
-        finally:
-            self.guard.timed("output", t0)
+        self._seconds += time.perf_counter() - t0
+        self._chunks += 1
+        self._held += len(self.pending)
+        if final or self.blocked is not None:
+            self.close()
+        return out
+
+    def close(self) -> None:
+        """Report this choice's filter time and hold-back (once; also for a choice cut short)."""
+        if not self._closed:
+            self._closed = True
+            self.guard.record.stream(self._seconds, self._chunks, self._held, self.held_max)
 
     def _feed(self, delta: str, final: bool) -> str:
         assert self._plan is not None
@@ -266,7 +294,6 @@ class StreamGuard:
         self.context = text[:cut][-LOOKBEHIND:]
         self.pending = text[cut:]
         self.held_max = max(self.held_max, len(self.pending))
-        self.guard.record.held(len(self.pending))
         return out
 
     def _cut(self, views: Views, base: int, decided: list[Decided]) -> int:
@@ -286,8 +313,6 @@ class StreamGuard:
     def _flag(self, out: str, final: bool) -> None:
         """Audit flag-only findings in the sent text, a batch at a time."""
         assert self._plan is not None
-        if not any(self._plan.flag.detectors.values()):
-            return
         self._sent += out
         if not final and len(self._sent) - self._sent_done < FLAG_BATCH + CONTEXT:
             return

@@ -135,7 +135,7 @@ def load_guard(spec: str) -> Guard | None:
     names the line and reason when it is invalid)."""
     if spec == "none":
         return None
-    return Guard(load_policy(DEFAULT_POLICY if spec == "default" else Path(spec)))
+    return Guard(load_policy(DEFAULT_POLICY if spec == "default" else Path(spec))).warm()
 
 
 def reload_policy(app: FastAPI) -> bool:
@@ -148,7 +148,9 @@ def reload_policy(app: FastAPI) -> bool:
         return False
     source = service.guard.policy.source
     try:
-        service.guard.policy = load_policy(Path(source))
+        policy = load_policy(Path(source))
+        Guard(policy).warm()  # compiled here, not by the first request that uses it
+        service.guard.policy = policy
     except PolicyError as exc:
         log.error("safety policy reload refused; keeping the running policy: %s", exc)
         metrics.safety_reloads.labels("refused").inc()

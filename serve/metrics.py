@@ -59,16 +59,30 @@ class ServerMetrics:
         )
         self.safety_latency = Histogram(
             "llm_deploy_safety_filter_seconds",
-            "Time spent in the safety filter per check (input) or per streamed chunk (output)",
+            "Time spent in the safety filter per check (input) or per choice (output: all its "
+            "chunks; llm_deploy_safety_output_chunks_total counts them)",
             ["direction"],
-            buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1),
+            buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3),
             registry=registry,
         )
+        # per choice, not per chunk: one update per choice keeps the metrics off the per-token
+        # path (the stream guard adds up its chunks and reports when the choice ends)
         self.safety_held = Histogram(
             "llm_deploy_safety_held_chars",
-            "Output characters the stream guard held back after each chunk (bounded by the "
-            "policy's hold_back_chars)",
-            buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            "The most output characters the stream guard held back at once, per choice "
+            "(bounded by the policy's hold_back_chars)",
+            buckets=(0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=registry,
+        )
+        self.safety_chunks = Counter(
+            "llm_deploy_safety_output_chunks",
+            "Output chunks the stream guard filtered",
+            registry=registry,
+        )
+        self.safety_held_sum = Counter(
+            "llm_deploy_safety_held_char_chunks",
+            "Characters held back, summed over chunks (divided by output_chunks_total: the "
+            "mean held after a chunk)",
             registry=registry,
         )
         self.safety_reloads = Counter(

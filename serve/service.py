@@ -104,7 +104,7 @@ GREEDY_EPS = 1e-5  # vLLM's _SAMPLING_EPS: a temperature below it is greedy samp
 class SafetyMetrics(Recorder):
     def __init__(self, metrics: ServerMetrics) -> None:
         self.metrics = metrics
-        # bound once: labels() takes a lock and a lookup, and output latency is per chunk
+        # bound once: labels() takes a lock and a lookup
         self._latency = {d: metrics.safety_latency.labels(d) for d in ("input", "output")}
 
     def decision(self, direction: str, category: str, action: str) -> None:
@@ -113,8 +113,11 @@ class SafetyMetrics(Recorder):
     def latency(self, direction: str, seconds: float) -> None:
         self._latency[direction].observe(seconds)
 
-    def held(self, chars: int) -> None:
-        self.metrics.safety_held.observe(chars)
+    def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
+        self._latency["output"].observe(seconds)
+        self.metrics.safety_chunks.inc(chunks)
+        self.metrics.safety_held_sum.inc(held)
+        self.metrics.safety_held.observe(held_max)
 
 
 class Service:
@@ -515,6 +518,8 @@ class Service:
         finally:
             prep.release()
             self._account(prep, completion_tokens, reasons)
+            for sg in guards.values():  # a choice cut short (client gone) reports here
+                sg.close()
         if prep.include_usage:
             yield {**head, "choices": [], "usage": self._usage(prep, completion_tokens)}
 

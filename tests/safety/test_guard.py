@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safety.detectors import Views, builtin, iban_ok, luhn_ok
-from safety.guard import ContentFiltered, Guard
+from safety.guard import ContentFiltered, Guard, Recorder
 from safety.normalize import normalize
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 
@@ -181,3 +181,32 @@ def test_plain_prose_is_released_at_once_and_holding_is_bounded() -> None:
     digits = "1234567890" * 30  # could be a card for a while, never longer than the window
     out = "".join(sg.feed(c) for c in digits) + sg.finish()
     assert out == digits and sg.held_max <= g.policy.hold_back_chars
+
+
+class _Streams(Recorder):
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, int]] = []
+
+    def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
+        assert seconds > 0
+        self.calls.append((chunks, held, held_max))
+
+
+def test_output_metrics_are_reported_once_per_choice() -> None:
+    """The stream guard adds up its chunks and reports when the choice ends (or is cut
+    short), so the metrics cost one update per choice, not one per token."""
+    rec = _Streams()
+    guard = Guard(load_policy(DEFAULT_POLICY), record=rec).warm()
+    sg = guard.output("r1")
+    assert sg.feed("card 4111 ") == "card "  # a card number may be starting: held
+    sg.feed("1111 1111 1111 done")
+    sg.feed("", final=True)
+    sg.close()  # after the end: nothing more
+    assert len(rec.calls) == 1
+    chunks, held, held_max = rec.calls[0]
+    assert chunks == 3 and held >= 5 and held_max >= 5
+    cut = guard.output("r2")
+    cut.feed("hello ")
+    assert len(rec.calls) == 1  # still streaming
+    cut.close()  # the client went away
+    assert rec.calls[1] == (1, 0, 0)
