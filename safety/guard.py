@@ -245,13 +245,12 @@ class StreamGuard:
 
     def _feed(self, delta: str, final: bool) -> str:
         assert self._plan is not None
-        if not self.pending and not final:
-            out = self._plain(delta)
-            if out is not None:
-                return out
         self.pending += delta
         if not self.pending:
             return ""
+        out = None if final else self._plain()
+        if out is not None:
+            return out
         text = self.context + self.pending
         base = len(self.context)
         views = Views(text)  # normalized once, shared by the scan and the hold-back check
@@ -264,22 +263,24 @@ class StreamGuard:
             return ""  # blocked: a forming span outgrew the hold limit
         return self._release(text, base, cut, decided)
 
-    def _plain(self, delta: str) -> str | None:
-        """The common chunk, in one search: nothing held, plain ASCII with no character that
-        could begin a normalization construct. Nothing that could match can have started in
-        the released text (it would be held), so only positions in `delta` are asked, all
-        views at once; text before the first possible start is released, the rest held.
-        None when this cannot decide (a complete match, or text that needs the views)."""
+    def _plain(self) -> str | None:
+        """The common case, in one search: the held text and the new chunk are plain ASCII with
+        no character that could begin a normalization construct. Nothing that could match can
+        have started in the released text (it would be held), so only positions from the held
+        text on are asked, all views at once; text before the first possible start is
+        released, the rest held. None when this cannot decide (a complete match, or text that
+        needs the views). Not for the last chunk: a complete match may hide inside a longer
+        partial one, which only matters once nothing more will be held."""
         assert self._plan is not None
         check = self._plan.hold.plain
-        if check is None or not check.usable(delta):
+        chunk = self.pending
+        if check is None or not check.usable(chunk):
             return None
-        at = check.cut(self.context, delta)
-        if at is None or len(delta) - at > self.policy.hold_back_chars:
+        at = check.cut(self.context, chunk)
+        if at is None or len(chunk) - at > self.policy.hold_back_chars:
             return None  # a complete match, or the hold limit: the views decide
-        text = self.context + delta
-        base = len(self.context)
-        return self._release(text, base, base + at, [])
+        text = self.context + chunk
+        return self._release(text, len(self.context), len(self.context) + at, [])
 
     def _release(self, text: str, base: int, cut: int, decided: list[Decided]) -> str:
         """Send text[base:cut] with its redactions; hold the rest."""
