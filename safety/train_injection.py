@@ -4,7 +4,7 @@
 
 Records are {"text", "label": 1 injection / 0 benign, "lang", "source"}: the public training
 file (safety/data/public/LICENSES.md says where each source comes from and its license), the
-project's handwritten multilingual file (safety/data/injection_extra.jsonl, written for
+project's handwritten multilingual files (safety/data/injection_extra*.jsonl, written for
 training by a writer who never saw the evaluation data), the project's tuned set
 (tests/safety/data/labeled.jsonl as injection / not: texts with PII, secrets and look-alikes
 that are not injections), and benign paragraphs of this interpreter's pydoc topics. A stratified
@@ -29,6 +29,7 @@ from safety.learned import MODEL, InjectionModel, features
 DATA = [
     Path(__file__).with_name("data") / "public" / "injection_train.jsonl",
     Path(__file__).with_name("data") / "injection_extra.jsonl",
+    Path(__file__).with_name("data") / "injection_extra2.jsonl",
     Path(__file__).with_name("data") / "injection_tuned.jsonl",
 ]
 

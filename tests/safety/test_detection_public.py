@@ -158,7 +158,9 @@ FLOORS = {
     ("pii", "pii_contact"): (0.95, 0.68),
     ("pii", "pii_network"): (0.99, 0.99),
     ("secrets", "secrets"): (0.74, 0.35),
-    ("injection", "prompt_injection"): (0.86, 0.58),
+    # measured 0.895 / 0.617; with safety/data/injection_extra2.jsonl in training 0.848 / 0.647
+    # (held-out recall 0.842 -> 0.971): a chosen trade of precision for recall, not a slide
+    ("injection", "prompt_injection"): (0.83, 0.62),
 }
 
 
