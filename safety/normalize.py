@@ -135,13 +135,14 @@ def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> No
     folds = _FOLDS[casefold]
     constructs = _ASCII_CONSTRUCT.search(text) is not None
     if not constructs:
-        swaps = _one_for_one(text, folds, casefold)
-        if swaps is not None:  # every character maps to one: offsets stay, no loop needed
-            out = text
-            for c, piece in swaps:  # a piece is normalized, so no later swap matches it
-                out = out.replace(c, piece)
+        swaps, others = _changed(text, folds, casefold)
+        out = text
+        for c, piece in swaps:  # a piece is normalized, so no later swap matches it
+            out = out.replace(c, piece)
+        if not others:  # every character maps to one: offsets stay, no loop needed
             out = out.casefold() if casefold else out  # pieces are folded already: no change
             return Normalized(_map_confusables(out), range(n), range(1, n + 1), n)
+        return _splice(out, others, casefold)
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -162,10 +163,13 @@ def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> No
     return Normalized(_map_confusables("".join(chars)), starts, ends, n)
 
 
-def _one_for_one(text: str, folds: dict[str, str], casefold: bool) -> list[tuple[str, str]] | None:
-    """The characters steps 2-4 change, each with what it becomes, when each becomes exactly
-    one character (fullwidth punctuation, other digits, dashes, spaces); None otherwise."""
-    swaps = []
+def _changed(
+    text: str, folds: dict[str, str], casefold: bool
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The characters steps 2-4 change, with what each becomes: those that become exactly one
+    character (fullwidth punctuation, other digits, dashes, spaces), and the others (dropped
+    marks and ignorables, "ß" -> "ss", ligatures)."""
+    swaps, others = [], {}
     changes = _CHANGES[casefold]
     for c in set("".join(_NON_ASCII.findall(text))):
         changed = changes.get(c)
@@ -173,10 +177,34 @@ def _one_for_one(text: str, folds: dict[str, str], casefold: bool) -> list[tuple
             changed = changes[c] = _WORK[casefold].match(c) is not None
         if changed:
             piece = folds.get(c) or folds.setdefault(c, fold_char(c, casefold))
-            if len(piece) != 1:
-                return None
-            swaps.append((c, piece))
-    return swaps
+            if len(piece) == 1:
+                swaps.append((c, piece))
+            else:
+                others[c] = piece
+    return swaps, others
+
+
+def _splice(text: str, others: dict[str, str], casefold: bool) -> Normalized:
+    """`text` (one-for-one changes made) with the characters that become more or fewer
+    characters replaced, in bulk between them."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    at = regex.compile("[" + "".join(regex.escape(c) for c in others) + "]")
+    for m in at.finditer(text):
+        i = m.start()
+        chunk = text[pos:i]
+        chars.extend(chunk.casefold() if casefold else chunk)
+        starts.extend(range(pos, i))
+        ends.extend(range(pos + 1, i + 1))
+        _emit(others[m.group()], i, i + 1, chars, starts, ends)
+        pos = i + 1
+    chunk = text[pos:]
+    chars.extend(chunk.casefold() if casefold else chunk)
+    starts.extend(range(pos, len(text)))
+    ends.extend(range(pos + 1, len(text) + 1))
+    return Normalized(_map_confusables("".join(chars)), starts, ends, len(text))
 
 
 _NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
