@@ -191,14 +191,12 @@ def _splice(text: str, others: dict[str, str], casefold: bool) -> Normalized:
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
-    at = regex.compile("[" + "".join(regex.escape(c) for c in others) + "]")
-    for m in at.finditer(text):
-        i = m.start()
+    for i in sorted(i for c in others for i in _positions(text, c)):
         chunk = text[pos:i]
         chars.extend(chunk.casefold() if casefold else chunk)
         starts.extend(range(pos, i))
         ends.extend(range(pos + 1, i + 1))
-        _emit(others[m.group()], i, i + 1, chars, starts, ends)
+        _emit(others[text[i]], i, i + 1, chars, starts, ends)
         pos = i + 1
     chunk = text[pos:]
     chars.extend(chunk.casefold() if casefold else chunk)
