@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safety.detectors import Finding, Views
+from safety.plain import PlainCheck
 from safety.policy import Policy
 from safety.scan import Decided, Plan, forming, plan_for, scan
 
@@ -214,6 +215,7 @@ class StreamGuard:
     _sent_base: int = 0  # offset of _sent in what was sent
     _sent_done: int = 0  # index in _sent up to which flag findings were audited
     _flags: bool = False  # whether any flag-only detector reads the output
+    _check: PlainCheck | None = None  # the plan's one-search check for plain chunks
     _seconds: float = 0.0  # time in feed, all chunks
     _chunks: int = 0
     _held: int = 0  # characters held after each chunk, summed
@@ -222,14 +224,19 @@ class StreamGuard:
     def __post_init__(self) -> None:
         self._plan = plan_for(self.policy, "output")
         self._flags = any(self._plan.flag.detectors.values())
+        self._check = self._plan.hold.plain
 
     def feed(self, delta: str, final: bool = False) -> str:
         if self.blocked is not None:
             return ""
         t0 = time.perf_counter()
-        out = self._feed(delta, final)
+        out = None if final else self._plain(delta)
+        if out is None:
+            out = self._feed(delta, final)
         if self._flags:
-            self._flag(out, final)
+            self._sent += out
+            if final or len(self._sent) - self._sent_done >= FLAG_BATCH + CONTEXT:
+                self._flag(final)
         self._seconds += time.perf_counter() - t0
         self._chunks += 1
         self._held += len(self.pending)
@@ -248,9 +255,6 @@ class StreamGuard:
         self.pending += delta
         if not self.pending:
             return ""
-        out = None if final else self._plain()
-        if out is not None:
-            return out
         text = self.context + self.pending
         base = len(self.context)
         views = Views(text)  # normalized once, shared by the scan and the hold-back check
@@ -263,24 +267,28 @@ class StreamGuard:
             return ""  # blocked: a forming span outgrew the hold limit
         return self._release(text, base, cut, decided)
 
-    def _plain(self) -> str | None:
+    def _plain(self, delta: str) -> str | None:
         """The common case, in one search: the held text and the new chunk are plain ASCII with
         no character that could begin a normalization construct. Nothing that could match can
         have started in the released text (it would be held), so only positions from the held
         text on are asked, all views at once; text before the first possible start is
         released, the rest held. None when this cannot decide (a complete match, or text that
-        needs the views). Not for the last chunk: a complete match may hide inside a longer
-        partial one, which only matters once nothing more will be held."""
-        assert self._plan is not None
-        check = self._plan.hold.plain
-        chunk = self.pending
-        if check is None or not check.usable(chunk):
+        needs the views); then nothing has changed. Not for the last chunk: a complete match
+        may hide inside a longer partial one, which only matters once nothing more will be
+        held. Written flat: it runs for nearly every chunk."""
+        check = self._check
+        chunk = self.pending + delta
+        if check is None or not chunk or not check.usable(chunk):
             return None
         at = check.cut(self.context, chunk)
         if at is None or len(chunk) - at > self.policy.hold_back_chars:
             return None  # a complete match, or the hold limit: the views decide
-        text = self.context + chunk
-        return self._release(text, len(self.context), len(self.context) + at, [])
+        self.released += at
+        self.context = (self.context + chunk[:at])[-LOOKBEHIND:]
+        self.pending = chunk[at:]
+        if len(self.pending) > self.held_max:
+            self.held_max = len(self.pending)
+        return chunk[:at]
 
     def _release(self, text: str, base: int, cut: int, decided: list[Decided]) -> str:
         """Send text[base:cut] with its redactions; hold the rest."""
@@ -311,12 +319,9 @@ class StreamGuard:
             return -1
         return cut
 
-    def _flag(self, out: str, final: bool) -> None:
-        """Audit flag-only findings in the sent text, a batch at a time."""
+    def _flag(self, final: bool) -> None:
+        """Audit flag-only findings in the sent text (a batch, or the rest at the end)."""
         assert self._plan is not None
-        self._sent += out
-        if not final and len(self._sent) - self._sent_done < FLAG_BATCH + CONTEXT:
-            return
         safe = len(self._sent) if final else len(self._sent) - CONTEXT
         found = self._plan.resolve(self._plan.flag.find(Views(self._sent)))
         new = [d for d in found if self._sent_done < d.finding.end <= safe]

@@ -120,7 +120,7 @@ def test_the_plain_chunk_check_decides_as_the_views_do(
     sends exactly what the full per-view scan sends, over every chunking."""
     guard = guards["redact"]
     fast = _every_run(guard, case)
-    monkeypatch.setattr(StreamGuard, "_plain", lambda self: None)
+    monkeypatch.setattr(StreamGuard, "_plain", lambda self, delta: None)
     assert fast == _every_run(guard, case)
 
 
