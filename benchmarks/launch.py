@@ -13,6 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -142,3 +144,19 @@ def vllm_serve_argv(model: str, port: int, *extra: str) -> list[str]:
         "127.0.0.1",
         *extra,
     ]
+
+
+@contextmanager
+def both_servers(
+    model: str, flags: list[str], raw: Path, tag: str
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """llm-serve and vLLM's own server on the same checkpoint and engine flags, up at once
+    (logs: raw/{tag}-llm-serve.log, raw/{tag}-vllm.log); stopped on exit."""
+    p1, p2 = free_port(), free_port()
+    with (
+        ServerProcess(llm_serve_argv(model, p1, *flags), p1, raw / f"{tag}-llm-serve.log") as a,
+        ServerProcess(
+            vllm_serve_argv(model, p2, *flags), p2, raw / f"{tag}-vllm.log", ready_path="/health"
+        ) as b,
+    ):
+        yield a, b

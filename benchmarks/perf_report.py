@@ -6,7 +6,7 @@ same load on one server through llm-bench and through `vllm.benchmarks.serve`, a
 the machine's bounds: measured memory read bandwidth and matmul rate, against the decode rate.
 Writes benchmarks/results/perf*.{json,csv,png} and the README table between perf-table markers.
 
-    python -m benchmarks.perf_report [--quick] [--render-only]
+    python -m benchmarks.perf_report [--quick] [--render-only | --profile-only]
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ from typing import Any
 
 from benchmarks import cli, profile_frontend
 from benchmarks.bench_model import DEFAULT_MODEL, count_parameters, ensure_bench_model
-from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
+from benchmarks.launch import both_servers
 from benchmarks.report import plot, write_csv, write_json
+from benchmarks.results import FLAGS, OURS, REF, RESULTS, ROOT, update_readme
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-README = ROOT / "README.md"
-FLAGS = "--dtype bfloat16 --max-model-len 1024 --enforce-eager"
-OURS, REF = "llm-serve", "vllm"
 # concurrency -> measured requests: enough for two waves at low concurrency, one at 64
 CONCURRENCY = {1: 6, 4: 16, 16: 32, 64: 64}
 RATES = {0.25: 24, 0.5: 24, 1.0: 32}
@@ -331,14 +327,18 @@ def render_profile(prof: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def update_readme(table: str) -> None:
-    text = README.read_text()
-    start, end = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
-    if start not in text or end not in text:
-        raise SystemExit("README.md lacks the perf-table markers")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    README.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+def profile_only(model: str, flags: list[str], raw: Path, out: Path) -> int:
+    """Profile both frontends and merge the result into the saved report and the README."""
+    with both_servers(model, flags, raw, "prof") as (ours, ref):
+        prof, overhead = profile_frontend.compare_servers(ours, ref, model, raw)
+    if out.exists():
+        report = json.loads(out.read_text())
+        report["frontend_profile"] = prof
+        report["request_overhead"] = overhead
+        out.write_text(json.dumps(report, indent=2))
+        update_readme(render(report))
+    print(json.dumps(prof, indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=64)
     p.add_argument("--render-only", action="store_true", help="README from the saved JSON")
+    p.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="only the frontend profile and request overhead, merged into the saved JSON",
+    )
     p.add_argument("--quick", action="store_true", help="a few requests per point (smoke run)")
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     p.add_argument("--no-readme", action="store_true")
@@ -361,23 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     raw = args.out_dir / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     io = (args.input_len, args.output_len)
-    flags = args.server_args.split()
-    p1, p2 = free_port(), free_port()
-    with (
-        ServerProcess(llm_serve_argv(model, p1, *flags), p1, raw / "perf-llm-serve.log") as ours,
-        ServerProcess(
-            vllm_serve_argv(model, p2, *flags), p2, raw / "perf-vllm.log", ready_path="/health"
-        ) as ref,
-    ):
+    if args.profile_only:
+        return profile_only(model, args.server_args.split(), raw, out)
+    with both_servers(model, args.server_args.split(), raw, "perf") as (ours, ref):
         conc, rates = ({1: 2, 4: 4}, {2.0: 4}) if args.quick else (CONCURRENCY, RATES)
         runs = sweep(ours.base_url, ref.base_url, model, io, raw, args.rounds, conc, rates)
         trusted = trust(ours.base_url, model, io, raw, 1 if args.quick else 2)
-        assert ours.proc is not None and ref.proc is not None
-        pids = {OURS: (ours.base_url, ours.proc.pid), REF: (ref.base_url, ref.proc.pid)}
-        frontend = profile_frontend.compare(pids, model, profile_frontend.BENCH_ARGS)
-        overhead = profile_frontend.request_overhead(
-            ours.base_url, ref.base_url, model, (OURS, REF)
-        )
+        frontend, overhead = profile_frontend.compare_servers(ours, ref, model, raw)
     params = count_parameters(args.model)
     bounds = machine_bounds()
     report = {

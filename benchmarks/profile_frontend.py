@@ -6,7 +6,7 @@ processing, detokenization, its HTTP handlers), the HTTP stack, pydantic, asynci
 Figures: frontend CPU seconds per 1000 output tokens, and its share by owner. On a 2-core
 machine every frontend CPU second is taken from the engine, so this is the cost that matters.
 
-    python -m benchmarks.profile_frontend --ours URL --ours-pid PID --ref URL --ref-pid PID
+    python -m benchmarks.perf_report --profile-only   (also part of make bench)
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cli
+from benchmarks.launch import ServerProcess
+from benchmarks.results import OURS, REF, RESULTS
 
 OWNERS = (
     ("vllm", re.compile(r"(^|/)vllm/")),
@@ -92,14 +94,15 @@ def profile(
 
 
 def compare(
-    servers: dict[str, tuple[str, int]], model: str, bench_args: list[str], rate: int = 200
+    servers: dict[str, tuple[str, int]],
+    model: str,
+    bench_args: list[str],
+    raw: Path = RESULTS / "raw",
+    rate: int = 200,
 ) -> dict[str, dict[str, Any]]:
     """Profile each server's frontend under the same load (one after the other)."""
     report = {}
-    from benchmarks.perf_report import RESULTS
-
-    raw = RESULTS / "raw"  # the py-spy samples stay there for a closer look
-    raw.mkdir(parents=True, exist_ok=True)
+    raw.mkdir(parents=True, exist_ok=True)  # the py-spy samples stay there for a closer look
     with tempfile.TemporaryDirectory() as tmp:
         for name, (url, pid) in servers.items():
             report[name] = profile(url, pid, model, rate, bench_args, Path(tmp) / f"{name}.json")
@@ -137,42 +140,12 @@ BENCH_ARGS = ["--input-len", "128", "--output-len", "64", "--num-requests", "32"
               "--concurrency", "16", "--warmup", "2"]  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start both servers on the bench model, profile each frontend, merge into perf.json."""
-    import argparse
-    import json
-
-    from benchmarks.bench_model import DEFAULT_MODEL
-    from benchmarks.launch import ServerProcess, free_port, llm_serve_argv, vllm_serve_argv
-    from benchmarks.perf_report import FLAGS, OURS, REF, RESULTS, render, update_readme
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    args = p.parse_args(argv)
-    model, flags = str(args.model), FLAGS.split()
-    raw = RESULTS / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    p1, p2 = free_port(), free_port()
-    with (
-        ServerProcess(llm_serve_argv(model, p1, *flags), p1, raw / "prof-llm-serve.log") as a,
-        ServerProcess(
-            vllm_serve_argv(model, p2, *flags), p2, raw / "prof-vllm.log", ready_path="/health"
-        ) as b,
-    ):
-        assert a.proc is not None and b.proc is not None
-        servers = {OURS: (a.base_url, a.proc.pid), REF: (b.base_url, b.proc.pid)}
-        prof = compare(servers, model, BENCH_ARGS)
-        overhead = request_overhead(a.base_url, b.base_url, model, (OURS, REF))
-    perf = RESULTS / "perf.json"
-    if perf.exists():
-        report = json.loads(perf.read_text())
-        report["frontend_profile"] = prof
-        report["request_overhead"] = overhead
-        perf.write_text(json.dumps(report, indent=2))
-        update_readme(render(report))
-    print(json.dumps(prof, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def compare_servers(
+    ours: ServerProcess, ref: ServerProcess, model: str, raw: Path
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The frontend profile of both running servers, and the per-request overhead."""
+    assert ours.proc is not None and ref.proc is not None
+    servers = {OURS: (ours.base_url, ours.proc.pid), REF: (ref.base_url, ref.proc.pid)}
+    return compare(servers, model, BENCH_ARGS, raw), request_overhead(
+        ours.base_url, ref.base_url, model, (OURS, REF)
+    )

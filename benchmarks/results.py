@@ -1,0 +1,23 @@
+"""Where benchmark results go and the names they carry: the results folder, the engine flags
+both servers get, the two servers' labels, and the README's performance table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+FLAGS = "--dtype bfloat16 --max-model-len 1024 --enforce-eager"
+OURS, REF = "llm-serve", "vllm"
+
+
+def update_readme(table: str, readme: Path = README) -> None:
+    """Replace what lies between the README's perf-table markers with `table`."""
+    text = readme.read_text()
+    start, end = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme.name} lacks the perf-table markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
