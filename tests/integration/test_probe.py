@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import MODEL_NAME
+
+pytestmark = pytest.mark.integration
 
 
 def test_llm_probe_bias_against_the_server(base_url: str, tmp_path: Path) -> None:
