@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import serve
 from safety.guard import Guard
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from serve import routes
@@ -190,7 +191,7 @@ def build_app(
     assert guard is None or isinstance(guard, Guard)
     service = Service(engine, settings, metrics, guard)
     metrics.bind_engine(engine.num_unfinished_requests)
-    app = FastAPI(title="llm-deploy", version="0.1.0")
+    app = FastAPI(title="llm-deploy", version=serve.__version__)
     app.state.service = service
     app.state.metrics = metrics
     app.state.settings = settings

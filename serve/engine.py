@@ -157,12 +157,6 @@ class VLLMEngine:
     def num_unfinished_requests(self) -> int:
         return int(self.llm.get_num_unfinished_requests())
 
-    async def check_health(self) -> None:
-        await self.llm.check_health()
-
-    async def abort(self, request_id: str) -> None:
-        await self.llm.abort(request_id)
-
     def shutdown(self) -> None:
         self.llm.shutdown()
 
@@ -220,8 +214,6 @@ class VLLMEngine:
                         )
                         for o in out.outputs
                     ],
-                    prompt_tokens=len(prompt_ids),
-                    finished=out.finished,
                     prompt_logprobs=(
                         self._prompt_logprobs(prompt_ids, out.prompt_logprobs)
                         if out.prompt_logprobs is not None

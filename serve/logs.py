@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from typing import Any
 
 AUDIT_LOGGER = "llm-deploy.audit"  # safety decisions (safety.guard writes them)
@@ -38,7 +37,3 @@ def configure(level: str = "info") -> None:
         lg.setLevel(level.upper())
         lg.propagate = False
     logging.getLogger("uvicorn.access").disabled = True  # our access log replaces it
-
-
-def now() -> float:
-    return time.perf_counter()

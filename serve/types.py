@@ -68,8 +68,6 @@ class GenerationStep:
     """What one engine step produced for one request."""
 
     choices: list[ChoiceOutput]
-    prompt_tokens: int
-    finished: bool
     prompt_logprobs: list[TokenLogprob | None] | None = None
 
 
@@ -103,13 +101,9 @@ class EngineClient(Protocol):
         self, prompt_ids: list[int], params: SamplingConfig, request_id: str
     ) -> AsyncIterator[GenerationStep]: ...
 
-    async def abort(self, request_id: str) -> None: ...
-
     def num_unfinished_requests(self) -> int: ...
 
     @property
     def dead(self) -> bool: ...
-
-    async def check_health(self) -> None: ...
 
     def shutdown(self) -> None: ...

@@ -67,13 +67,6 @@ class FakeEngine:
     def num_unfinished_requests(self) -> int:
         return len(self.running)
 
-    async def check_health(self) -> None:
-        if self._dead:
-            raise RuntimeError("dead")
-
-    async def abort(self, request_id: str) -> None:
-        self.aborted.append(request_id)
-
     def shutdown(self) -> None:
         pass
 
@@ -111,8 +104,6 @@ class FakeEngine:
                         ChoiceOutput(i, text, tokens, self._lp(tokens) if lp else None, finish)
                         for i in range(params.n)
                     ],
-                    prompt_tokens=len(prompt_ids),
-                    finished=True,
                 )
                 return
             for k, tid in enumerate(tokens):
@@ -135,8 +126,6 @@ class FakeEngine:
                         )
                         for i in range(params.n)
                     ],
-                    prompt_tokens=len(prompt_ids),
-                    finished=last,
                 )
         finally:
             self.running.discard(request_id)

@@ -6,7 +6,6 @@ file list, sizes and mtimes and the tokenizer, so a resumed or repeated run read
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -91,14 +90,6 @@ def split(docs: list[str], val_fraction: float, seed: int) -> tuple[list[str], l
     val = [docs[i] for i in sorted(order[:n_val])]
     train = [docs[i] for i in sorted(order[n_val:])]
     return train, val
-
-
-def corpus_key(corpus: Corpus, tokenizer_json: str) -> str:
-    h = hashlib.sha256(tokenizer_json.encode())
-    h.update(str(len(corpus.documents)).encode())
-    for d in corpus.documents:
-        h.update(hashlib.sha256(d.encode("utf-8", "replace")).digest())
-    return h.hexdigest()[:16]
 
 
 def tokenize_to_memmap(docs: list[str], encode_batch, eos_id: int, path: Path) -> np.memmap:  # type: ignore[no-untyped-def]

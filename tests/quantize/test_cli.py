@@ -63,7 +63,7 @@ def test_report_numbers_are_measured_and_change_with_the_scheme(
     ids = eval_ids(tok, None, r["evaluation"]["tokens"])
     assert len(ids) == r["evaluation"]["tokens"]
     text = tmp_path / "eval.txt"
-    text.write_text(tok.decode(ids))
+    text.write_text(str(tok.decode(ids)))
     again = perplexity(Path(r["_dir"]), text.read_text(), seq_len=r["evaluation"]["window"])
     assert again["tokens"] == len(ids) - 1  # the text re-encodes to as many tokens
     assert again["perplexity"] == pytest.approx(r["perplexity"]["after"], rel=2e-3)
