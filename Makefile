@@ -80,7 +80,8 @@ lint: install
 	$(BIN)/check-jsonschema --schemafile deploy/schemas/prometheus-config.json deploy/prometheus/prometheus.yml
 	$(BIN)/check-jsonschema --schemafile deploy/schemas/grafana-dashboard.json deploy/grafana/*.json
 
-# llm-serve against vLLM's own server with llm-bench: sweeps, trust check, README table (~25 min).
+# llm-serve against vLLM's own server with llm-bench: sweeps, trust check, frontend profile,
+# README table.
 bench: install
 	$(BIN)/python -m benchmarks.perf_report
 
@@ -89,7 +90,8 @@ bench: install
 quant-table: install default-model
 	$(BIN)/python -m benchmarks.quantize_table
 
-# Safety on vs off on the same load (the README's safety cost figures).
+# Safety on vs off on the same load (the README's safety cost figures): frontend CPU per
+# 1,000 tokens, in two passes that swap which server is launched first (~9 min).
 safety-bench: install
 	$(BIN)/python -m benchmarks.safety_cost
 

@@ -1,6 +1,6 @@
 """Precision and recall of the policy's detectors on a labeled set.
 
-    python -m safety.evaluate [--data tests/safety/data/labeled.jsonl] [--policy FILE] [--json]
+    python -m safety.evaluate [--data FILE (default: safety/data/tuned/labeled.jsonl)] [--policy FILE] [--json]
     python -m safety.evaluate --suite injection --suite pii --suite secrets --suite heldout
 
 Each record is {"text", "direction", "labels": [categories]}; a category counts as detected when
@@ -20,13 +20,8 @@ from safety.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 from safety.suites import SUITES, run_suite
 from safety.suites import render as render_suite
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT / "tests" / "safety" / "data" / "labeled.jsonl"  # the tuned set
-_TUNED_POLICY = (
-    DEFAULT_DATA.with_name("terms_policy.yaml")
-    if DEFAULT_DATA.with_name("terms_policy.yaml").exists()
-    else DEFAULT_POLICY
-)
+DEFAULT_DATA = Path(__file__).with_name("data") / "tuned" / "labeled.jsonl"  # the tuned set
+_TUNED_POLICY = DEFAULT_DATA.with_name("terms_policy.yaml")  # the default plus a term list
 
 
 def detected(policy: Policy, text: str) -> set[str]:

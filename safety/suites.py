@@ -9,7 +9,7 @@
   finding that overlaps no labelled span of its category is a false positive).
 - secrets: gitleaks' rule test cases and detect-secrets' plugin tests (true and false positives).
 - heldout: adversarial texts in five languages written for this project by a writer who never
-  saw the detectors (tests/safety/data/heldout_v2.jsonl; never used for tuning).
+  saw the detectors (safety/data/heldout/heldout_v2.jsonl; never used for tuning).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -29,7 +29,7 @@ from safety.detectors import Finding, Views, dominant
 from safety.policy import Policy
 
 DATA = Path(__file__).with_name("data") / "public"
-HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "safety" / "data" / "heldout_v2.jsonl"
+HELDOUT = Path(__file__).with_name("data") / "heldout" / "heldout_v2.jsonl"
 PII_TYPES = {  # presidio entity type -> our category
     "CREDIT_CARD": "pii_financial",
     "IBAN_CODE": "pii_financial",

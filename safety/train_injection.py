@@ -6,7 +6,7 @@ Records are {"text", "label": 1 injection / 0 benign, "lang", "source"}: the pub
 file (safety/data/public/LICENSES.md says where each source comes from and its license), the
 project's handwritten multilingual files (safety/data/injection_extra*.jsonl, written for
 training by a writer who never saw the evaluation data), the project's tuned set
-(tests/safety/data/labeled.jsonl as injection / not: texts with PII, secrets and look-alikes
+(safety/data/tuned/labeled.jsonl as injection / not: texts with PII, secrets and look-alikes
 that are not injections), and benign paragraphs of this interpreter's pydoc topics. A stratified
 fifth of the training file is held back to choose the decision threshold (the lowest one whose
 precision on it is at least --precision); the public evaluation suite

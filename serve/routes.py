@@ -1,4 +1,5 @@
-"""Thin handlers: parse, call the service, choose JSON or SSE. No logic lives here."""
+"""Thin handlers: parse, call the service, choose JSON or SSE; the one thing they add is
+ending work when the client disconnects (`until_disconnect`)."""
 
 from __future__ import annotations
 

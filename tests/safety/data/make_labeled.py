@@ -216,6 +216,6 @@ for s in benign:
     add(s, [])
     add(f"Answer: {s}", [], "output")
 
-out = Path(__file__).with_name("labeled.jsonl")
+out = Path(__file__).resolve().parents[3] / "safety" / "data" / "tuned" / "labeled.jsonl"
 out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 print(f"{len(records)} records -> {out}")
