@@ -20,11 +20,11 @@ from quantize.report import (
     checkpoint_bytes,
     layer_bytes,
     peak_rss_bytes,
-    perplexity,
     rss_bytes,
     tensor_bytes,
 )
 from train.checkpoint import atomic_dir, commit_dir
+from train.evaluate import window_perplexity
 
 KL_TOKENS = 8192  # positions compared token by token (their log-probs are kept in memory)
 RUNS_ON = {
@@ -214,10 +214,10 @@ def quantize_checkpoint(
         gc.collect()
 
         base = _load_float(src)
-        ppl_before, ref, _ = perplexity(base, ev, window, keep_tokens=KL_TOKENS)
+        ppl_before, ref, _ = window_perplexity(base, ev, window, keep_tokens=KL_TOKENS)
         del base
         quant = _load_quantized(tmp, cfg.format)
-        ppl_after, _, divergence = perplexity(quant, ev, window, ref=ref)
+        ppl_after, _, divergence = window_perplexity(quant, ev, window, ref=ref)
         del quant, ref
         t4 = time.monotonic()
 

@@ -1,6 +1,7 @@
 """Precision and recall of the policy's detectors on a labeled set.
 
-    python -m safety.evaluate [--data FILE (default: safety/data/tuned/labeled.jsonl)] [--policy FILE] [--json]
+    python -m safety.evaluate [--data FILE] [--policy FILE] [--json]   (default: the tuned set,
+        safety/data/tuned/labeled.jsonl)
     python -m safety.evaluate --suite injection --suite pii --suite secrets --suite heldout
 
 Each record is {"text", "direction", "labels": [categories]}; a category counts as detected when

@@ -25,16 +25,46 @@ def perplexity(
     if len(ids) < 2:
         raise TrainError("the text is too short to measure perplexity (fewer than 2 tokens)")
     seq_len = min(seq_len, int(getattr(model.config, "max_position_embeddings", seq_len)))
+    ppl, _, _ = window_perplexity(model, ids, seq_len)
+    return {"tokens": len(ids) - 1, "loss": math.log(ppl), "perplexity": ppl}
+
+
+@torch.no_grad()
+def window_perplexity(
+    model: torch.nn.Module,
+    ids: list[int],
+    window: int,
+    keep_tokens: int = 0,
+    ref: list[torch.Tensor] | None = None,
+) -> tuple[float, list[torch.Tensor], dict[str, float]]:
+    """exp(mean next-token loss) over consecutive windows of `ids` (every token after the
+    first is predicted once): the one perplexity loop of the project.
+
+    `keep_tokens`: also return the log-probabilities of the first that many positions (float16),
+    so a second model can be compared token by token. `ref`: such log-probabilities from the
+    float model; then also return the mean KL(float || this model) and top-1 agreement there,
+    which see differences perplexity averages away.
+    """
     total, n = 0.0, 0
-    with torch.no_grad():
-        for s in range(0, len(ids) - 1, seq_len):
-            w = torch.tensor(ids[s : s + seq_len + 1])[None]
-            if w.shape[1] < 2:
-                break
-            logits = model(input_ids=w[:, :-1]).logits
-            total += torch.nn.functional.cross_entropy(
-                logits.float()[0], w[0, 1:], reduction="sum"
-            ).item()
-            n += w.shape[1] - 1
-    loss = total / n
-    return {"tokens": n, "loss": loss, "perplexity": math.exp(loss)}
+    kept: list[torch.Tensor] = []
+    kl_sum, agree, compared = 0.0, 0, 0
+    for k, s in enumerate(range(0, len(ids) - 1, window)):
+        w = torch.tensor(ids[s : s + window + 1])[None]
+        if w.shape[1] < 2:
+            break
+        logits = model(input_ids=w[:, :-1]).logits.float()[0]
+        total += torch.nn.functional.cross_entropy(logits, w[0, 1:], reduction="sum").item()
+        n += w.shape[1] - 1
+        if s < keep_tokens:
+            kept.append(torch.log_softmax(logits, -1).half())
+        if ref is not None and k < len(ref):
+            p_log = ref[k].float()
+            q_log = torch.log_softmax(logits, -1)
+            kl_sum += float((p_log.exp() * (p_log - q_log)).sum())
+            agree += int((p_log.argmax(-1) == q_log.argmax(-1)).sum())
+            compared += p_log.shape[0]
+    div = {}
+    if compared:
+        div = {"kl_mean": kl_sum / compared, "top1_agreement": agree / compared,
+               "tokens": float(compared)}  # fmt: skip
+    return math.exp(total / n), kept, div
