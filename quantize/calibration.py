@@ -1,8 +1,9 @@
 """Calibration and held-out text: loading, the offline defaults, and token windows.
 
 The defaults are standard-library sources the bundled models never trained on (llm-train's
-default corpus uses the first 400 sorted files): even-numbered files after those calibrate,
-odd-numbered ones measure perplexity, so the report never scores the text it calibrated on.
+default corpus uses the first `max_corpus_files` sorted files, 400): even-numbered files after
+those calibrate, odd-numbered ones measure perplexity, so the report never scores the text it
+calibrated on.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from pathlib import Path
 import torch
 
 from quantize.errors import QuantizeError
+from train.config import default as default_training
 from train.corpus import stdlib_files
-
-TRAINED_FILES = 400  # llm-train's default preset reads stdlib_files()[:400]
 
 
 def default_files(part: str) -> list[Path]:
     """'calibration' or 'eval': disjoint halves of the files past the training ones."""
-    rest = stdlib_files()[TRAINED_FILES:]
+    trained = default_training().max_corpus_files  # its corpus: stdlib_files()[:trained]
+    rest = stdlib_files()[trained:]
     return rest[0::2] if part == "calibration" else rest[1::2]
 
 
