@@ -8,13 +8,12 @@ recovers exactly our integer codes (checked in the tests).
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from train.checkpoint import atomic_dir, commit_dir
+from train.checkpoint import atomic_output
 
 # scheme -> (weight bits, activation quantization, compressed-tensors format)
 SCHEMES: dict[str, tuple[int, bool, str]] = {
@@ -130,14 +129,9 @@ def write_compressed_tensors(
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
-    tmp = atomic_dir(out)
-    try:
+    with atomic_output(out) as tmp:
         save_compressed_tensors(model, tmp, scheme, group_size, layers, ignore, dtype)
         copy_tokenizer(src, tmp)
-        commit_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def linear_weights(src: Path, ignore: list[str]) -> dict[str, torch.Tensor]:

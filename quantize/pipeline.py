@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from quantize.report import (
     rss_bytes,
     tensor_bytes,
 )
-from train.checkpoint import atomic_dir, commit_dir
+from train.checkpoint import atomic_output
 from train.evaluate import window_perplexity
 
 KL_TOKENS = 8192  # positions compared token by token (their log-probs are kept in memory)
@@ -178,8 +177,7 @@ def quantize_checkpoint(
     )
     model_bytes = params * 4
     baseline = rss_bytes()
-    tmp = atomic_dir(out)
-    try:
+    with atomic_output(out) as tmp:
         t1 = time.monotonic()
         notes: dict[str, float] = {}
         if cfg.format == "compressed-tensors":
@@ -287,10 +285,6 @@ def quantize_checkpoint(
             "versions": _versions(),
         }
         (tmp / "quantize_report.json").write_text(json.dumps(report, indent=2) + "\n")
-        commit_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 

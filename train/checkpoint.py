@@ -11,6 +11,8 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,19 @@ def atomic_dir(final: Path) -> Path:
     """A fresh temporary directory beside `final` (same filesystem, so rename is atomic)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+
+
+@contextmanager
+def atomic_output(final: Path) -> Iterator[Path]:
+    """Write into the yielded temporary directory beside `final`: when the block ends normally
+    it replaces `final` (commit_dir); on any failure it is removed and `final` is untouched."""
+    tmp = atomic_dir(final)
+    try:
+        yield tmp
+        commit_dir(tmp, final)
+    finally:
+        if tmp.exists():  # not committed
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _publish_modes(tmp: Path) -> None:
@@ -64,13 +79,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_state(final: Path, state: dict[str, Any]) -> None:
-    tmp = atomic_dir(final)
-    try:
+    with atomic_output(final) as tmp:
         torch.save(state, tmp / STATE)
-        commit_dir(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def load_state(path: Path) -> dict[str, Any]:

@@ -117,9 +117,8 @@ def run(ns: argparse.Namespace) -> int:
             raise TrainError(f"{ns.out} is not empty; pass --overwrite to replace it")
         corpus = load_corpus(ns.data, ns.max_corpus_files)
         tok = train_tokenizer(corpus.documents, ns.vocab_size)
-        tmp = ckpt.atomic_dir(ns.out)
-        save_tokenizer(tok, tmp, 2048)
-        ckpt.commit_dir(tmp, ns.out)
+        with ckpt.atomic_output(ns.out) as tmp:
+            save_tokenizer(tok, tmp, 2048)
         print(
             f"tokenizer with {tok.get_vocab_size()} tokens saved to {ns.out} "
             f"({len(corpus.documents)} documents, {corpus.skipped} files skipped)"

@@ -143,9 +143,8 @@ def _tokenizer(
             tok = train_tokenizer(docs, cfg.vocab_size)
         except TokenizerError as exc:
             raise TrainError(str(exc)) from None
-        tmp = ckpt.atomic_dir(tok_dir)
-        save_tokenizer(tok, tmp, cfg.seq_len)
-        ckpt.commit_dir(tmp, tok_dir)
+        with ckpt.atomic_output(tok_dir) as tmp:
+            save_tokenizer(tok, tmp, cfg.seq_len)
     _barrier(world)
     hf: PreTrainedTokenizerFast = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
     return hf
@@ -260,8 +259,7 @@ def export_hf(
     shell.load_state_dict(state, strict=True)
     shell.tie_weights()
     shell = shell.to(torch.bfloat16)  # type: ignore[arg-type]
-    tmp = ckpt.atomic_dir(final)
-    try:
+    with ckpt.atomic_output(final) as tmp:
         shell.save_pretrained(str(tmp), safe_serialization=True)
         tok.save_pretrained(str(tmp))
         GenerationConfig(
@@ -269,10 +267,6 @@ def export_hf(
         ).save_pretrained(str(tmp))
         for name, obj in extra.items():
             (tmp / name).write_text(json.dumps(obj, indent=2) if not isinstance(obj, str) else obj)
-        ckpt.commit_dir(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _shape(cfg: TrainConfig) -> LlamaShape:
