@@ -98,7 +98,7 @@ def one_pass(
     return {"runs": runs, "cpu_per_1k": per_1k, "filter": filt}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--rounds", type=int, default=2, help="rounds per pass (two passes)")
@@ -113,25 +113,39 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="one pass with no policy on either server: the launch-order factor alone",
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     model = ensure_bench_model(args.model)
     raw = args.out.parent / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    # The server launched first spends 14-24% more frontend CPU on identical work (an A/A run
-    # of two policy-less servers, README), so each pass launches the other one first and the
-    # CPU ratio is the geometric mean of the two passes: the launch-order factor cancels.
     if args.launch_order_check:
         check = one_pass(args, model, ON, raw, ["--safety-policy", "none"])["cpu_per_1k"]
         ms = {k: round(v, 1) for k, v in check.items()}  # ON: the one launched first
         ratio = round(check[ON] / check[OFF], 3)
         print(json.dumps({"first launched / second": ratio, "api_cpu_ms_per_1k_tokens": ms}))
         return 0
+    # The server launched first spends more frontend CPU on identical work (1.12-1.41x in A/A
+    # runs of two policy-less servers, README), so each pass launches the other one first and
+    # the CPU ratio is the geometric mean of the two passes: the launch-order factor cancels.
     passes = {first: one_pass(args, model, first, raw, []) for first in (ON, OFF)}
+    report = build_report(args, model, passes)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    keys = ("ratios_on_over_off", "median_ttft_delta_ms", "paired_ttft_delta_ms",
+            "chunks_per_request", "api_cpu_ms_per_1k_tokens", "api_cpu_ms_per_1k_tokens_by_pass",
+            "api_cpu_ratio_by_pass", "api_cpu_ratio_on_over_off",
+            "filter")  # fmt: skip
+    print(json.dumps({k: report[k] for k in keys}, indent=2))
+    return 0
+
+
+def build_report(
+    args: argparse.Namespace, model: str, passes: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Both passes' runs as one report: latency ratios, CPU per pass and combined, the filter."""
     runs = [r for ps in passes.values() for r in ps["runs"]]
-    filt: dict[str, float] = {}
-    for ps in passes.values():
-        for k, v in ps["filter"].items():
-            filt[k] = filt.get(k, 0.0) + v
     pass_ratio = {f: ps["cpu_per_1k"][ON] / ps["cpu_per_1k"][OFF] for f, ps in passes.items()}
     cpu_per_1k = {
         k: statistics.mean(ps["cpu_per_1k"][k] for ps in passes.values()) for k in (ON, OFF)
@@ -146,14 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         name: statistics.mean(len(gaps) + 1 for r in rr for gaps in r["itls"])
         for name, rr in ((ON, on_runs), (OFF, off_runs))
     }
-
-    def mean(prefix: str, per: str | None = None) -> float:
-        c = filt.get(per or prefix.replace("_sum", "_count"), 0.0)
-        return filt.get(prefix, 0.0) / c if c else 0.0
-
-    per_chunk = "llm_deploy_safety_output_chunks_total"
-
-    report = {
+    return {
         "model": model,
         "server_args": args.server_args,
         "load": {
@@ -178,27 +185,32 @@ def main(argv: list[str] | None = None) -> int:
             f"{f} launched first": {k: round(v, 1) for k, v in ps["cpu_per_1k"].items()}
             for f, ps in passes.items()
         },
-        "filter": {
-            "output_mean_us_per_chunk": round(
-                1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="output"}', per_chunk),
-                1,
-            ),
-            "input_mean_us_per_request": round(
-                1e6 * mean('llm_deploy_safety_filter_seconds_sum{direction="input"}'), 1
-            ),
-            "mean_held_chars_per_chunk": round(
-                mean("llm_deploy_safety_held_char_chunks_total", per_chunk), 2
-            ),
-            "mean_most_held_chars_per_choice": round(mean("llm_deploy_safety_held_chars_sum"), 2),
-        },
+        "filter": filter_summary([ps["filter"] for ps in passes.values()]),
     }
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    keys = ("ratios_on_over_off", "median_ttft_delta_ms", "paired_ttft_delta_ms",
-            "chunks_per_request", "api_cpu_ms_per_1k_tokens", "api_cpu_ms_per_1k_tokens_by_pass",
-            "api_cpu_ratio_by_pass", "api_cpu_ratio_on_over_off",
-            "filter")  # fmt: skip
-    print(json.dumps({k: report[k] for k in keys}, indent=2))
-    return 0
+
+
+def filter_summary(scrapes: list[dict[str, float]]) -> dict[str, float]:
+    """Time in the filter and hold-back, from the policy servers' counters summed over passes."""
+    filt: dict[str, float] = {}
+    for scraped in scrapes:
+        for k, v in scraped.items():
+            filt[k] = filt.get(k, 0.0) + v
+
+    def mean(prefix: str, per: str | None = None) -> float:
+        c = filt.get(per or prefix.replace("_sum", "_count"), 0.0)
+        return filt.get(prefix, 0.0) / c if c else 0.0
+
+    per_chunk = "llm_deploy_safety_output_chunks_total"
+    out_s = 'llm_deploy_safety_filter_seconds_sum{direction="output"}'
+    in_s = 'llm_deploy_safety_filter_seconds_sum{direction="input"}'
+    return {
+        "output_mean_us_per_chunk": round(1e6 * mean(out_s, per_chunk), 1),
+        "input_mean_us_per_request": round(1e6 * mean(in_s), 1),
+        "mean_held_chars_per_chunk": round(
+            mean("llm_deploy_safety_held_char_chunks_total", per_chunk), 2
+        ),
+        "mean_most_held_chars_per_choice": round(mean("llm_deploy_safety_held_chars_sum"), 2),
+    }
 
 
 if __name__ == "__main__":
