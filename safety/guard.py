@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,16 +175,12 @@ class Guard:
     def output(self, request_id: str) -> StreamGuard:
         return StreamGuard(self, self.policy, request_id)
 
-    def warm(self, pieces: Iterable[str] = ()) -> Guard:
+    def warm(self) -> Guard:
         """Compile the policy's plans and load what its detectors read (the injection model,
         the Unicode tables) now, at start-up or reload, so no request pays for it; nothing is
-        audited. `pieces` (the served model's tokens as text) prefill the stream guard's
-        answers for plain chunks."""
+        audited."""
         for direction in ("input", "output"):
             scan(self.policy, _WARM_TEXT, direction)
-        check = plan_for(self.policy, "output").hold.plain
-        if check is not None:
-            check.prefill(pieces)
         return self
 
 

@@ -16,15 +16,13 @@ import re
 import re._compiler as sre_compile
 import re._constants as sre  # the stdlib's own parse of a pattern, to measure look-behinds
 import re._parser as sre_parse
-from collections.abc import Iterable
 from typing import Any
 
 import regex
 
 from safety.detectors import RegexDetector
 
-MEMO = 262144  # remembered answers per plan (cleared when full, back to the prefilled ones)
-PREFILL = 131072  # at most this many answers worked out ahead (`prefill`)
+MEMO = 65536  # remembered answers per plan (cleared when full)
 _CONSTRUCT_CHAR = re.compile(r"[&\[({]")  # may begin an entity or "[at]" (see normalize)
 
 
@@ -109,24 +107,6 @@ class PlainCheck:
             else None
         )
         self._memo: dict[tuple[str, str], int | None] = {}
-        self._fixed: dict[tuple[str, str], int | None] = {}
-
-    def prefill(self, pieces: Iterable[str]) -> int:
-        """Work out the answers for `pieces` (a tokenizer's tokens as text) after every class
-        of character and at the start, before any request needs them: a model streams its
-        vocabulary one token at a time, so most chunks are then answered from memory. At most
-        PREFILL answers; returns how many."""
-        if self.behind is None or self.behind > 1:
-            return 0
-        befores = [""]
-        if self._classes is not None:
-            befores += sorted({self._classes.representative(chr(c)) for c in range(128)})
-        usable = [p for p in dict.fromkeys(pieces) if p and self.usable(p)]
-        for p in usable[: PREFILL // len(befores)]:
-            for before in befores:
-                self._fixed[(before, p)] = self._search(before, p)
-        self._memo = dict(self._fixed)
-        return len(self._fixed)
 
     def usable(self, chunk: str) -> bool:
         return self.behind is not None and chunk.isascii() and not _CONSTRUCT_CHAR.search(chunk)
@@ -142,7 +122,7 @@ class PlainCheck:
         answer = self._memo.get(key, -1)
         if answer == -1:
             if len(self._memo) >= MEMO:
-                self._memo = dict(self._fixed)
+                self._memo.clear()
             answer = self._memo[key] = self._search(*key)
         return answer
 

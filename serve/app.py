@@ -7,7 +7,6 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -22,7 +21,7 @@ from serve.errors import PayloadTooLarge, Unauthorized, error_response, install_
 from serve.metrics import ServerMetrics
 from serve.service import RequestContext, Service
 from serve.settings import ServerSettings
-from serve.types import EngineClient, Tokenizer
+from serve.types import EngineClient
 
 access_log = logging.getLogger("serve.access")
 log = logging.getLogger("serve.app")
@@ -132,23 +131,12 @@ def make_auth(keys: list[str]):  # type: ignore[no-untyped-def]
     return verify
 
 
-def load_guard(spec: str, pieces: Sequence[str] = ()) -> Guard | None:
+def load_guard(spec: str) -> Guard | None:
     """--safety-policy: 'none', 'default' (the shipped policy) or a YAML file (PolicyError
-    names the line and reason when it is invalid). `pieces`: see `token_pieces`."""
+    names the line and reason when it is invalid)."""
     if spec == "none":
         return None
-    return Guard(load_policy(DEFAULT_POLICY if spec == "default" else Path(spec))).warm(pieces)
-
-
-def token_pieces(tokenizer: Tokenizer, limit: int = 16384) -> list[str]:
-    """The first `limit` token ids as the text a stream sends for each, alone and after a
-    space (SentencePiece-style tokenizers drop the leading space of a token decoded alone),
-    for the stream guard to answer ahead (Guard.warm)."""
-    pieces = []
-    for i in range(min(limit, len(tokenizer))):
-        text = tokenizer.decode([i])
-        pieces += [text, " " + text]
-    return pieces
+    return Guard(load_policy(DEFAULT_POLICY if spec == "default" else Path(spec))).warm()
 
 
 def reload_policy(app: FastAPI) -> bool:
@@ -162,8 +150,7 @@ def reload_policy(app: FastAPI) -> bool:
     source = service.guard.policy.source
     try:
         policy = load_policy(Path(source))
-        # compiled and prefilled here, not by the first request that uses it
-        Guard(policy).warm(token_pieces(service.engine.tokenizer))
+        Guard(policy).warm()  # compiled here, not by the first request that uses it
         service.guard.policy = policy
     except PolicyError as exc:
         log.error("safety policy reload refused; keeping the running policy: %s", exc)
@@ -187,7 +174,7 @@ def build_app(
     The safety guard comes from settings.safety_policy unless one is passed."""
     metrics = metrics or ServerMetrics()
     if guard is _UNSET:
-        guard = load_guard(settings.safety_policy, token_pieces(engine.tokenizer))
+        guard = load_guard(settings.safety_policy)
     assert guard is None or isinstance(guard, Guard)
     service = Service(engine, settings, metrics, guard)
     metrics.bind_engine(engine.num_unfinished_requests)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from safety import plain
 from safety.detectors import Views, builtin
 from safety.guard import Guard, StreamGuard
 from safety.plain import PlainCheck, lookbehind
@@ -155,22 +154,3 @@ def test_plain_check_classes_the_character_before_without_changing_an_answer() -
             assert check.cut("ab" + c, chunk) == check._search(c, chunk), (c, chunk)
     classes = {check._classes.representative(c) for c in map(chr, range(128))}
     assert 2 < len(classes) < 20  # letters, digits, hyphen, ... are told apart, not each one
-
-
-def test_prefilled_answers_are_the_ones_a_search_gives() -> None:
-    """Guard.warm(pieces) works out plain-chunk answers ahead (every class of character before,
-    and the start); each must be what searching then would have said, and a full memo falls
-    back to them rather than to nothing."""
-    guard = Guard(load_policy(DEFAULT_POLICY))
-    check = plan_for(guard.policy, "output").hold.plain
-    assert check is not None
-    pieces = ["4111", " 4111", "-", "sk", "-proj", " the", "ghp_", "AKIA", "@", "x.io", "é", ""]
-    guard.warm(pieces)
-    assert {p for _, p in check._fixed} == {p for p in pieces if p and check.usable(p)}
-    assert len({b for b, _ in check._fixed}) > 3  # the start and several classes
-    for (before, piece), answer in check._fixed.items():
-        assert answer == check._search(before, piece), (before, piece)
-    assert check.cut("pay ", "4111") == 0  # a card may be starting
-    check._memo.update({("x", str(i)): 0 for i in range(len(check._memo), plain.MEMO)})
-    check.cut("a", "brand new")  # full: back to the prefilled answers, then this one
-    assert len(check._memo) == len(check._fixed) + 1
