@@ -51,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-text", type=Path, default=None, help=_help("eval_text"))
     p.add_argument("--eval-tokens", type=int, default=d.eval_tokens, help=_help("eval_tokens"))
     p.add_argument("--damp", type=float, default=d.damp, help=_help("damp"))
-    p.add_argument("--act-order", action="store_true", help=_help("act_order"))
+    p.add_argument(
+        "--act-order",
+        action=argparse.BooleanOptionalAction,
+        default=d.act_order,
+        help=_help("act_order"),
+    )
     p.add_argument("--smoothing", type=float, default=d.smoothing, help=_help("smoothing"))
     p.add_argument(
         "--ignore", nargs="+", default=list(d.ignore), metavar="NAME", help=_help("ignore")

@@ -11,7 +11,7 @@ from pathlib import Path
 from quantize.errors import QuantizeError
 
 SCHEMES = ("w8a8", "w8a16", "w4a16")
-METHODS = ("rtn", "gptq", "awq", "smoothquant")
+METHODS = ("rtn", "gptq", "awq", "smoothquant", "smoothquant-gptq")
 FORMATS = ("compressed-tensors", "bitsandbytes")
 
 # method -> schemes it applies to (compressed-tensors format)
@@ -20,6 +20,7 @@ METHOD_SCHEMES: dict[str, tuple[str, ...]] = {
     "gptq": SCHEMES,
     "awq": ("w4a16", "w8a16"),  # activation-aware scaling protects weights, not activations
     "smoothquant": ("w8a8",),  # moves activation outliers into weights: only matters for A8
+    "smoothquant-gptq": ("w8a8",),  # smoothing, then GPTQ rounding (llm-compressor's W8A8 recipe)
 }
 
 # Decoder-only architectures whose layer layout the calibration pipeline knows
@@ -41,7 +42,8 @@ class QuantizeConfig:
     weight-only) or w4a16 (int4 weight-only, group-wise)."""
     method: str = "gptq"
     """rtn (round to nearest), gptq (Hessian-aware rounding), awq (activation-aware scaling,
-    weight-only schemes) or smoothquant (activation smoothing, w8a8)."""
+    weight-only schemes), smoothquant (activation smoothing, then rounding to nearest; w8a8) or
+    smoothquant-gptq (smoothing, then GPTQ; w8a8)."""
     format: str = "compressed-tensors"
     """compressed-tensors (vLLM on CPU and CUDA, transformers) or bitsandbytes (transformers;
     vLLM on CUDA): w8a16 -> LLM.int8(), w4a16 -> NF4."""
@@ -62,9 +64,10 @@ class QuantizeConfig:
     """Tokens of held-out text to score before and after."""
     damp: float = 0.01
     """GPTQ dampening, as a fraction of the Hessian's mean diagonal."""
-    act_order: bool = False
-    """GPTQ: quantize columns in order of decreasing activation energy (groups stay contiguous,
-    so no g_idx is written)."""
+    act_order: bool = True
+    """GPTQ: quantize columns in order of decreasing activation energy, with every group's scale
+    fixed up front on the original contiguous groups (llm-compressor's default "static"
+    act-order), so no g_idx is written; --no-act-order goes left to right."""
     smoothing: float = 0.5
     """SmoothQuant migration strength alpha in [0, 1]."""
     ignore: list[str] = field(default_factory=lambda: ["lm_head"])
@@ -115,6 +118,16 @@ class QuantizeConfig:
     @property
     def bits(self) -> int:
         return 4 if self.scheme == "w4a16" else 8
+
+    @property
+    def smooths(self) -> bool:
+        """SmoothQuant's activation smoothing runs before the weights are rounded."""
+        return self.method in ("smoothquant", "smoothquant-gptq")
+
+    @property
+    def uses_hessian(self) -> bool:
+        """The weights are rounded by GPTQ, from each layer's input Hessian."""
+        return self.method in ("gptq", "smoothquant-gptq")
 
     @property
     def needs_calibration(self) -> bool:

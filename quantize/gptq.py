@@ -3,9 +3,12 @@ rounding error onto the columns not yet quantized, weighted by the inverse Hessi
 layer's calibration inputs (H = 2 X^T X / n), so the layer's output changes as little as possible.
 
 Follows the reference implementation: lazy block updates, Cholesky of the damped inverse
-Hessian, group scales taken when a group starts. With activation order (columns with the largest
-Hessian diagonal first), the group scales are fixed up front on the original contiguous groups
-("static groups", llm-compressor's actorder="weight"), so the checkpoint needs no g_idx.
+Hessian. Every group's scale is fixed up front from the original weights, as llm-compressor does
+(measured on the default model: the same KL as scales taken when each group starts from the
+error-updated weights, paired bootstrap interval [-5.8e-6, 1.1e-5] around 0.00063). With
+activation order (columns with the largest Hessian diagonal first; on by default, 13% lower KL
+there) the groups stay the original contiguous ones ("static groups", llm-compressor's
+actorder="static"), so the checkpoint needs no g_idx.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ def gptq(
     bits: int,
     group_size: int | None,
     damp: float = 0.01,
-    act_order: bool = False,
+    act_order: bool = True,
     block: int = 128,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (codes int8 (out, in), scales (out, groups)), both in the original column order:
@@ -51,20 +54,16 @@ def gptq(
     dead = torch.diag(h) == 0
     h[dead, dead] = 1
     w[:, dead] = 0
-    perm = None
-    static = None
-    if act_order:
-        perm = torch.argsort(torch.diag(h), descending=True)
-        # (out, groups): fixed before any error feedback, on the original groups
-        static = scales_for(w.view(out, cols // gs, gs), bits).squeeze(-1)
-        w, h = w[:, perm], h[perm][:, perm]
+    # (out, groups), on the original contiguous groups
+    scales = scales_for(w.view(out, cols // gs, gs), bits).squeeze(-1)
+    perm = torch.argsort(torch.diag(h), descending=True) if act_order else torch.arange(cols)
+    w, h = w[:, perm], h[perm][:, perm]
+    group_of = (perm // gs).tolist()
     h += damp * torch.mean(torch.diag(h)) * torch.eye(cols)
     hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
 
     lo, hi = qrange(bits)
     codes = torch.zeros(out, cols, dtype=torch.int8)
-    scales = torch.zeros(out, cols // gs)
-    scale = scales_for(w[:, :gs], bits)
     for i1 in range(0, cols, block):
         i2 = min(i1 + block, cols)
         w1 = w[:, i1:i2].clone()
@@ -72,21 +71,12 @@ def gptq(
         hinv1 = hinv[i1:i2, i1:i2]
         for i in range(i2 - i1):
             col = i1 + i
-            if static is not None and perm is not None:
-                scale = static[:, int(perm[col]) // gs].unsqueeze(1)
-            elif col % gs == 0:
-                # scale from the group's current weights (earlier errors already folded in
-                # for columns before this block; in-block updates are lazy, as in the reference)
-                grp = torch.cat([w1[:, i:], w[:, i2:]], dim=1)[:, :gs]
-                scale = scales_for(grp, bits)
-                scales[:, col // gs] = scale.squeeze(1)
+            scale = scales[:, group_of[col]]
             x = w1[:, i]
-            q = torch.clamp(torch.round(x / scale.squeeze(1)), lo, hi)
+            q = torch.clamp(torch.round(x / scale), lo, hi)
             codes[:, col] = q.to(torch.int8)
-            e = (x - q * scale.squeeze(1)) / hinv1[i, i]
+            e = (x - q * scale) / hinv1[i, i]
             w1[:, i:] -= e.unsqueeze(1) @ hinv1[i, i:].unsqueeze(0)
             err1[:, i] = e
         w[:, i2:] -= err1 @ hinv[i1:i2, i2:]
-    if perm is not None and static is not None:
-        codes, scales = codes[:, torch.argsort(perm)], static
-    return codes, scales
+    return codes[:, torch.argsort(perm)], scales

@@ -51,17 +51,17 @@ class InputStats:
     tokens: int = 0
     rows: list[torch.Tensor] = field(default_factory=list)
 
-    def add(self, x: torch.Tensor, method: str) -> None:
+    def add(self, x: torch.Tensor, cfg: QuantizeConfig) -> None:
         x = x.reshape(-1, self.cols).float()
         self.tokens += x.shape[0]
-        if method == "gptq":
+        if cfg.uses_hessian:
             if self.hessian is None:
                 self.hessian = Hessian(self.cols)
             self.hessian.add(x)
-        elif method == "smoothquant":
+        if cfg.smooths:
             m = x.abs().amax(dim=0)
             self.absmax = m if self.absmax is None else torch.maximum(self.absmax, m)
-        elif method == "awq":
+        if cfg.method == "awq":
             s = x.abs().sum(dim=0)
             self.abssum = s if self.abssum is None else self.abssum + s
             kept = sum(r.shape[0] for r in self.rows)
@@ -147,14 +147,14 @@ def _collect(
     groups: dict[str, list[str]],
     hidden: list[torch.Tensor],
     kwargs: list[dict[str, Any]],
-    method: str,
+    cfg: QuantizeConfig,
 ) -> dict[str, InputStats]:
     stats = {k: InputStats(linears[k].in_features) for k in groups}
     handles = []
     for key in groups:
 
         def hook(_m: nn.Module, args: tuple[Any, ...], _o: Any, key: str = key) -> None:
-            stats[key].add(args[0].detach(), method)
+            stats[key].add(args[0].detach(), cfg)
 
         handles.append(linears[key].register_forward_hook(hook))
     try:
@@ -173,9 +173,13 @@ def _scale_layer(
     cfg: QuantizeConfig,
     group_size: int | None,
 ) -> dict[str, float]:
-    """SmoothQuant or AWQ scaling in place; returns per-pair notes (AWQ loss ratio)."""
+    """SmoothQuant or AWQ scaling in place; returns per-pair notes (AWQ loss ratio).
+
+    A Hessian gathered before smoothing is carried over exactly: the consumers now read
+    X / s, so H becomes diag(1/s) H diag(1/s).
+    """
     notes: dict[str, float] = {}
-    pairs = SMOOTH_PAIRS if cfg.method == "smoothquant" else AWQ_PAIRS
+    pairs = SMOOTH_PAIRS if cfg.smooths else AWQ_PAIRS
     for prev_name, consumers in pairs:
         present = [n for n in consumers if n in linears]
         if not present or present[0] not in stats:
@@ -183,7 +187,7 @@ def _scale_layer(
         st = stats[present[0]]
         prev = layer.get_submodule(prev_name)
         mods = [linears[n] for n in present]
-        if cfg.method == "smoothquant":
+        if cfg.smooths:
             assert st.absmax is not None
             s = smoothing_scales(st.absmax, [m.weight for m in mods], cfg.smoothing)
         else:
@@ -197,6 +201,9 @@ def _scale_layer(
             )
             notes[present[0]] = best / base if base > 0 else 1.0
         apply_scales(prev, mods, s)
+        if st.hessian is not None:
+            inv = 1.0 / s.double()
+            st.hessian.h *= inv[:, None] * inv[None, :]
     return notes
 
 
@@ -226,14 +233,14 @@ def quantize_layers(
         groups = input_groups(list(linears))
         with torch.no_grad():
             if calibrate:
-                stats = _collect(layer, linears, groups, hidden, kwargs, cfg.method)
-            if cfg.method in ("smoothquant", "awq"):
+                stats = _collect(layer, linears, groups, hidden, kwargs, cfg)
+            if cfg.smooths or cfg.method == "awq":
                 for k, v in _scale_layer(layer, linears, stats, cfg, group_size).items():
                     notes[prefix + k] = v
             group_of = {n: k for k, members in groups.items() for n in members}
             for name, mod in linears.items():
                 w = mod.weight.float()
-                if cfg.method == "gptq":
+                if cfg.uses_hessian:
                     h = stats[group_of[name]].hessian
                     assert h is not None
                     q, s = gptq(w, h.h, cfg.bits, group_size, cfg.damp, cfg.act_order)

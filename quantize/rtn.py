@@ -13,10 +13,35 @@ def qrange(bits: int) -> tuple[int, int]:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
+# int4 clipping search: shrink factors 1.00, 0.99, ..., 0.81 of the absmax scale, scored by
+# sum |w - q(w)|^2.4 over the group (the grid and norm of llm-compressor's MSE observer)
+CLIP_STEPS = 20
+CLIP_NORM = 2.4
+
+
 def scales_for(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """absmax / qmax along the last dim, never zero. (..., n) -> (..., 1)."""
-    _, qmax = qrange(bits)
-    return (w.abs().amax(dim=-1, keepdim=True) / qmax).clamp(min=1e-8)
+    """One symmetric scale per row of the last dim, never zero. (..., n) -> (..., 1).
+
+    Chosen by KL(float || quantized) on the default model, 32,768 held-out tokens, with a paired
+    bootstrap interval for every step (the README's quantization section):
+    - int4: absmax / 7.5, compressed-tensors' convention, so a group's extreme lands on -8 or
+      7 by its sign and all 16 levels are used (absmax / 7 left -8 unused: KL +12% for GPTQ);
+      then the clipping search above (KL -11% for RTN, -4% for GPTQ against plain absmax / 7.5).
+    - int8: absmax / 127. The reference's / 127.5 doubles GPTQ's KL here: the largest positive
+      weight of a row (and any weight GPTQ's error feedback pushes past it) is clipped.
+    """
+    absmax = w.abs().amax(dim=-1, keepdim=True).clamp(min=1e-8)
+    if bits == 8:
+        return absmax / 127
+    lo, hi = qrange(bits)
+    base = absmax / ((hi - lo) / 2)
+    best, best_err = base, torch.full_like(base, float("inf"))
+    for k in range(CLIP_STEPS):
+        s = base * (1 - k / 100)
+        err = (quantize_with(w, s, bits) * s - w).abs().pow(CLIP_NORM).sum(-1, keepdim=True)
+        better = err < best_err
+        best, best_err = torch.where(better, s, best), torch.where(better, err, best_err)
+    return best
 
 
 def quantize_with(w: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
