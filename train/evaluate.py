@@ -36,18 +36,20 @@ def window_perplexity(
     window: int,
     keep_tokens: int = 0,
     ref: list[torch.Tensor] | None = None,
-) -> tuple[float, list[torch.Tensor], dict[str, float]]:
+) -> tuple[float, list[torch.Tensor], dict[str, object]]:
     """exp(mean next-token loss) over consecutive windows of `ids` (every token after the
     first is predicted once): the one perplexity loop of the project.
 
     `keep_tokens`: also return the log-probabilities of the first that many positions (float16),
     so a second model can be compared token by token. `ref`: such log-probabilities from the
-    float model; then also return the mean KL(float || this model) and top-1 agreement there,
-    which see differences perplexity averages away.
+    float model; then also return KL(float || this model) per token (mean, 95% interval, the
+    values themselves for paired comparisons) and the top-1 agreement there, which see
+    differences perplexity averages away.
     """
     total, n = 0.0, 0
     kept: list[torch.Tensor] = []
-    kl_sum, agree, compared = 0.0, 0, 0
+    kl: list[torch.Tensor] = []
+    agree = 0
     for k, s in enumerate(range(0, len(ids) - 1, window)):
         w = torch.tensor(ids[s : s + window + 1])[None]
         if w.shape[1] < 2:
@@ -60,11 +62,28 @@ def window_perplexity(
         if ref is not None and k < len(ref):
             p_log = ref[k].float()
             q_log = torch.log_softmax(logits, -1)
-            kl_sum += float((p_log.exp() * (p_log - q_log)).sum())
+            kl.append((p_log.exp() * (p_log - q_log)).sum(-1))
             agree += int((p_log.argmax(-1) == q_log.argmax(-1)).sum())
-            compared += p_log.shape[0]
-    div = {}
-    if compared:
-        div = {"kl_mean": kl_sum / compared, "top1_agreement": agree / compared,
-               "tokens": float(compared)}  # fmt: skip
+    div: dict[str, object] = {}
+    if kl:
+        per_token = torch.cat(kl).double()
+        div = {"kl_mean": float(per_token.mean()), "kl_ci95": mean_interval(per_token),
+               "top1_agreement": agree / len(per_token), "tokens": float(len(per_token)),
+               "kl_per_token": per_token}  # fmt: skip
     return math.exp(total / n), kept, div
+
+
+def mean_interval(
+    values: torch.Tensor, block: int = 128, resamples: int = 2000, seed: int = 0
+) -> list[float]:
+    """95% interval of the mean of `values` (per token, in text order) by a block bootstrap:
+    neighbouring tokens are not independent, so whole runs of `block` tokens are resampled.
+    Pass a difference of two paired series for a paired interval."""
+    v = values.double()
+    blocks = max(1, len(v) // block)
+    sums = torch.stack([c.sum() for c in v[: blocks * block].chunk(blocks)])
+    counts = torch.full((blocks,), float(len(v[: blocks * block]) // blocks), dtype=torch.double)
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randint(0, blocks, (resamples, blocks), generator=g)
+    means = sums[pick].sum(1) / counts[pick].sum(1)
+    return [float(means.quantile(0.025)), float(means.quantile(0.975))]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -24,10 +23,12 @@ from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from train import checkpoint as ckpt
 from train.config import TrainConfig
-from train.data import Batches, eval_windows, load_corpus, split, tokenize_to_memmap
+from train.data import Batches, Corpus, eval_windows, load_corpus, split, tokenize_to_memmap
 from train.errors import TrainError
-from train.init_checkpoint import LlamaShape, init_weights, llama_config
-from train.objectives import build, loss_fn
+from train.export import export_hf, plot_losses, shape_of
+from train.init_checkpoint import init_weights, llama_config
+from train.objectives import Batch, build, loss_fn
+from train.state import Env, TrainState
 from train.tokenizer import SENTINELS, TokenizerError, save_tokenizer, train_tokenizer
 
 
@@ -45,21 +46,6 @@ class FitResult:
 
 
 # ---- environment ----------------------------------------------------------------------------
-def _dist() -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def _device() -> torch.device:
-    if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return torch.device("cuda", local)
-    return torch.device("cpu")
-
-
 def _cpu_has_bf16() -> bool:
     try:
         flags = Path("/proc/cpuinfo").read_text()
@@ -84,11 +70,6 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     # bf16 on a CPU without native bf16 instructions is emulated and slower than fp32
     return torch.bfloat16 if _cpu_has_bf16() else None
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        dist.barrier()
 
 
 # ---- optimisation -----------------------------------------------------------------------------
@@ -134,18 +115,16 @@ def _check_out(out: Path, overwrite: bool, resume: bool) -> None:
         raise TrainError(f"{out} already holds {what}; pass --overwrite to replace it")
 
 
-def _tokenizer(
-    cfg: TrainConfig, run: Path, docs: list[str], rank: int, world: int
-) -> PreTrainedTokenizerFast:
+def _tokenizer(cfg: TrainConfig, run: Path, docs: list[str], env: Env) -> PreTrainedTokenizerFast:
     tok_dir = run / "tokenizer"
-    if rank == 0 and not (tok_dir / "tokenizer.json").exists():
+    if env.rank == 0 and not (tok_dir / "tokenizer.json").exists():
         try:
             tok = train_tokenizer(docs, cfg.vocab_size)
         except TokenizerError as exc:
             raise TrainError(str(exc)) from None
         with ckpt.atomic_output(tok_dir) as tmp:
             save_tokenizer(tok, tmp, cfg.seq_len)
-    _barrier(world)
+    env.barrier()
     hf: PreTrainedTokenizerFast = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
     return hf
 
@@ -189,120 +168,189 @@ def _autocast(
     return torch.autocast(device_type=device.type, dtype=amp)
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    inner = getattr(model, "_orig_mod", model)  # torch.compile
-    return getattr(inner, "module", inner)  # DDP
+# ---- the run ------------------------------------------------------------------------------------
+@dataclass
+class Data:
+    """The tokenizer, the token caches of both splits, and where they came from."""
+
+    tok: PreTrainedTokenizerFast
+    train: np.ndarray
+    val: np.ndarray
+    corpus: Corpus
+    documents: dict[str, int]
+    sentinels: list[int] | None  # span corruption's sentinel ids
 
 
-def _full_state(model: torch.nn.Module, parallel: str, world: int) -> dict[str, torch.Tensor]:
-    if world > 1 and parallel == "fsdp":
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+def prepare_run_dir(out: Path, overwrite: bool, resume: bool, env: Env) -> Path:
+    """OUT.run/, emptied for a fresh --overwrite run; checks OUT may be written."""
+    run = out.with_name(out.name + ".run")
+    if env.rank == 0:
+        _check_out(out, overwrite, resume)
+        if overwrite and not resume and run.exists():
+            shutil.rmtree(run)
+    if resume and not (run / "checkpoints" / "last" / ckpt.STATE).exists():
+        raise TrainError(f"nothing to resume: no checkpoint in {run / 'checkpoints' / 'last'}")
+    env.barrier()
+    return run
 
-        return get_model_state_dict(  # type: ignore[return-value]
-            model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+def prepare_data(cfg: TrainConfig, run: Path, env: Env) -> Data:
+    """Corpus -> split -> tokenizer -> token caches (written once, by rank 0)."""
+    corpus = load_corpus(cfg.data, cfg.max_corpus_files)
+    train_docs, val_docs = split(corpus.documents, cfg.val_fraction, cfg.seed)
+    tok = _tokenizer(cfg, run, train_docs, env)
+    eos = tok.eos_token_id
+    assert eos is not None
+
+    def enc(batch: list[str]) -> list[list[int]]:
+        return tok(batch, add_special_tokens=False)["input_ids"]  # type: ignore[no-any-return]
+
+    caches = {"train": train_docs, "val": val_docs}
+    if env.rank == 0:
+        for name, docs in caches.items():
+            tokenize_to_memmap(docs, enc, eos, run / "tokens" / f"{name}.bin")
+    env.barrier()
+    train_tok, val_tok = (tokenize_to_memmap([], enc, eos, run / "tokens" / f"{n}.bin")
+                          for n in caches)  # fmt: skip
+    if len(val_tok) < cfg.seq_len + 1:
+        raise TrainError(
+            f"validation split has {len(val_tok)} tokens, fewer than one sequence "
+            f"of {cfg.seq_len}; raise --val-fraction or add text"
         )
-    return {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+    sentinels = None
+    if cfg.objective == "span":
+        sentinels = [int(tok.convert_tokens_to_ids(s)) for s in SENTINELS]  # type: ignore[arg-type]
+    counts = {"train": len(train_docs), "val": len(val_docs)}
+    return Data(tok, train_tok, val_tok, corpus, counts, sentinels)
 
 
-def _optim_state(
-    model: torch.nn.Module, opt: torch.optim.Optimizer, parallel: str, world: int
-) -> dict[str, Any]:
-    """Optimizer state, gathered to full tensors under FSDP (a collective: call on all ranks)."""
-    if world > 1 and parallel == "fsdp":
-        from torch.distributed.checkpoint.state_dict import (
-            StateDictOptions,
-            get_optimizer_state_dict,
+def build_model(cfg: TrainConfig, tok: PreTrainedTokenizerFast, env: Env) -> LlamaForCausalLM:
+    model = LlamaForCausalLM(llama_config(shape_of(cfg), tok))
+    init_weights(model, cfg.num_layers)
+    model.to(env.device)  # type: ignore[arg-type]
+    if cfg.grad_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.config.use_cache = False
+    return model
+
+
+def build_state(cfg: TrainConfig, model: LlamaForCausalLM, data: Data, env: Env) -> TrainState:
+    """Wrap the model for the run's parallelism and build its optimizer, schedule and data."""
+    train_model: torch.nn.Module = model
+    if env.fsdp(cfg):
+        from torch.distributed.fsdp import fully_shard
+
+        for layer in model.model.layers:
+            fully_shard(layer)
+        fully_shard(model)
+    elif env.world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.device.index] if env.device.type == "cuda" else None
         )
-
-        opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        return dict(get_optimizer_state_dict(model, opt, options=opts))
-    return opt.state_dict()
-
-
-def _load_states(
-    model: torch.nn.Module,
-    opt: torch.optim.Optimizer,
-    st: dict[str, Any],
-    parallel: str,
-    world: int,
-) -> None:
-    if world > 1 and parallel == "fsdp":
-        from torch.distributed.checkpoint.state_dict import (
-            StateDictOptions,
-            set_model_state_dict,
-            set_optimizer_state_dict,
-        )
-
-        opts = StateDictOptions(full_state_dict=True)
-        set_model_state_dict(model, st["model"], options=opts)
-        set_optimizer_state_dict(model, opt, st["optimizer"], options=opts)
-        return
-    _unwrap(model).load_state_dict(st["model"])
-    opt.load_state_dict(st["optimizer"])
-
-
-def export_hf(
-    model: torch.nn.Module,
-    cfg: TrainConfig,
-    tok: PreTrainedTokenizerFast,
-    final: Path,
-    state: dict[str, torch.Tensor],
-    extra: dict[str, Any],
-) -> None:
-    """A plain HF directory (bf16 safetensors), written atomically."""
-    from transformers import GenerationConfig
-
-    hf_cfg = llama_config(_shape(cfg), tok)
-    with torch.device("meta"):
-        shell = LlamaForCausalLM(hf_cfg)
-    shell = shell.to_empty(device="cpu")
-    shell.load_state_dict(state, strict=True)
-    shell.tie_weights()
-    shell = shell.to(torch.bfloat16)  # type: ignore[arg-type]
-    with ckpt.atomic_output(final) as tmp:
-        shell.save_pretrained(str(tmp), safe_serialization=True)
-        tok.save_pretrained(str(tmp))
-        GenerationConfig(
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, max_new_tokens=256
-        ).save_pretrained(str(tmp))
-        for name, obj in extra.items():
-            (tmp / name).write_text(json.dumps(obj, indent=2) if not isinstance(obj, str) else obj)
-
-
-def _shape(cfg: TrainConfig) -> LlamaShape:
-    return LlamaShape(
-        hidden_size=cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        num_heads=cfg.num_heads,
-        num_kv_heads=cfg.num_kv_heads,
-        intermediate_size=cfg.intermediate_size,
-        max_position_embeddings=cfg.seq_len,
+    if cfg.compile:
+        train_model = torch.compile(train_model)  # type: ignore[assignment]
+    opt = torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay),
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        fused=env.device.type == "cuda",
+    )
+    return TrainState(
+        model=model,
+        train_model=train_model,
+        opt=opt,
+        sched=torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg)),
+        scaler=torch.amp.GradScaler("cuda", enabled=env.amp == torch.float16),
+        batches=Batches(
+            data.train, cfg.seq_len, cfg.batch_size, cfg.seed, env.rank, env.world, cfg.grad_accum
+        ),
+        obj_gen=torch.Generator().manual_seed(cfg.seed + 1),
     )
 
 
-def plot_losses(metrics: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+def train_step(cfg: TrainConfig, st: TrainState, data: Data, env: Env) -> float:
+    """One optimizer step over `grad_accum` micro-batches; the loss, averaged over ranks."""
+    st.opt.zero_grad(set_to_none=True)
+    loss_sum = torch.zeros((), device=env.device)
+    for micro in range(cfg.grad_accum):
+        batch = build(cfg.objective, st.batches.next(), st.obj_gen, data.sentinels)
+        sync = micro == cfg.grad_accum - 1 or env.world == 1 or cfg.parallel == "fsdp"
+        ctx = contextlib.nullcontext() if sync else st.train_model.no_sync()  # type: ignore[operator]
+        with ctx:
+            with _autocast(env.device, env.amp):
+                loss = loss_fn(st.train_model, _to(batch, env.device)) / cfg.grad_accum
+            st.scaler.scale(loss).backward()
+        loss_sum += loss.detach()
+    if cfg.grad_clip > 0:
+        st.scaler.unscale_(st.opt)
+        torch.nn.utils.clip_grad_norm_(st.train_model.parameters(), cfg.grad_clip)
+    st.scaler.step(st.opt)
+    st.scaler.update()
+    st.sched.step()
+    st.step += 1
+    if env.world > 1:
+        dist.all_reduce(loss_sum, op=dist.ReduceOp.AVG)
+    return loss_sum.item()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
-    val = [(m["step"], m["val_loss"]) for m in metrics if "val_loss" in m]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train", lw=1)
-    if val:
-        ax.plot(*zip(*val, strict=True), "o-", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _to(batch: Batch, device: torch.device) -> Batch:
+    mask = None if batch.attention_mask is None else batch.attention_mask.to(device)
+    return Batch(batch.input_ids.to(device), batch.labels.to(device), mask)
 
 
-# ---- the loop ----------------------------------------------------------------------------------
+def validate(cfg: TrainConfig, st: TrainState, data: Data, env: Env, best_dir: Path) -> None:
+    """Validation loss into the history; a new best is exported to `best_dir`."""
+    val = evaluate(st.model, data.val, cfg.seq_len, cfg.eval_batches, env.device, env.amp)
+    st.metrics.append(
+        {"step": st.step, "val_loss": round(val, 6), "val_ppl": round(math.exp(val), 3)}
+    )
+    if val < st.best_val:
+        st.best_val = val
+        state = st.full_model_state(cfg, env)  # a collective under FSDP
+        if env.rank == 0:
+            export_hf(cfg, data.tok, best_dir, state, {})
+
+
+def train(cfg: TrainConfig, st: TrainState, data: Data, env: Env, run: Path, until: Until) -> str:
+    """Steps until cfg.steps, the time limit or `until.stop_after`; returns which ended it."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=st.step, disable=until.quiet or env.rank != 0,
+               unit="step", dynamic_ncols=True)  # fmt: skip
+    tokens_per_step, t_last = cfg.tokens_per_step(env.world), time.time()
+    st.train_model.train()
+    with bar:
+        while st.step < cfg.steps:
+            loss = train_step(cfg, st, data, env)
+            now = time.time()
+            rec = {"step": st.step, "loss": round(loss, 6), "lr": st.sched.get_last_lr()[0],
+                   "tokens_per_s": round(tokens_per_step / max(1e-9, now - t_last), 1),
+                   "elapsed_s": round(now - until.t_start, 2)}  # fmt: skip
+            st.metrics.append(rec)
+            t_last = now
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{rec['lr']:.2e}",
+                            tok_s=f"{rec['tokens_per_s']:.0f}")  # fmt: skip
+            bar.update(1)
+            if st.step % cfg.eval_every == 0 or st.step == cfg.steps:
+                validate(cfg, st, data, env, run / "checkpoints" / "best")
+            if st.step % cfg.save_every == 0:
+                st.save(run / "checkpoints" / "last", cfg, env)
+            if until.stop_after is not None and st.step >= until.stop_after:
+                return "stop_after"
+            if cfg.time_limit and now - until.t_start > cfg.time_limit:
+                return "time_limit"
+    return "steps"
+
+
+@dataclass
+class Until:
+    """When a run stops besides its step count, and whether it shows progress."""
+
+    t_start: float
+    stop_after: int | None = None
+    quiet: bool = False
+
+
 def fit(
     cfg: TrainConfig,
     out: Path,
@@ -312,240 +360,68 @@ def fit(
     quiet: bool = False,
 ) -> FitResult:
     """Train per `cfg` and export to `out`. `stop_after` ends early (tests of resume)."""
-    t_start = time.time()
-    rank, world = _dist()
-    device = _device()
+    until = Until(time.time(), stop_after, quiet)
+    env = Env.create()
+    env.amp = autocast_dtype(cfg.precision, env.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = out.resolve()
-    run = out.with_name(out.name + ".run")
-    if rank == 0:
-        _check_out(out, overwrite, resume)
-        if overwrite and not resume and run.exists():
-            shutil.rmtree(run)
-    if resume and not (run / "checkpoints" / "last" / ckpt.STATE).exists():
-        raise TrainError(f"nothing to resume: no checkpoint in {run / 'checkpoints' / 'last'}")
-    _barrier(world)
-
+    run = prepare_run_dir(out, overwrite, resume, env)
     torch.manual_seed(cfg.seed)
-    corpus = load_corpus(cfg.data, cfg.max_corpus_files)
-    train_docs, val_docs = split(corpus.documents, cfg.val_fraction, cfg.seed)
-    tok = _tokenizer(cfg, run, train_docs, rank, world)
-    eos = tok.eos_token_id
-    assert eos is not None
-
-    def enc(batch: list[str]) -> list[list[int]]:
-        return tok(batch, add_special_tokens=False)["input_ids"]  # type: ignore[no-any-return]
-
-    if rank == 0:
-        tokenize_to_memmap(train_docs, enc, eos, run / "tokens" / "train.bin")
-        tokenize_to_memmap(val_docs, enc, eos, run / "tokens" / "val.bin")
-    _barrier(world)
-    train_tok = tokenize_to_memmap([], enc, eos, run / "tokens" / "train.bin")
-    val_tok = tokenize_to_memmap([], enc, eos, run / "tokens" / "val.bin")
-    if len(val_tok) < cfg.seq_len + 1:
-        raise TrainError(
-            f"validation split has {len(val_tok)} tokens, fewer than one sequence "
-            f"of {cfg.seq_len}; raise --val-fraction or add text"
-        )
-
-    model = LlamaForCausalLM(llama_config(_shape(cfg), tok))
-    init_weights(model, cfg.num_layers)
-    n_params = sum(p.numel() for p in model.parameters())
-    model.to(device)  # type: ignore[arg-type]
-    if cfg.grad_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.config.use_cache = False
-    train_model: torch.nn.Module = model
-    if world > 1 and cfg.parallel == "fsdp":
-        from torch.distributed.fsdp import fully_shard
-
-        for layer in model.model.layers:
-            fully_shard(layer)
-        fully_shard(model)
-    elif world > 1:
-        train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if cfg.compile:
-        train_model = torch.compile(train_model)  # type: ignore[assignment]
-
-    amp = autocast_dtype(cfg.precision, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-    opt = torch.optim.AdamW(
-        param_groups(model, cfg.weight_decay),
-        lr=cfg.lr,
-        betas=(cfg.beta1, cfg.beta2),
-        fused=device.type == "cuda",
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
-    batches = Batches(train_tok, cfg.seq_len, cfg.batch_size, cfg.seed, rank, world, cfg.grad_accum)
-    obj_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    sentinels: list[int] | None = None
-    if cfg.objective == "span":
-        sentinels = [int(tok.convert_tokens_to_ids(s)) for s in SENTINELS]  # type: ignore[arg-type]
-
-    step, best_val, metrics = 0, math.inf, []
-    last_dir, best_dir = run / "checkpoints" / "last", run / "checkpoints" / "best"
+    data = prepare_data(cfg, run, env)
+    st = build_state(cfg, build_model(cfg, data.tok, env), data, env)
     if resume:
-        st = ckpt.load_state(last_dir)
-        if st["config"] != asdict(cfg):
-            raise TrainError(
-                "the checkpoint was made with another configuration; resume with the same flags"
-            )
-        _load_states(train_model, opt, st, cfg.parallel, world)
-        sched.load_state_dict(st["scheduler"])
-        scaler.load_state_dict(st["scaler"])
-        batches.load_state_dict(st["batches"])
-        obj_gen.set_state(st["obj_gen"])
-        ckpt.set_rng_state(st["rng"])
-        step, best_val, metrics = st["step"], st["best_val"], st["metrics"]
+        st.load(run / "checkpoints" / "last", cfg, env)
+    ended = train(cfg, st, data, env, run, until)
+    st.save(run / "checkpoints" / "last", cfg, env)
+    if ended == "stop_after":  # no export: the run is to be resumed
+        seconds, tokens = time.time() - until.t_start, st.step * cfg.tokens_per_step(env.world)
+        best = st.best_val
+        return FitResult(out, _params(st), st.step, seconds, best, math.exp(best), math.nan, tokens)
+    return finish(cfg, st, data, env, out, run, until, ended)
 
-    def save_last() -> None:
-        # gathering is a collective under FSDP: every rank gathers, rank 0 writes
-        model_state = _full_state(train_model, cfg.parallel, world)
-        optim_state = _optim_state(train_model, opt, cfg.parallel, world)
-        if rank == 0:
-            ckpt.save_state(
-                last_dir,
-                {
-                    "config": asdict(cfg),
-                    "model": model_state,
-                    "optimizer": optim_state,
-                    "scheduler": sched.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "batches": batches.state_dict(),
-                    "obj_gen": obj_gen.get_state(),
-                    "rng": ckpt.rng_state(),
-                    "step": step,
-                    "best_val": best_val,
-                    "metrics": metrics,
-                },
-            )
-        _barrier(world)
 
-    from tqdm import tqdm
+def _params(st: TrainState) -> int:
+    return sum(p.numel() for p in st.model.parameters())
 
-    bar = tqdm(
-        total=cfg.steps, initial=step, disable=quiet or rank != 0, unit="step", dynamic_ncols=True
-    )
-    tokens_per_step = cfg.tokens_per_step(world)
-    t_last, stopped_early = time.time(), False
-    train_model.train()
-    while step < cfg.steps:
-        opt.zero_grad(set_to_none=True)
-        loss_sum = torch.zeros((), device=device)
-        for micro in range(cfg.grad_accum):
-            batch = build(cfg.objective, batches.next(), obj_gen, sentinels)
-            sync = micro == cfg.grad_accum - 1 or world == 1 or cfg.parallel == "fsdp"
-            ctx = contextlib.nullcontext() if sync else train_model.no_sync()  # type: ignore[operator]
-            with ctx:
-                with _autocast(device, amp):
-                    b = type(batch)(
-                        batch.input_ids.to(device),
-                        batch.labels.to(device),
-                        None if batch.attention_mask is None else batch.attention_mask.to(device),
-                    )
-                    loss = loss_fn(train_model, b) / cfg.grad_accum
-                scaler.scale(loss).backward()
-            loss_sum += loss.detach()
-        if cfg.grad_clip > 0:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(train_model.parameters(), cfg.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-        sched.step()
-        step += 1
-        if world > 1:
-            dist.all_reduce(loss_sum, op=dist.ReduceOp.AVG)
-        now = time.time()
-        rec = {
-            "step": step,
-            "loss": round(loss_sum.item(), 6),
-            "lr": sched.get_last_lr()[0],
-            "tokens_per_s": round(tokens_per_step / max(1e-9, now - t_last), 1),
-            "elapsed_s": round(now - t_start, 2),
-        }
-        t_last = now
-        metrics.append(rec)
-        bar.set_postfix(
-            loss=f"{rec['loss']:.3f}", lr=f"{rec['lr']:.2e}", tok_s=f"{rec['tokens_per_s']:.0f}"
-        )
-        bar.update(1)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            val = evaluate(model, val_tok, cfg.seq_len, cfg.eval_batches, device, amp)
-            metrics.append(
-                {"step": step, "val_loss": round(val, 6), "val_ppl": round(math.exp(val), 3)}
-            )
-            if val < best_val:
-                best_val = val
-                state = _full_state(train_model, cfg.parallel, world)  # collective under FSDP
-                if rank == 0:
-                    export_hf(model, cfg, tok, best_dir, state, {})
-        if step % cfg.save_every == 0:
-            save_last()
-        if stop_after is not None and step >= stop_after:
-            save_last()
-            bar.close()
-            return FitResult(
-                out,
-                n_params,
-                step,
-                time.time() - t_start,
-                best_val,
-                math.exp(best_val),
-                math.nan,
-                step * tokens_per_step,
-            )
-        if cfg.time_limit and now - t_start > cfg.time_limit:
-            stopped_early = True
-            break
-    bar.close()
-    save_last()
 
-    val = evaluate(model, val_tok, cfg.seq_len, cfg.eval_batches, device, amp)
-    uni = unigram_ppl(train_tok, val_tok, len(tok))
-    seconds = time.time() - t_start
+def finish(
+    cfg: TrainConfig,
+    st: TrainState,
+    data: Data,
+    env: Env,
+    out: Path,
+    run: Path,
+    until: Until,
+    ended: str,
+) -> FitResult:
+    """Final validation, the summary, and the exported checkpoint with its history and plot."""
+    val = evaluate(st.model, data.val, cfg.seq_len, cfg.eval_batches, env.device, env.amp)
+    uni = unigram_ppl(data.train, data.val, len(data.tok))
+    seconds = time.time() - until.t_start
+    tokens_seen = st.step * cfg.tokens_per_step(env.world)
     summary = {
-        "parameters": n_params,
-        "steps": step,
-        "stopped_by_time_limit": stopped_early,
+        "parameters": _params(st),
+        "steps": st.step,
+        "stopped_by_time_limit": ended == "time_limit",
         "seconds": round(seconds, 1),
-        "tokens_seen": step * tokens_per_step,
+        "tokens_seen": tokens_seen,
         "val_loss": round(val, 4),
         "val_ppl": round(math.exp(val), 3),
         "unigram_val_ppl": round(uni, 3),
-        "corpus": corpus.source,
-        "documents": {"train": len(train_docs), "val": len(val_docs)},
-        "tokens": {"train": int(len(train_tok)), "val": int(len(val_tok))},
-        "skipped_files": corpus.skipped,
+        "corpus": data.corpus.source,
+        "documents": data.documents,
+        "tokens": {"train": int(len(data.train)), "val": int(len(data.val))},
+        "skipped_files": data.corpus.skipped,
         "config": asdict(cfg),
     }
-    final_state = _full_state(train_model, cfg.parallel, world)  # collective under FSDP
-    if rank == 0:
-        plot_path = run / "loss.png"
-        plot_losses(metrics, plot_path)
-        export_hf(
-            model,
-            cfg,
-            tok,
-            out,
-            final_state,
-            {
-                "metrics.jsonl": "\n".join(json.dumps(m) for m in metrics) + "\n",
-                "train_summary.json": summary,
-            },
-        )
-        shutil.copy(plot_path, out / "loss.png")
-    _barrier(world)
-    return FitResult(
-        out,
-        n_params,
-        step,
-        seconds,
-        val,
-        math.exp(val),
-        uni,
-        step * tokens_per_step,
-        corpus.skipped,
-    )
+    final_state = st.full_model_state(cfg, env)  # a collective under FSDP
+    if env.rank == 0:
+        plot_losses(st.metrics, run / "loss.png")
+        history = "\n".join(json.dumps(m) for m in st.metrics) + "\n"
+        export_hf(cfg, data.tok, out, final_state,
+                  {"metrics.jsonl": history, "train_summary.json": summary})  # fmt: skip
+        shutil.copy(run / "loss.png", out / "loss.png")
+    env.barrier()
+    return FitResult(out, _params(st), st.step, seconds, val, math.exp(val), uni, tokens_seen,
+                     data.corpus.skipped)  # fmt: skip
