@@ -8,21 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import regex
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from safety.detectors import (
     BUILTIN_NAMES,
     Detector,
-    LearnedDetector,
     RegexDetector,
     builtin,
     term_detector,
 )
 
 ACTIONS = ("block", "redact", "flag", "allow")
+LEARNED = ("prompt_injection", "prompt_injection.learned")  # names that include LearnedDetector
 DEFAULT_POLICY = Path(__file__).with_name("default_policy.yaml")
 # MLCommons AI Safety hazard taxonomy codes, as Llama Guard 3/4 answers them.
 HAZARDS = {
@@ -75,11 +87,15 @@ class Policy:
 
 
 def _line(node: yaml.Node | None, path: list[Any]) -> int:
-    """1-based line of the YAML node at `path` (the deepest one found)."""
+    """1-based line of the YAML node at `path` (the deepest one found); a path ending in
+    pydantic's "[key]" means the mapping key itself."""
     line = node.start_mark.line + 1 if node is not None else 1
-    for key in path:
+    for i, key in enumerate(path):
         if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == key), None)
+            pair = next(((k, v) for k, v in node.value if k.value == key), None)
+            if pair is not None and path[i + 1 : i + 2] == ["[key]"]:
+                return int(pair[0].start_mark.line) + 1
+            nxt = pair[1] if pair else None
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             nxt = node.value[key]
         else:
@@ -89,6 +105,83 @@ def _line(node: yaml.Node | None, path: list[Any]) -> int:
         node = nxt
         line = node.start_mark.line + 1
     return line
+
+
+Action = Literal["block", "redact", "flag", "allow"]
+CategoryName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategorySpec(_Spec):
+    """One category as the file writes it."""
+
+    description: str = ""
+    input: Action = "allow"
+    output: Action = "allow"
+    detectors: list[str] | None = None
+    terms: list[StrictStr] | None = None
+    word_boundary: StrictBool = True
+    regex: list[str] | None = None
+    classifier: str | None = None
+
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, names: list[str] | None) -> list[str] | None:
+        for d in names or []:
+            if d not in BUILTIN_NAMES:
+                raise ValueError(f"unknown detector {d!r}")
+        return names
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, patterns: list[str] | None) -> list[str] | None:
+        for p in patterns or []:
+            try:
+                regex.compile(p)
+            except regex.error as exc:
+                raise ValueError(f"bad regular expression: {exc}") from None
+        return patterns
+
+    @field_validator("classifier")
+    @classmethod
+    def _hazard_code(cls, code: str | None) -> str | None:
+        if code is not None and code not in HAZARDS:
+            raise ValueError(f"classifier code {code!r}: use S1..S14")
+        return code
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CategorySpec:
+        if self.classifier and "redact" in (self.input, self.output):
+            raise ValueError("classifier categories have no span to redact: use block or flag")
+        if not (self.detectors or self.terms or self.regex or self.classifier):
+            raise ValueError("the category has no detectors, terms, regex or classifier")
+        learned = any(n in LEARNED for n in self.detectors or [])
+        if learned and self.output in ("block", "redact"):
+            raise ValueError(
+                f"the learned detector scores whole texts and cannot {self.output} streamed "
+                "output: use flag, or the rule detectors alone (prompt_injection.rules)"
+            )
+        return self
+
+
+class ClassifierSpec(_Spec):
+    url: str | None = None
+    model: str = "llama-guard"
+    timeout_s: float = 2.0
+    on_failure: Literal["open", "closed"] = "open"
+    directions: tuple[Literal["input", "output"], ...] = ("input",)
+
+
+class PolicySpec(_Spec):
+    """The whole file: validated by pydantic, extra keys refused at every level."""
+
+    version: Literal[1] = 1
+    hold_back_chars: StrictInt = Field(1024, ge=16, le=4096)
+    categories: dict[CategoryName, CategorySpec] = Field(min_length=1)
+    classifier: ClassifierSpec | None = None
 
 
 def load_policy(path: Path) -> Policy:
@@ -104,110 +197,57 @@ def load_policy(path: Path) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise PolicyError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-
-    def fail(where: list[Any], reason: str) -> PolicyError:
-        return PolicyError(f"{path}:{_line(root, where)}: {reason}")
-
     if not isinstance(data, dict):
-        raise fail([], "the policy must be a mapping with 'categories'")
-    unknown = set(data) - {"version", "hold_back_chars", "categories", "classifier"}
-    if unknown:
-        k = sorted(unknown)[0]
-        raise fail([k], f"unknown key {k!r}")
-    if data.get("version", 1) != 1:
-        raise fail(["version"], "only version 1 is supported")
-    hold = data.get("hold_back_chars", 1024)
-    if not isinstance(hold, int) or not 16 <= hold <= 4096:
-        raise fail(["hold_back_chars"], "hold_back_chars must be an integer in [16, 4096]")
-    cats_raw = data.get("categories")
-    if not isinstance(cats_raw, dict) or not cats_raw:
-        raise fail(["categories"], "'categories' must be a non-empty mapping")
+        raise PolicyError(f"{path}:1: the policy must be a mapping with 'categories'")
+    try:
+        spec = PolicySpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err["loc"])
+        if len(loc) == 2 and loc[0] == "categories":  # the whole category: point at its name
+            loc.append("[key]")
+        raise PolicyError(f"{path}:{_line(root, loc)}: {_reason(err)}") from None
+    return _build(spec, str(path))
+
+
+def _reason(err: Any) -> str:
+    """One pydantic error in the words the file's author needs."""
+    loc, kind = [str(x) for x in err["loc"]], err["type"]
+    where = f" in category {loc[1]!r}" if len(loc) > 2 and loc[0] == "categories" else ""
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}{where}"
+    if kind == "literal_error" and loc[-1] in ("input", "output"):
+        return f"{loc[-1]} action {err['input']!r}: choose from {', '.join(ACTIONS)}"
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if loc[:1] == ["categories"] and loc[-1] == "[key]":
+        return f"category name {loc[1]!r} must be letters, digits and underscores"
+    if loc == ["categories"]:
+        return "'categories' must be a non-empty mapping"
+    dotted = ".".join(x for x in loc if x != "[key]") or "policy"
+    if kind in ("model_type", "dict_type"):
+        return f"{dotted} must be a mapping"
+    return f"{dotted}: {err['msg']}"
+
+
+def _build(spec: PolicySpec, source: str) -> Policy:
     categories = {}
-    for name, spec in cats_raw.items():
-        at = ["categories", name]
-        if not isinstance(name, str) or not name.replace("_", "").isalnum():
-            raise fail(at, f"category name {name!r} must be letters, digits and underscores")
-        if not isinstance(spec, dict):
-            raise fail(at, f"category {name!r} must be a mapping")
-        bad = set(spec) - {
-            "input", "output", "detectors", "terms", "regex", "word_boundary", "classifier",
-            "description",
-        }  # fmt: skip
-        if bad:
-            k = sorted(bad)[0]
-            raise fail([*at, k], f"unknown key {k!r} in category {name!r}")
-        cat = Category(name)
-        for direction in ("input", "output"):
-            act = spec.get(direction, "allow")
-            if act not in ACTIONS:
-                raise fail(
-                    [*at, direction],
-                    f"{direction} action {act!r}: choose from {', '.join(ACTIONS)}",
-                )
-            setattr(cat, direction, act)
-        for d in spec.get("detectors") or []:
-            if d not in BUILTIN_NAMES:
-                raise fail([*at, "detectors"], f"unknown detector {d!r}")
+    for name, c in spec.categories.items():
+        cat = Category(name, c.input, c.output, classifier_code=c.classifier)
+        for d in c.detectors or []:
             for det in builtin(d):
                 det.category = name
                 cat.detectors.append(det)
-            if cat.output in ("block", "redact") and any(
-                isinstance(det, LearnedDetector) for det in cat.detectors
-            ):
-                raise fail(
-                    [*at, "output"],
-                    f"the learned detector scores whole texts and cannot {cat.output} streamed "
-                    "output: use flag, or the rule detectors alone (prompt_injection.rules)",
-                )
-        terms = spec.get("terms") or []
-        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
-            raise fail([*at, "terms"], "'terms' must be a list of strings")
-        if terms:
-            wb = spec.get("word_boundary", True)
-            if not isinstance(wb, bool):
-                raise fail([*at, "word_boundary"], "'word_boundary' must be true or false")
-            cat.detectors.append(term_detector(f"{name}.terms", name, terms, wb))
-        patterns = spec.get("regex") or []
-        if not isinstance(patterns, list):
-            raise fail([*at, "regex"], "'regex' must be a list of patterns")
-        for i, p in enumerate(patterns):
-            try:
-                cat.detectors.append(
-                    RegexDetector(f"{name}.regex{i}", name, str(p), "[REDACTED]", casefold=True)
-                )
-            except regex.error as exc:
-                raise fail([*at, "regex", i], f"bad regular expression: {exc}") from None
-        code = spec.get("classifier")
-        if code is not None:
-            if code not in HAZARDS:
-                raise fail([*at, "classifier"], f"classifier code {code!r}: use S1..S14")
-            cat.classifier_code = code
-            if "redact" in (cat.input, cat.output):
-                raise fail(at, "classifier categories have no span to redact: use block or flag")
-        if not cat.detectors and cat.classifier_code is None:
-            raise fail(at, f"category {name!r} has no detectors, terms, regex or classifier")
+        if c.terms:
+            cat.detectors.append(term_detector(f"{name}.terms", name, c.terms, c.word_boundary))
+        for i, p in enumerate(c.regex or []):
+            cat.detectors.append(
+                RegexDetector(f"{name}.regex{i}", name, p, "[REDACTED]", casefold=True)
+            )
         categories[name] = cat
     classifier = None
-    if data.get("classifier") is not None:
-        c = data["classifier"]
-        at = ["classifier"]
-        if not isinstance(c, dict):
-            raise fail(at, "'classifier' must be a mapping")
-        bad = set(c) - {"url", "model", "timeout_s", "on_failure", "directions"}
-        if bad:
-            raise fail([*at, sorted(bad)[0]], f"unknown key {sorted(bad)[0]!r} in classifier")
-        if c.get("on_failure", "open") not in ("open", "closed"):
-            raise fail([*at, "on_failure"], "on_failure must be open or closed")
-        dirs = tuple(c.get("directions", ["input"]))
-        if not set(dirs) <= {"input", "output"}:
-            raise fail([*at, "directions"], "directions must be input and/or output")
-        classifier = ClassifierConfig(
-            url=c.get("url"),
-            model=str(c.get("model", "llama-guard")),
-            timeout_s=float(c.get("timeout_s", 2.0)),
-            on_failure=c.get("on_failure", "open"),
-            directions=dirs,
-        )
+    if spec.classifier is not None:
+        classifier = ClassifierConfig(**spec.classifier.model_dump())
     # classifier categories act only through a guard model (see Guard.classify); the pattern
     # scan never sees them, since they have no detectors
-    return Policy(categories, hold, classifier, str(path))
+    return Policy(categories, spec.hold_back_chars, classifier, source)

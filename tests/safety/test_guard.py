@@ -119,6 +119,25 @@ def test_term_lists_are_exact_on_obfuscations(tmp_path: Path, variant: str, hit:
         ("categories:\n  x:\n    terms: [a]\n    colour: red\n", 4, "unknown key 'colour'"),
         ("categories: [\n", 2, "not valid YAML"),
         ("categories:\n  x:\n    classifier: S99\n", 3, "use S1..S14"),
+        ("version: 2\ncategories:\n  x:\n    terms: [a]\n", 1, "version"),
+        ("hold_back_chars: 8\ncategories:\n  x:\n    terms: [a]\n", 1, "hold_back_chars"),
+        ("categories: {}\n", 1, "'categories' must be a non-empty mapping"),
+        ("categories:\n  bad-name:\n    terms: [a]\n", 2, "letters, digits and underscores"),
+        ("categories:\n  x:\n    terms: [a]\n    word_boundary: maybe\n", 4, "word_boundary"),
+        ("categories:\n  x:\n    input: block\n", 2, "no detectors, terms, regex"),
+        (
+            "categories:\n  x:\n    detectors: [prompt_injection]\n    output: block\n",
+            2,
+            "cannot block streamed output",
+        ),
+        ("categories:\n  x:\n    classifier: S1\n    input: redact\n", 2, "no span to redact"),
+        (
+            "categories:\n  x:\n    terms: [a]\nclassifier:\n  url: http://g\n  retries: 3\n",
+            6,
+            "unknown key 'retries'",
+        ),
+        ("categories:\n  x:\n    terms: [a]\nclassifier:\n  on_failure: maybe\n", 5, "on_failure"),
+        ("- just\n- a list\n", 1, "must be a mapping"),
     ],
 )
 def test_invalid_policies_name_the_line_and_reason(
@@ -129,6 +148,31 @@ def test_invalid_policies_name_the_line_and_reason(
     with pytest.raises(PolicyError) as exc:
         load_policy(p)
     assert f"bad.yaml:{line}:" in str(exc.value) and reason in str(exc.value)
+
+
+def test_the_policy_knows_which_detector_names_carry_the_learned_model() -> None:
+    from safety.detectors import BUILTIN_NAMES, LearnedDetector
+    from safety.policy import LEARNED
+
+    learned = [n for n in BUILTIN_NAMES if any(isinstance(d, LearnedDetector) for d in builtin(n))]
+    assert sorted(learned) == sorted(LEARNED)
+
+
+def test_a_valid_policy_builds_the_same_categories_as_its_file_says(tmp_path: Path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(
+        "hold_back_chars: 64\ncategories:\n  w:\n    terms: [a b]\n    regex: ['x+y']\n"
+        "    input: redact\n    output: flag\n  v: {classifier: S1, input: block}\n"
+        "classifier: {url: 'http://g', timeout_s: 1, directions: [input, output]}\n"
+    )
+    pol = load_policy(p)
+    assert pol.hold_back_chars == 64 and list(pol.categories) == ["w", "v"]
+    w = pol.categories["w"]
+    assert (w.input, w.output) == ("redact", "flag")
+    assert [d.name for d in w.detectors] == ["w.terms", "w.regex0"]
+    assert pol.categories["v"].classifier_code == "S1" and not pol.categories["v"].detectors
+    assert pol.classifier is not None and pol.classifier.directions == ("input", "output")
+    assert pol.classifier.timeout_s == 1.0
 
 
 def stream(g: Guard, chunks: list[str]) -> tuple[list[str], str | None]:
