@@ -136,7 +136,7 @@ async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: G
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_policy, app)
 
     def on_drain() -> None:
-        service.draining = True
+        service.core.draining = True
 
     config = uvicorn.Config(
         app,
@@ -154,7 +154,7 @@ async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: G
         extra={
             "host": settings.host,
             "port": settings.port,
-            "model": service.model_name,
+            "model": service.core.model_name,
             "dtype": engine.dtype,
         },
     )

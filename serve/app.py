@@ -17,9 +17,10 @@ import serve
 from safety.guard import Guard
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from serve import routes
+from serve.core import RequestContext
 from serve.errors import PayloadTooLarge, Unauthorized, error_response, install_handlers
 from serve.metrics import ServerMetrics
-from serve.service import RequestContext, Service
+from serve.service import Service
 from serve.settings import ServerSettings
 from serve.types import EngineClient
 
@@ -31,11 +32,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestMiddleware:
     """Request id, body limit, access log and request metrics (pure ASGI: no per-chunk cost)."""
 
-    def __init__(
-        self, app: ASGIApp, service: Service, metrics: ServerMetrics, settings: ServerSettings
-    ) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, settings: ServerSettings) -> None:
         self.app = app
-        self.service = service
         self.metrics = metrics
         self.max_body = settings.max_body_bytes
 
@@ -144,14 +142,15 @@ def reload_policy(app: FastAPI) -> bool:
     policy they started with; an invalid file is refused and the running policy stays."""
     service: Service = app.state.service
     metrics: ServerMetrics = app.state.metrics
-    if service.guard is None:
+    guard = service.core.guard
+    if guard is None:
         log.warning("SIGHUP: safety filtering is off (--safety-policy none); nothing to reload")
         return False
-    source = service.guard.policy.source
+    source = guard.policy.source
     try:
         policy = load_policy(Path(source))
         Guard(policy).warm()  # compiled here, not by the first request that uses it
-        service.guard.policy = policy
+        guard.policy = policy
     except PolicyError as exc:
         log.error("safety policy reload refused; keeping the running policy: %s", exc)
         metrics.safety_reloads.labels("refused").inc()
@@ -196,5 +195,5 @@ def build_app(
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
         )
-    app.add_middleware(RequestMiddleware, service=service, metrics=metrics, settings=settings)
+    app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings)
     return app

@@ -101,6 +101,13 @@ class EngineFailure(APIError):
     code = "engine_error"
 
 
+def error_from_engine(exc: BaseException) -> APIError:
+    """Map an unexpected failure during generation to an API error (never a bare 500)."""
+    if isinstance(exc, APIError):
+        return exc
+    return EngineFailure(f"generation failed: {type(exc).__name__}")
+
+
 def error_body(
     message: str, type_: str, param: str | None = None, code: str | int | None = None
 ) -> dict[str, Any]:

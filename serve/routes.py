@@ -1,5 +1,6 @@
-"""Thin handlers: parse, call the service, choose JSON or SSE; the one thing they add is
-ending work when the client disconnects (`until_disconnect`)."""
+"""Thin handlers: parse, call the endpoint's service, choose JSON or SSE. What they add is the
+response's ownership of the admission slot, and ending work when the client disconnects
+(`until_disconnect`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import serve
+from serve.core import RequestContext, Slot
 from serve.metrics import ServerMetrics
 from serve.protocol import (
     ChatCompletionRequest,
@@ -20,7 +22,7 @@ from serve.protocol import (
     ModerationRequest,
     TokenizeRequest,
 )
-from serve.service import Prepared, RequestContext, Service, error_from_engine
+from serve.service import Service
 from serve.streaming import SSEResponse, sse
 
 T = TypeVar("T")
@@ -78,28 +80,34 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     return task.result()
 
 
-async def _respond(request: Request, svc: Service, prep: Prepared) -> Response:
-    if prep.params.stream:
-        return SSEResponse(sse(svc.stream(prep), error_from_engine), on_close=prep.release)
-    try:
-        body = await until_disconnect(request, svc.run(prep))
-    except ClientDisconnected:
-        return Response(status_code=499)
-    return JSONResponse(body)
+async def json_until_disconnect(request: Request, slot: Slot, work: Awaitable[Any]) -> Response:
+    """The JSON body of `work`, or 499 when the client left first; the slot is given back
+    either way."""
+    with slot:
+        try:
+            return JSONResponse(await until_disconnect(request, work))
+        except ClientDisconnected:
+            return Response(status_code=499)
 
 
 @api.post("/v1/completions")
 async def completions(
     body: CompletionRequest, request: Request, svc: ServiceDep, ctx: CtxDep
 ) -> Response:
-    return await _respond(request, svc, await svc.prepare_completion(body, ctx))
+    prep = await svc.completions.prepare(body, ctx)
+    if prep.params.stream:
+        return SSEResponse(sse(svc.completions.stream(prep)), prep.slot)
+    return await json_until_disconnect(request, prep.slot, svc.completions.run(prep))
 
 
 @api.post("/v1/chat/completions")
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, svc: ServiceDep, ctx: CtxDep
 ) -> Response:
-    return await _respond(request, svc, await svc.prepare_chat(body, ctx))
+    prep = await svc.chat.prepare(body, ctx)
+    if prep.params.stream:
+        return SSEResponse(sse(svc.chat.stream(prep)), prep.slot)
+    return await json_until_disconnect(request, prep.slot, svc.chat.run(prep))
 
 
 @api.get("/v1/models")
@@ -108,12 +116,12 @@ async def models(svc: ServiceDep) -> dict[str, Any]:
         "object": "list",
         "data": [
             {
-                "id": svc.model_name,
+                "id": svc.core.model_name,
                 "object": "model",
-                "created": svc.created,
+                "created": svc.core.created,
                 "owned_by": "llm-deploy",
-                "root": svc.engine.model_path,
-                "max_model_len": svc.engine.max_model_len,
+                "root": svc.core.engine.model_path,
+                "max_model_len": svc.core.engine.max_model_len,
             }
         ],
     }
@@ -122,34 +130,33 @@ async def models(svc: ServiceDep) -> dict[str, Any]:
 @api.post("/v1/moderations")
 async def moderations(body: ModerationRequest, svc: ServiceDep) -> dict[str, Any]:
     texts = [body.input] if isinstance(body.input, str) else body.input
-    return svc.moderate(texts)
+    return svc.core.moderate(texts)
 
 
 @api.post("/tokenize")
 async def tokenize(body: TokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
-    svc.check_model(body.model)
+    svc.core.check_model(body.model)
+    tokenizer = svc.core.engine.tokenizer
     if body.messages is not None:
-        text = svc.render_chat(body.messages, add_generation_prompt=True)
-        ids = svc.engine.tokenizer.encode(text, add_special_tokens=False)
+        text = svc.chat.render(body.messages, add_generation_prompt=True)
+        ids = tokenizer.encode(text, add_special_tokens=False)
     else:
-        ids = svc.engine.tokenizer.encode(
-            body.prompt or "", add_special_tokens=body.add_special_tokens
-        )
-    return {"count": len(ids), "max_model_len": svc.engine.max_model_len, "tokens": list(ids)}
+        ids = tokenizer.encode(body.prompt or "", add_special_tokens=body.add_special_tokens)
+    return {"count": len(ids), "max_model_len": svc.core.engine.max_model_len, "tokens": list(ids)}
 
 
 @api.post("/detokenize")
 async def detokenize(body: DetokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
-    svc.check_model(body.model)
-    ids = svc.check_token_ids(body.tokens, "tokens")
-    return {"prompt": svc.engine.tokenizer.decode(ids)}
+    svc.core.check_model(body.model)
+    ids = svc.core.check_token_ids(body.tokens, "tokens")
+    return {"prompt": svc.core.engine.tokenizer.decode(ids)}
 
 
 @api.get("/version")
 async def version(svc: ServiceDep) -> dict[str, str]:
     return {
         "version": serve.__version__,
-        "engine": getattr(svc.engine, "engine_version", "unknown"),
+        "engine": getattr(svc.core.engine, "engine_version", "unknown"),
     }
 
 
@@ -171,8 +178,8 @@ async def ready(svc: ServiceDep) -> JSONResponse:
 
     While the engine loads, nothing listens yet (the app is built after the self-test), which
     probes read as not ready."""
-    if svc.engine.dead:
+    if svc.core.engine.dead:
         return JSONResponse({"status": "engine_dead"}, status_code=503)
-    if svc.draining:
+    if svc.core.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     return JSONResponse({"status": "ready"})

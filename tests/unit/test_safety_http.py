@@ -203,7 +203,7 @@ async def test_guard_model_verdicts_and_fallback(
         FakeEngine(script="peaceful words ", max_model_len=256),
         safety_policy=str(guard_policy(tmp_path, on_failure)),
     )
-    app.state.service.guard.transport = scripted_guard(
+    app.state.service.core.guard.transport = scripted_guard(
         {"attack": "unsafe\nS1", "insult": "unsafe\nS10", "slow": "hang", "peaceful": "unsafe\nS1"}
     )
     r = await client.post("/v1/completions", json={"prompt": "plan an attack"})
@@ -259,27 +259,30 @@ async def test_held_text_keeps_its_logprobs(make_client: Factory) -> None:
 async def test_the_service_screens_with_the_guard_model_whatever_the_route(
     make_client: Factory, tmp_path: Path
 ) -> None:
-    """The guard-model check lives in the service's prepare step, not in a route: calling the
-    service directly is screened too, and a block gives the admission slot back."""
+    """The guard-model check lives in the endpoint services' prepare step, not in a route:
+    calling a service directly is screened too, and a block takes no admission slot."""
+    from serve.core import RequestContext
     from serve.errors import ContentFilter
     from serve.protocol import ChatCompletionRequest, CompletionRequest
-    from serve.service import RequestContext
 
     app, _ = make_client(
         FakeEngine(script="ok ", max_model_len=256),
         safety_policy=str(guard_policy(tmp_path, "open")),
     )
     svc = app.state.service
-    svc.guard.transport = scripted_guard({"attack": "unsafe\nS1"})
-    before = svc.admission.in_flight
+    svc.core.guard.transport = scripted_guard({"attack": "unsafe\nS1"})
+    admission = svc.core.admission
+    before = admission.in_flight
     with pytest.raises(ContentFilter):
-        await svc.prepare_completion(
+        await svc.completions.prepare(
             CompletionRequest(prompt="plan an attack"), RequestContext("a")
         )
     chat = ChatCompletionRequest(messages=[{"role": "user", "content": "attack now"}])
     with pytest.raises(ContentFilter):
-        await svc.prepare_chat(chat, RequestContext("b"))
-    assert svc.admission.in_flight == before
-    prep = await svc.prepare_completion(CompletionRequest(prompt="hello"), RequestContext("c"))
-    assert svc.admission.in_flight == before + 1
-    prep.release()
+        await svc.chat.prepare(chat, RequestContext("b"))
+    assert admission.in_flight == before
+    prep = await svc.completions.prepare(CompletionRequest(prompt="hello"), RequestContext("c"))
+    assert admission.in_flight == before + 1
+    prep.slot.release()
+    prep.slot.release()  # given back once, whoever calls
+    assert admission.in_flight == before

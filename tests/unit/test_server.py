@@ -84,7 +84,7 @@ async def test_dead_engine_not_ready(make_client) -> None:  # type: ignore[no-un
 
 async def test_draining_refuses_new_requests(make_client) -> None:  # type: ignore[no-untyped-def]
     app, client = make_client()
-    app.state.service.draining = True
+    app.state.service.core.draining = True
     assert (await client.get("/ready")).status_code == 503
     r = await client.post("/v1/completions", json={"prompt": "x"})
     assert r.status_code == 503 and "shutting down" in r.json()["error"]["message"]
