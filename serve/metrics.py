@@ -16,6 +16,10 @@ class ServerMetrics:
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
+        self._requests(registry)
+        self._safety(registry)
+
+    def _requests(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "llm_deploy_requests",
             "HTTP requests by endpoint and status",
@@ -51,6 +55,7 @@ class ServerMetrics:
             registry=registry,
         )
 
+    def _safety(self, registry: CollectorRegistry) -> None:
         self.safety_decisions = Counter(
             "llm_deploy_safety_decisions",
             "Safety policy decisions by category, action and direction",
