@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety.detectors import LearnedDetector, Views, email_ok, iban_ok, luhn_ok, phone_ok, ssn_ok
+from safety.detectors import LearnedDetector, Views
 from safety.evaluate import main as evaluate_main
 from safety.learned import InjectionModel, windows
+from safety.patterns import email_ok, iban_ok, luhn_ok, phone_ok, ssn_ok
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from safety.suites import SUITES, _f, findings, run_suite
 

@@ -1,0 +1,292 @@
+"""What the built-in detectors look for: the PII, secret and prompt-injection patterns, and the
+checks that confirm a candidate (checksums, number plans, entropy). `safety.detectors` turns
+these tables into detectors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+import phonenumbers
+import regex
+from stdnum import iban, luhn
+from stdnum.us import ssn as us_ssn
+
+# Checksums and number formats come from python-stdnum (luhn, iban, us.ssn) and Google's
+# libphonenumber port (phonenumbers): maintained registries of what each country issues, which
+# a pattern here can only approximate. The patterns only propose candidates.
+
+
+def luhn_ok(s: str) -> bool:
+    digits = "".join(c for c in s if c.isdigit())
+    if not 13 <= len(digits) <= 19 or digits[0] == "0" or len(set(digits)) == 1:
+        return False  # no issuer number starts with 0; all-same digits are placeholders
+    return bool(luhn.is_valid(digits))
+
+
+def iban_ok(s: str) -> bool:
+    compact = s.replace(" ", "").upper()
+    if compact[2:4] in ("00", "01", "99"):  # never-issued check digits
+        return False
+    return bool(iban.is_valid(compact))  # country, length and BBAN format too
+
+
+def ssn_ok(s: str) -> bool:
+    return bool(us_ssn.is_valid(s.replace(" ", "-")))
+
+
+# national formats tried for a number written without its country code: with the trunk prefix
+# 0 (most of Europe, China's landlines, ...), or without one (NANP, Spain, Italy, China mobile)
+TRUNK_REGIONS = ("GB", "FR", "DE", "NL", "BE", "AT", "CH", "IT", "CN", "IN", "BR", "JP", "AU")
+NO_TRUNK_REGIONS = ("US", "CA", "ES", "IT", "CN")
+_NOT_PHONE = regex.compile(  # dates, times, and the shapes of an IPv4 address or an SSN
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}|^\d{1,3}(?:\.\d{1,3}){3}$|^\d{3}-\d{2}-\d{4}$"
+)
+
+
+def phone_ok(s: str) -> bool:
+    """A number some country really issues (libphonenumber's metadata): with a country code as
+    written, else in the national format of one of PHONE_REGIONS."""
+    if _NOT_PHONE.search(s):
+        return False
+    digits = "".join(c for c in s if c.isdigit())
+    international = s.lstrip().startswith("+")
+    if not (7 if international else 9) <= len(digits) <= 15 or len(set(digits)) == 1:
+        return False
+    if international:
+        regions: tuple[str | None, ...] = (None,)
+    else:
+        regions = TRUNK_REGIONS if digits[0] == "0" else NO_TRUNK_REGIONS
+    for region in regions:
+        try:
+            number = phonenumbers.parse(s, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+_PSL: object | None = None
+
+
+def email_ok(s: str) -> bool:
+    """The domain ends in a public suffix (tldextract's bundled Public Suffix List): not
+    "logo@2x.png" or "q@k.transpose"."""
+    global _PSL
+    if _PSL is None:
+        import tldextract
+
+        _PSL = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    return bool(_PSL(s.rsplit("@", 1)[1]).suffix)  # type: ignore[operator]
+
+
+def _not_placeholder(s: str) -> bool:
+    """A key's random part, not "sk-XXXXXXXX..." or "sk-your-key-here-..."."""
+    body = regex.sub(r"^[a-z]{2,4}[_-](?:(?:proj|svcacct|admin|ant|live|test)[_-])?", "", s)
+    return len(set(body)) >= 8 and not _PLACEHOLDER.search(body)
+
+
+def ipv6_ok(s: str) -> bool:
+    try:
+        ipaddress.IPv6Address(s)
+    except ValueError:
+        return False
+    return s.count(":") >= 2 and sum(1 for g in s.split(":") if g) >= 3  # not "::", "::1"
+
+
+_PLACEHOLDER = regex.compile(
+    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
+    r"your[_-]?\w+|example\w*|dummy\w*|redacted|placeholder|none|null|true|false)@?$"
+    r"|x{6,}|X{6,}",
+    regex.IGNORECASE,
+)
+_REFERENCE = regex.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?$|^(?:os\.)?getenv|^env\[")
+
+
+def _secret_value(s: str) -> bool:
+    """An assigned value that is a credential: not a placeholder, not a reference to another
+    variable (settings.DB_PASSWORD), and random-looking (the entropy check below)."""
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    if _PLACEHOLDER.search(value) or _REFERENCE.search(value):
+        return False
+    return _entropy_ok(s)
+
+
+def _entropy_ok(s: str) -> bool:
+    """Generic 'key = value' secrets: the value must look random, not like a word."""
+    import math
+    from collections import Counter
+
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    if len(value) < 8:
+        return False
+    counts = Counter(value)
+    h = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
+    return h >= 3.0 and any(c.isdigit() for c in value)
+
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_VERSION_WORD = (
+    r"(?:version|ver\.?|release|build|v|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to"
+    r"|[=<>~!]=)\s{0,2}"
+)
+
+PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
+    "email": (
+        r"(?<![\w.+/-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){0,8}"
+        r"\.(?:[\p{L}]{2,24}|xn--[a-z0-9-]{1,59})(?![\w-])",
+        "[EMAIL]",
+        email_ok,
+    ),
+    "phone": (  # candidates; phone_ok decides (libphonenumber)
+        r"(?<![\w+.:/#-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
+        r"|(?:\(\d{2,5}\)[ .-]?|\d{2,5}[ .-])\d{2,8}(?:[ .-]\d{2,5}){0,3})"
+        r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w:-]|\.\d)",
+        "[PHONE]",
+        phone_ok,
+    ),
+    "payment_card": (
+        r"(?<![\w-])\d(?:(?:[ \t]{1,2}|[-.])?\d){12,18}(?![\w-]|\.\d)",
+        "[CARD]",
+        luhn_ok,
+    ),
+    "us_ssn": (r"(?<![\w-])\d{3}(?:-\d{2}-| \d{2} )\d{4}(?![\w-])", "[SSN]", ssn_ok),
+    "iban": (
+        r"(?<![a-z0-9])[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,4})?(?![a-z0-9])",
+        "[IBAN]",
+        iban_ok,
+    ),
+    # not CIDR, not a version string's part ("4.2.1.17.3"); a sentence's full stop may follow
+    "ipv4": (  # not after a version word ("release 4.2.1.17", "pkg==1.2.3.4")
+        rf"(?<![\w.]|{_VERSION_WORD}){_OCTET}(?:\.{_OCTET}){{3}}(?![\w/]|\.\w)",
+        "[IP]",
+        None,
+    ),
+    "ipv6": (r"(?<![\w:\[])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:\]])", "[IP]", ipv6_ok),
+}
+
+
+def _detect_secrets_patterns() -> dict[str, str]:
+    """Credential shapes from detect-secrets' plugins (Yelp, maintained with the providers'
+    formats), those whose pattern stands alone; plugins needing a keyword context, an entropy
+    test or an unbounded line (npm's .npmrc) stay out, and ours cover AWS/GitHub/JWT/Stripe.
+    Mailchimp's key begins with 32 lowercase letters or digits and Discord's with a capital
+    M, N or O and 23 letters, so ordinary words could be the start of one: a streamed answer
+    would be held word by word; they stay out too."""
+    from detect_secrets.plugins import (
+        azure_storage_key,
+        gitlab_token,
+        openai,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        telegram_token,
+        twilio,
+    )  # fmt: skip
+
+    plugins: dict[str, Any] = {
+        "azure_storage_key": azure_storage_key.AzureStorageKeyDetector,
+        "gitlab_token": gitlab_token.GitLabTokenDetector,
+        "openai": openai.OpenAIDetector,
+        "pypi_token": pypi_token.PypiTokenDetector,
+        "sendgrid": sendgrid.SendGridDetector,
+        "slack_webhook": slack.SlackDetector,
+        "square_oauth": square_oauth.SquareOAuthDetector,
+        "telegram_token": telegram_token.TelegramBotTokenDetector,
+        "twilio": twilio.TwilioKeyDetector,
+    }
+    out = {}
+    for name, plugin in plugins.items():
+        pats = [p.pattern for p in plugin().denylist]
+        out[name] = r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![\w-])"
+    return out
+
+
+DETECT_SECRETS = _detect_secrets_patterns()
+
+SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
+    "private_key": (  # the whole block when its end is there, else the header
+        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{0,8000}?"
+        r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
+        None,
+    ),
+    "aws_access_key": (r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])", None),
+    "github_token": (
+        r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255})(?!\w)",
+        None,
+    ),
+    "openai_key": (
+        r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![\w-])",
+        _not_placeholder,
+    ),
+    "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", _not_placeholder),
+    "slack_token": (r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,200}(?![\w-])", _not_placeholder),
+    "google_api_key": (r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])", _not_placeholder),
+    "stripe_key": (r"(?<!\w)[rsp]k_(?:live|test)_[0-9A-Za-z]{16,99}(?!\w)", _not_placeholder),
+    "jwt": (
+        r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,1000}\.eyJ[A-Za-z0-9_-]{8,1000}\.[A-Za-z0-9_-]{8,1000}",
+        None,
+    ),
+    "assigned_secret": (  # NAME = value, NAME: value, requirepass value; _secret_value decides
+        # the keyword may end a longer name (DB_PASSWORD, aws_secret_access_key): the match
+        # starts at the keyword, so ordinary words never look like the start of one
+        r"(?i)(?<![a-z0-9-])(?:(?:api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?token"
+        r"|auth[_-]?token|password|passwd|pwd|client[_-]?secret)[\"']?\s{0,3}[:=]"
+        r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
+        _secret_value,
+    ),
+    "url_password": (  # ://user:password@host (detect-secrets' BasicAuthDetector shape)
+        # from the "://" on: a pattern that begins with the scheme could begin at any word and
+        # would hold every streamed word; the span is the credentials and host
+        r"(?<![:/])://[^:/?#\[\]@!$&'()*+,;=\s]{1,100}:[^:/?#\[\]@!$&'()*+,;=\s]{3,200}"
+        r"@[^\s/?#@]{1,255}",
+        lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
+    ),
+    **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS.items()},
+}
+# Prompt injection: phrasings that try to override the system's instructions or extract them.
+INJECTION = [
+    r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
+    r"|your\s{1,3}|my\s{1,3}|these\s{1,3}|those\s{1,3})?(?:previous|prior|above|earlier|preceding"
+    r"|original|initial|system|existing)\s{0,3}(?:instructions?|prompts?|rules|directions"
+    r"|guidelines|constraints|context|messages?)",
+    r"(?:ignore|disregard|forget|override|bypass)\s{1,3}(?:all|any|your)\s{1,3}(?:instructions"
+    r"|rules|guidelines|restrictions|safety\s{1,3}rules)",
+    # "your" instructions are the model's; "the" prompt/instructions must be its own kind
+    # ("print the instructions for the shelf" and "show me the prompt you used" are not)
+    r"(?:reveal|print|show|repeat|output|leak|display|tell\s{1,3}me)\s{1,3}(?:me\s{1,3})?"
+    r"(?:your\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
+    r"|initial\s{1,3})?(?:system\s{1,3}prompt|system\s{1,3}message|instructions|hidden\s{1,3}"
+    r"prompt|prompt)|the\s{1,3}(?:full\s{1,3}|entire\s{1,3}|exact\s{1,3})?(?:system\s{1,3}"
+    r"(?:prompt|message|instructions)|(?:hidden|secret|initial|original)\s{1,3}(?:prompt"
+    r"|instructions)))",
+    r"you\s{1,3}are\s{1,3}(?:now\s{1,3})?(?:dan|in\s{1,3}developer\s{1,3}mode|jailbroken"
+    r"|unrestricted|unfiltered|no\s{1,3}longer\s{1,3}bound)",
+    r"(?:developer|god|jailbreak|dan)\s{1,3}mode\s{1,3}(?:enabled|activated|on)",
+    r"do\s{1,3}anything\s{1,3}now",
+    r"(?:pretend|act|behave|imagine)\s{1,3}(?:that\s{1,3})?(?:you\s{1,3}(?:have|are)|as\s{1,3}"
+    r"(?:if\s{1,3})?(?:you\s{1,3}(?:have|are|were))?)\s{0,3}(?:an?\s{1,3})?(?:no|without|unbound"
+    r"|free\s{1,3}of)\s{0,3}(?:any\s{1,3})?(?:rules|restrictions|filters|guidelines|limits"
+    r"|ethics|content\s{1,3}polic(?:y|ies))",
+    r"<\|?(?:im_start|system|im_end)\|?>\s{0,3}(?:system)?",
+    r"\[(?:system|inst)\]|<<sys>>",
+    r"new\s{1,3}(?:system\s{1,3})?instructions?\s{0,3}:",
+    # Chinese (no spaces between words; the learned model has too little Chinese to learn from)
+    r"(?:忽略|无视|忘掉|忘记|不要理会|别管|跳过|抛开|放弃)(?:掉|你)?(?:之前|以前|先前|上面|上述|前面"
+    r"|原来|原有|所有|全部|一切|开发者)?(?:给你)?的?(?:所有|全部|一切)?(?:的)?(?:指令|指示|规则|设定|提示"
+    r"|说明|要求|限制|约束|安全策略)",
+    r"(?:输出|显示|告诉我|泄露|打印|重复|给我看|透露|展示|复述)(?:一下|出)?(?:你的|你)?(?:完整的?|全部)?"
+    r"(?:系统提示词?|系统指令|初始指令|隐藏指令|系统设定|提示词|原始指令)",
+    r"(?:开发者|上帝|越狱|无限制|dan)模式",
+    r"(?:没有|不受|摆脱)(?:任何)?(?:的)?(?:限制|约束|审查|过滤)",
+    r"(?:之前|以前|先前|上面|原来)的(?:所有)?(?:指令|规则|设定|指示)(?:全部|都|一律)?(?:作废|无效|失效|取消)",
+]
+
+
+CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word
