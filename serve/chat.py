@@ -97,48 +97,35 @@ class ChatService:
 
     async def stream(self, prep: Prepared) -> AsyncIterator[dict[str, Any]]:
         """OpenAI chunk objects; errors after the first chunk are raised to `streaming`."""
-        n = prep.params.n
         head = {"id": prep.response_id, "object": "chat.completion.chunk",
                 "created": prep.created, "model": prep.model}  # fmt: skip
-        completion_tokens, reasons = 0, []
-        stopped: set[int] = set()  # finished or blocked choices
-        guard = self.core.stream_guard(prep)
+        tally = self.core.tally(prep)
         steps = self.engine.generate(prep.prompts[0], prep.params, prep.response_id)
         try:
             async with self.core.deadline():
                 role = {"role": "assistant", "content": ""}
                 yield {**head, "choices": [
                     {"index": k, "delta": role, "logprobs": None, "finish_reason": None}
-                    for k in range(n)
+                    for k in range(prep.params.n)
                 ]}  # fmt: skip
                 async for step in steps:
-                    choices = []
-                    for c in step.choices:
-                        completion_tokens += len(c.token_ids)
-                        if c.index in stopped:
-                            continue  # blocked: the rest of this choice is never sent
-                        if guard is not None:
-                            c = guard.feed(c.index, c)
-                        if c.finish_reason is not None:
-                            stopped.add(c.index)
-                            reasons.append(c.finish_reason)
-                        delta = {"content": c.text} if c.text else {}
-                        choices.append({"index": c.index, "delta": delta,
-                                        "logprobs": _logprobs(c),
-                                        "finish_reason": c.finish_reason})  # fmt: skip
+                    choices = [
+                        {"index": c.index, "delta": {"content": c.text} if c.text else {},
+                         "logprobs": _logprobs(c), "finish_reason": c.finish_reason}
+                        for c in (tally.take(x.index, x) for x in step.choices)
+                        if c is not None
+                    ]  # fmt: skip
                     if choices:
                         yield {**head, "choices": choices}
-                    if len(stopped) == n:
+                    if tally.done:
                         # every choice ended or was blocked: close the generator now, which
                         # aborts the engine request (a bare break would leave that to the GC)
                         await steps.aclose()  # type: ignore[attr-defined]
                         break
         finally:
-            self.core.account(prep, completion_tokens, reasons)
-            if guard is not None:
-                guard.close()
+            tally.close()
         if prep.include_usage:
-            yield {**head, "choices": [], "usage": self.core.usage(prep, completion_tokens)}
+            yield tally.usage_chunk(head)
 
 
 def _logprobs(c: ChoiceOutput) -> dict[str, Any] | None:

@@ -90,13 +90,10 @@ class CompletionService:
 
     async def stream(self, prep: Prepared) -> AsyncIterator[dict[str, Any]]:
         """OpenAI chunk objects; errors after the first chunk are raised to `streaming`."""
-        n, total = prep.params.n, prep.params.n * len(prep.prompts)
+        n = prep.params.n
         head = {"id": prep.response_id, "object": "text_completion", "created": prep.created,
                 "model": prep.model}  # fmt: skip
-        completion_tokens, reasons = 0, []
-        started: set[int] = set()
-        stopped: set[int] = set()  # finished or blocked choices
-        guard = self.core.stream_guard(prep)
+        tally, started = self.core.tally(prep), set()
         steps = self._steps(prep)
         try:
             async with self.core.deadline():
@@ -105,30 +102,21 @@ class CompletionService:
                     choices = []
                     for c in step.choices:
                         idx = i * n + c.index
-                        completion_tokens += len(c.token_ids)
-                        if idx in stopped:
-                            continue  # blocked: the rest of this choice is never sent
-                        if guard is not None:
-                            c = guard.feed(idx, c)
-                        if c.finish_reason is not None:
-                            stopped.add(idx)
-                            reasons.append(c.finish_reason)
-                        first = idx not in started
-                        started.add(idx)
-                        choices.append(self._chunk(prep, idx, c, i, step if first else None))
+                        if (sent := tally.take(idx, c)) is not None:
+                            first = step if idx not in started else None
+                            started.add(idx)
+                            choices.append(self._chunk(prep, idx, sent, i, first))
                     if choices:
                         yield {**head, "choices": choices}
-                    if len(stopped) == total:
+                    if tally.done:
                         # every choice ended or was blocked: close the generator now, which
                         # aborts the engine request (a bare break would leave that to the GC)
                         await steps.aclose()  # type: ignore[attr-defined]
                         break
         finally:
-            self.core.account(prep, completion_tokens, reasons)
-            if guard is not None:
-                guard.close()
+            tally.close()
         if prep.include_usage:
-            yield {**head, "choices": [], "usage": self.core.usage(prep, completion_tokens)}
+            yield tally.usage_chunk(head)
 
     # ---- response shaping ----------------------------------------------------------------------
     def _choice(

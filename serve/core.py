@@ -342,8 +342,10 @@ class ServingCore:
             return replace(c, text=text, logprobs=None)  # token logprobs would leak the span
         return c
 
-    def stream_guard(self, prep: Prepared) -> OutputStreams | None:
-        return None if self.guard is None else OutputStreams(self.guard, prep.ctx.request_id)
+    def tally(self, prep: Prepared) -> StreamTally:
+        """What a streamed response counts and guards, choice by choice."""
+        guard = None if self.guard is None else OutputStreams(self.guard, prep.ctx.request_id)
+        return StreamTally(self, prep, guard)
 
     # ---- accounting ----------------------------------------------------------------------------
     def account(
@@ -374,6 +376,42 @@ class ServingCore:
             "model": f"llm-deploy-policy:{Path(policy.source).name}",
             "results": [moderate(policy, t) for t in texts],
         }
+
+
+class StreamTally:
+    """A streamed response's bookkeeping: tokens and finish reasons, choices already ended or
+    blocked, and the output guard of each choice. `close` accounts for the request."""
+
+    def __init__(self, core: ServingCore, prep: Prepared, guard: OutputStreams | None) -> None:
+        self.core, self.prep, self.guard = core, prep, guard
+        self.total = prep.params.n * len(prep.prompts)
+        self.completion_tokens = 0
+        self.reasons: list[str] = []
+        self.stopped: set[int] = set()
+
+    def take(self, idx: int, c: ChoiceOutput) -> ChoiceOutput | None:
+        """Choice `idx`'s delta as it may be sent, or None once the choice has ended."""
+        self.completion_tokens += len(c.token_ids)
+        if idx in self.stopped:
+            return None  # blocked: the rest of this choice is never sent
+        if self.guard is not None:
+            c = self.guard.feed(idx, c)
+        if c.finish_reason is not None:
+            self.stopped.add(idx)
+            self.reasons.append(c.finish_reason)
+        return c
+
+    @property
+    def done(self) -> bool:
+        return len(self.stopped) == self.total
+
+    def close(self) -> None:
+        self.core.account(self.prep, self.completion_tokens, self.reasons)
+        if self.guard is not None:
+            self.guard.close()
+
+    def usage_chunk(self, head: dict[str, Any]) -> dict[str, Any]:
+        return {**head, "choices": [], "usage": self.core.usage(self.prep, self.completion_tokens)}
 
 
 class OutputStreams:
