@@ -12,7 +12,7 @@ K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml
 
 LOCK := requirements/cpu.lock
 
-.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table safety-bench safety-eval injection-model
+.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table quant-referee safety-bench safety-eval injection-model
 
 install: $(STAMP)
 
@@ -84,6 +84,19 @@ lint: install
 # README table.
 bench: install
 	$(BIN)/python -m benchmarks.perf_report
+
+# llm-quantize against llm-compressor (the reference) on the same model and calibration windows,
+# scored by this project's evaluation; fails when ours is worse beyond the paired interval.
+# llm-compressor lives in its own pinned environment: its pins clash with the serving stack's.
+REFEREE := .referee-venv
+$(REFEREE)/.installed: requirements/referee.lock
+	test -x $(REFEREE)/bin/python || $(PY) -m venv $(REFEREE)
+	$(REFEREE)/bin/python -m pip install -q --no-deps -r requirements/referee.lock
+	$(REFEREE)/bin/python -c "import llmcompressor"
+	touch $@
+
+quant-referee: install default-model $(REFEREE)/.installed
+	$(BIN)/python -m benchmarks.quant_referee
 
 # The README's quantization table: every scheme/method on the default model and the ~80M model
 # (each trained by llm-train if missing; the 80M one takes about 50 minutes on 2 cores).

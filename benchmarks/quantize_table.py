@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
+from benchmarks.results import RESULTS, ROOT, update_readme
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / ".cache" / "quantized"
 MODELS = [ROOT / "models" / "default", ROOT / ".cache" / "llama-80m"]
 # The ~80M model: the serving benchmark's shape, trained 45 minutes on the default corpus.
@@ -36,10 +35,11 @@ RUNS: list[tuple[str, list[str]]] = [
     ("w8a8 rtn", ["--scheme", "w8a8", "--method", "rtn"]),
     ("w8a8 smoothquant", ["--scheme", "w8a8", "--method", "smoothquant"]),
     ("w8a8 gptq", ["--scheme", "w8a8", "--method", "gptq"]),
+    ("w8a8 smoothquant-gptq", ["--scheme", "w8a8", "--method", "smoothquant-gptq"]),
     ("w8a16 gptq", ["--scheme", "w8a16", "--method", "gptq"]),
     ("w4a16 rtn", ["--scheme", "w4a16", "--method", "rtn"]),
-    ("w4a16 gptq", ["--scheme", "w4a16", "--method", "gptq"]),
-    ("w4a16 gptq act-order", ["--scheme", "w4a16", "--method", "gptq", "--act-order"]),
+    ("w4a16 gptq", ["--scheme", "w4a16", "--method", "gptq"]),  # static act-order, the default
+    ("w4a16 gptq no act-order", ["--scheme", "w4a16", "--method", "gptq", "--no-act-order"]),
     ("w4a16 awq", ["--scheme", "w4a16", "--method", "awq"]),
     ("bnb int8", ["--scheme", "w8a16", "--method", "rtn", "--format", "bitsandbytes"]),
     ("bnb nf4", ["--scheme", "w4a16", "--method", "rtn", "--format", "bitsandbytes"]),
@@ -102,38 +102,31 @@ def row(model: str, name: str, r: dict[str, Any], served: str) -> str:
     if fmt == "bnb":  # NF4 blocks of 64; LLM.int8() scales rows
         group = "block 64" if r["scheme"] == "w4a16" else "channel"
     d = r.get("divergence") or {}
-    kl = f"{d['kl_mean']:.4f} ({d['top1_agreement']:.1%})" if d else "-"
+    kl = "-"
+    if "kl_ci95" in d:
+        lo, hi = d["kl_ci95"]
+        kl = f"{d['kl_mean']:.6f} [{lo:.6f}, {hi:.6f}] ({d['top1_agreement']:.2%})"
     return (
-        f"| {model} | {name} | {fmt} | {group} | {p['before']:.2f} | {p['after']:.2f} | "
-        f"{p['change_pct']:+.2f}% | {kl} | {s['quantized_layers_ratio']:.3f}x | "
+        f"| {model} | {name} | {fmt} | {group} | {kl} | {p['before']:.2f} | {p['after']:.2f} | "
+        f"{p['change_pct']:+.3f}% | {s['quantized_layers_ratio']:.3f}x | "
         f"{s['checkpoint_ratio']:.3f}x | {r['time_s']['quantize']:.0f} s | "
         f"{r['peak_rss_bytes']['quantize'] / 2**20:.0f} MB | {served} |"
     )
 
 
 HEADER = (
-    "| model | scheme / method | format | group | ppl bf16 | ppl quantized | change | "
-    "KL (top-1 agree) | quantized layers size | checkpoint size | quantize time | peak RSS | "
-    "llm-serve on CPU |\n"
+    "| model | scheme / method | format | group | KL(float ‖ quantized) [95%] (top-1 agree) | "
+    "ppl bf16 | ppl quantized | change | quantized layers size | checkpoint size | "
+    "quantize time | peak RSS | llm-serve on CPU |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
-
-
-def update_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- quantize-table:start -->", "<!-- quantize-table:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, action="append", help="model directories")
     ap.add_argument("--no-serve", action="store_true", help="skip the llm-serve check")
-    ap.add_argument("--eval-tokens", type=int, default=16384)
+    ap.add_argument("--eval-tokens", type=int, default=32768)
     ap.add_argument(
         "--render-only", action="store_true", help="rebuild the tables from quantize.json"
     )
@@ -171,11 +164,12 @@ def main() -> None:
                     served = "refused (CUDA only)"
             else:
                 served = "refused (transformers)"
-            entry = {"model": key, "run": name, "served_on_cpu": served, **r}
+            entry = {**r, "model": key, "run": name, "served_on_cpu": served}
             results = [x for x in results if (x["model"], x["run"]) != (key, name)]
             results.append(entry)
             print(row(model.name, name, r, served), file=sys.stderr, flush=True)
     order = {name: i for i, (name, _) in enumerate(RUNS)}
+    results = [x for x in results if x["run"] in order]  # rows RUNS no longer has
     model_order = {model_key(m): i for i, m in enumerate(MODELS)}
     results.sort(key=lambda x: (model_order.get(x["model"], 9), order.get(x["run"], 99)))
     saved_file.write_text(json.dumps(results, indent=2) + "\n")
@@ -195,7 +189,7 @@ def render_saved() -> str:
         [HEADER] + [row(labels[r["model"]], r["run"], r, r["served_on_cpu"]) for r in saved]
     )
     (RESULTS / "quantize.md").write_text(table + "\n")
-    update_readme(table)
+    update_readme(table, "quantize-table")
     return table
 
 

@@ -12,12 +12,12 @@ FLAGS = "--dtype bfloat16 --max-model-len 1024 --enforce-eager"
 OURS, REF = "llm-serve", "vllm"
 
 
-def update_readme(table: str, readme: Path = README) -> None:
-    """Replace what lies between the README's perf-table markers with `table`."""
+def update_readme(table: str, marker: str = "perf-table", readme: Path = README) -> None:
+    """Replace what lies between the README's `<!-- {marker}:start/end -->` lines with `table`."""
     text = readme.read_text()
-    start, end = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     if start not in text or end not in text:
-        raise SystemExit(f"{readme.name} lacks the perf-table markers")
+        raise SystemExit(f"{readme.name} lacks the {marker} markers")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")

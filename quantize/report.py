@@ -8,8 +8,6 @@ import struct
 from pathlib import Path
 from typing import Any
 
-import torch
-
 ELEMENT_BYTES = {
     "F64": 8,
     "F32": 4,
@@ -72,7 +70,6 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-@torch.no_grad()
 def _mb(b: int) -> str:
     return f"{b / 2**20:.2f} MB"
 
@@ -80,8 +77,25 @@ def _mb(b: int) -> str:
 def render(r: dict[str, Any]) -> str:
     """The report as a plain-text table."""
     s, p = r["size_bytes"], r["perplexity"]
-    rows = [
-        ("", "before", "after", "after/before"),
+    rows = [("", "before", "after", "after/before")]
+    if r.get("divergence"):  # leads: KL ranks methods where perplexity cannot
+        d = r["divergence"]
+        lo, hi = d["kl_ci95"]
+        rows.append(
+            (
+                f"KL(float || quantized), {d['tokens']:.0f} tokens",
+                "",
+                f"{d['kl_mean']:.6f} (95% {lo:.6f}-{hi:.6f})",
+                f"top-1 agreement {d['top1_agreement']:.2%}",
+            )
+        )
+    rows += [
+        (
+            f"perplexity ({r['evaluation']['tokens']} held-out tokens)",
+            f"{p['before']:.3f}",
+            f"{p['after']:.3f}",
+            f"{p['ratio']:.4f}x ({p['change_pct']:+.2f}%)",
+        ),
         (
             "checkpoint on disk",
             _mb(s["checkpoint_before"]),
@@ -94,23 +108,7 @@ def render(r: dict[str, Any]) -> str:
             _mb(s["quantized_layers_after"]),
             f"{s['quantized_layers_ratio']:.3f}x",
         ),
-        (
-            f"perplexity ({r['evaluation']['tokens']} held-out tokens)",
-            f"{p['before']:.3f}",
-            f"{p['after']:.3f}",
-            f"{p['ratio']:.4f}x ({p['change_pct']:+.2f}%)",
-        ),
     ]
-    if r.get("divergence"):
-        d = r["divergence"]
-        rows.append(
-            (
-                f"KL(float || quantized), {d['tokens']:.0f} tokens",
-                "",
-                f"{d['kl_mean']:.5f}",
-                f"top-1 agreement {d['top1_agreement']:.2%}",
-            )
-        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         f"{r['scheme']} / {r['method']} / {r['format']}"

@@ -56,6 +56,13 @@ def test_report_numbers_are_measured_and_change_with_the_scheme(
     kl4, kl8 = reports["w4a16-rtn"]["divergence"], reports["w8a16-rtn"]["divergence"]
     assert kl4["kl_mean"] > kl8["kl_mean"] > 0
     assert 0 < kl4["top1_agreement"] <= kl8["top1_agreement"] <= 1
+    # KL covers every held-out position (a small vocabulary fits the memory budget), with an
+    # interval that holds the mean and separates int4 from int8
+    for d in (kl4, kl8):
+        lo, hi = d["kl_ci95"]
+        assert lo < d["kl_mean"] < hi
+        assert d["tokens"] == reports["w4a16-rtn"]["evaluation"]["tokens"] - 1
+    assert kl8["kl_ci95"][1] < kl4["kl_ci95"][0]
     # the reported "after" perplexity is the quantized checkpoint's: the same held-out tokens
     # through transformers' own loader and train.evaluate's loop give the same figure
     r = reports["w4a16-gptq"]
@@ -103,6 +110,7 @@ def test_int4_files_hold_packed_int32_and_group_scales(reports: dict[str, dict])
     [
         (["--scheme", "w4a16", "--method", "smoothquant"], "does not apply to w4a16"),
         (["--scheme", "w8a8", "--method", "awq"], "does not apply to w8a8"),
+        (["--scheme", "w4a16", "--method", "smoothquant-gptq"], "does not apply to w4a16"),
         (["--scheme", "w8a8", "--group-size", "64", "--method", "rtn"], "one weight scale per"),
         (["--format", "bitsandbytes", "--method", "gptq"], "needs --format compressed-tensors"),
         (["--format", "bitsandbytes", "--scheme", "w8a8", "--method", "rtn"], "no w8a8"),
