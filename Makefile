@@ -65,7 +65,7 @@ fuzz: install
 	LLM_DEPLOY_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/integration/test_fuzz_live.py $(PYTEST_ARGS)
 
 unit: install
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/serve $(PYTEST_ARGS)
 
 # Code, then the Dockerfile (hadolint) and deploy/ (Kubernetes schemas of the pinned version via
 # kubernetes-validate; the ServiceMonitor, Prometheus config and Grafana dashboard against the

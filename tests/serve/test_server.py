@@ -10,7 +10,7 @@ import pytest
 
 from serve.settings import ServerSettings
 from tests.fakes import FakeEngine
-from tests.unit.conftest import Factory
+from tests.serve.conftest import Factory
 
 
 async def test_auth_required_except_health(make_client) -> None:  # type: ignore[no-untyped-def]

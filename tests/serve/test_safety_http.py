@@ -11,7 +11,7 @@ import pytest
 
 from serve.app import reload_policy
 from tests.fakes import FakeEngine
-from tests.unit.conftest import Factory
+from tests.serve.conftest import Factory
 
 SECRET = "AKIAIOSFODNN7EXAMPLE"
 
