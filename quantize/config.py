@@ -23,9 +23,10 @@ METHOD_SCHEMES: dict[str, tuple[str, ...]] = {
     "smoothquant-gptq": ("w8a8",),  # smoothing, then GPTQ rounding (llm-compressor's W8A8 recipe)
 }
 
-# Decoder-only architectures whose layer layout the calibration pipeline knows
-# (model.layers[i].self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj, two RMSNorms).
-SUPPORTED_ARCHITECTURES = (
+# Architectures whose layer layout the scaling methods know (the RMSNorm before attention and
+# before the MLP, and the q/k/v and gate/up Linears that read them). RTN and GPTQ need no layout:
+# they quantize every Linear of any decoder's layers.
+SCALING_ARCHITECTURES = (
     "LlamaForCausalLM",
     "MistralForCausalLM",
     "Qwen2ForCausalLM",

@@ -68,16 +68,21 @@ def save_compressed_tensors(
     scheme: str,
     group_size: int | None,
     layers: dict[str, LayerCodes],
-    ignore: list[str],
     dtype: torch.dtype = torch.bfloat16,
 ) -> None:
     """Save `model` (float, any transforms already applied) with `layers` quantized as `scheme`
-    into the existing directory `dest`. The model is consumed: its Linears become compressed."""
+    into the existing directory `dest`. The model is consumed: its Linears become compressed.
+
+    Every other Linear is named in the checkpoint's ignore list (--ignore's, and those outside
+    the decoder layers: lm_head, GPT-NeoX's embed_out), so no loader takes one for quantized."""
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import apply_quantization_config
 
     model = model.float()
-    apply_quantization_config(model, scheme_config(scheme, group_size, ignore))
+    kept = [
+        n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in layers
+    ]
+    apply_quantization_config(model, scheme_config(scheme, group_size, kept))
     done = set()
     for name, mod in model.named_modules():
         if not hasattr(mod, "weight_scale"):
@@ -122,7 +127,6 @@ def write_compressed_tensors(
     scheme: str,
     group_size: int | None,
     layers: dict[str, LayerCodes],
-    ignore: list[str],
     dtype: torch.dtype = torch.bfloat16,
 ) -> None:
     """Load `src`, put `layers` into it as `scheme` and publish the result at `out` atomically."""
@@ -130,7 +134,7 @@ def write_compressed_tensors(
 
     model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
     with atomic_output(out) as tmp:
-        save_compressed_tensors(model, tmp, scheme, group_size, layers, ignore, dtype)
+        save_compressed_tensors(model, tmp, scheme, group_size, layers, dtype)
         copy_tokenizer(src, tmp)
 
 

@@ -72,12 +72,17 @@ class InputStats:
 
 
 def decoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
-    """The decoder's layer list and its module path (model.layers for Llama-like models)."""
-    inner = getattr(model, "model", None)
-    layers = getattr(inner, "layers", None)
-    if not isinstance(layers, nn.ModuleList):
-        raise ValueError("the model has no model.layers list of decoder layers")
-    return "model.layers", layers
+    """The decoder's layer list and its module path, found by walking the model as
+    llm-compressor does: the ModuleList of the classes transformers never splits across devices
+    (`_no_split_modules`: LlamaDecoderLayer, Gemma2DecoderLayer, GPTNeoXLayer, ...), else the
+    longest ModuleList."""
+    lists = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m)]
+    blocks = set(getattr(model, "_no_split_modules", None) or [])
+    named = [(n, m) for n, m in lists if type(m[0]).__name__ in blocks]
+    found = named or lists
+    if not found:
+        raise ValueError("the model has no list of decoder layers")
+    return max(found, key=lambda nm: len(nm[1]))
 
 
 def layer_linears(layer: nn.Module, ignore: list[str], prefix: str) -> dict[str, nn.Linear]:

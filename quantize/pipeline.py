@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from quantize.calibration import calibration_batches, default_files, eval_ids
-from quantize.config import SUPPORTED_ARCHITECTURES, QuantizeConfig
+from quantize.config import SCALING_ARCHITECTURES, QuantizeConfig
 from quantize.errors import QuantizeError
 from quantize.report import (
     checkpoint_bytes,
@@ -58,10 +58,10 @@ def check_model_dir(src: Path) -> dict[str, Any]:
     if "quantization_config" in config:
         raise QuantizeError(f"{src} is already quantized; start from the float checkpoint")
     archs = config.get("architectures") or []
-    if not any(a in SUPPORTED_ARCHITECTURES for a in archs):
+    if not any(a.endswith("ForCausalLM") for a in archs):
         raise QuantizeError(
             f"unsupported architecture {', '.join(archs) or '(none named)'}; llm-quantize "
-            f"supports {', '.join(SUPPORTED_ARCHITECTURES)}"
+            "quantizes decoder-only causal language models (*ForCausalLM)"
         )
     if not list(src.glob("*.safetensors")):
         raise QuantizeError(f"{src} has no .safetensors weights")
@@ -138,6 +138,12 @@ def _load_quantized(path: Path, fmt: str) -> torch.nn.Module:
         model = AutoModelForCausalLM.from_pretrained(str(path), device_map="cpu")
     else:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        # a module the checkpoint left unquantized can stay in its 16-bit dtype when its saved
+        # name differs from the module's (GPT-NeoX: embed_out on disk, lm_head in transformers
+        # 5); transformers refuses .float() on a quantized model, so those tensors are cast here
+        for name, p in model.named_parameters():
+            if name.endswith((".weight", ".bias")) and p.dtype in (torch.bfloat16, torch.float16):
+                p.data = p.data.float()
     model.eval()
     return model
 
@@ -213,7 +219,7 @@ def read_inputs(src: Path, cfg: QuantizeConfig, config: dict[str, Any]) -> Input
     dtype = getattr(torch, str(config.get("dtype") or config.get("torch_dtype") or "bfloat16"))
     if dtype not in (torch.bfloat16, torch.float16):
         dtype = torch.bfloat16  # the schemes store 16-bit scales and unquantized tensors
-    in_features, params = _shape(src, cfg.ignore)
+    in_features, params = _shape(src, cfg, list(config.get("architectures") or []))
     group_size = (
         resolve_group_size(cfg, in_features) if cfg.format == "compressed-tensors" else None
     )
@@ -241,7 +247,7 @@ def write_quantized(
         )  # fmt: skip
         t2 = time.monotonic()
         peak_quantize = peak_rss_bytes()  # calibration + quantization, before export
-        save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, cfg.ignore, inputs.dtype)
+        save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, inputs.dtype)
         names = sorted(codes)
         del model, codes
     else:
@@ -349,20 +355,34 @@ def sizes(src: Path, tmp: Path, names: list[str]) -> dict[str, float]:
     }
 
 
-def _shape(src: Path, ignore: list[str]) -> tuple[dict[str, int], int]:
+def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, int], int]:
     """in_features of the decoder's Linears and the parameter count, from the config alone
-    (the model is built on the meta device, so nothing is allocated)."""
+    (the model is built on the meta device, so nothing is allocated); refuses, in one line,
+    what the methods cannot quantize."""
     from transformers import AutoConfig, AutoModelForCausalLM
+
+    from quantize.layerwise import decoder_layers, layer_linears
 
     with torch.device("meta"):
         m = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(src)))
+    try:
+        path, layers = decoder_layers(m)
+    except ValueError as exc:
+        raise QuantizeError(str(exc)) from None
+    if any(p.dim() > 2 for p in layers[0].parameters()):
+        raise QuantizeError(
+            "mixture-of-experts layers keep their experts as fused 3-D tensors (transformers 5), "
+            "not Linear layers; llm-quantize cannot quantize them yet"
+        )
+    if (cfg.smooths or cfg.method == "awq") and not set(archs) & set(SCALING_ARCHITECTURES):
+        raise QuantizeError(
+            f"--method {cfg.method} needs the norm-before-Linear layout of "
+            f"{', '.join(SCALING_ARCHITECTURES)}; use gptq or rtn for {', '.join(archs)}"
+        )
     in_features = {
-        n: mod.in_features
-        for n, mod in m.named_modules()
-        if isinstance(mod, torch.nn.Linear)
-        and n.startswith("model.layers.")
-        and n.split(".")[-1] not in ignore
-        and n not in ignore
+        f"{path}.{i}.{n}": mod.in_features
+        for i, layer in enumerate(layers)
+        for n, mod in layer_linears(layer, cfg.ignore, f"{path}.{i}.").items()
     }
     return in_features, sum(p.numel() for p in m.parameters())
 

@@ -26,7 +26,7 @@ def quantized(tiny_llama: Path, tmp: Path, scheme: str) -> tuple[Path, dict[str,
         for n, w in linear_weights(tiny_llama, ["lm_head"]).items()
     }
     out = tmp / scheme
-    write_compressed_tensors(tiny_llama, out, scheme, GROUP[scheme], layers, ["lm_head"])
+    write_compressed_tensors(tiny_llama, out, scheme, GROUP[scheme], layers)
     return out, layers
 
 

@@ -1,0 +1,122 @@
+"""llm-quantize finds any decoder's layers and Linears by walking the model (issue 18): tiny
+random-weight models of other families quantize, load back in transformers, and serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import torch
+
+from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
+from tests.quantize.conftest import quantize
+
+FAMILIES = ("gemma2", "gemma3", "phi3", "gpt_neox")
+
+
+def family_config(family: str, vocab: int, ids: dict[str, Any]) -> Any:
+    import transformers
+
+    shape = dict(vocab_size=vocab, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                 num_attention_heads=4, max_position_embeddings=256, **ids)  # fmt: skip
+    return {
+        "gemma2": lambda: transformers.Gemma2Config(num_key_value_heads=2, head_dim=32, **shape),
+        "gemma3": lambda: transformers.Gemma3TextConfig(
+            num_key_value_heads=2, head_dim=32, **shape
+        ),
+        "phi3": lambda: transformers.Phi3Config(num_key_value_heads=2, **shape),
+        "gpt_neox": lambda: transformers.GPTNeoXConfig(**shape),
+        "mixtral": lambda: transformers.MixtralConfig(
+            num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2, **shape
+        ),
+    }[family]()
+
+
+@pytest.fixture(scope="module")
+def families(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each family's model with random bf16 weights and the tiny Llama's tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_llama))
+    ids = {k: getattr(tok, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
+    root = tmp_path_factory.mktemp("families")
+    out = {}
+    for family in (*FAMILIES, "mixtral"):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(family_config(family, len(tok), ids))
+        out[family] = root / family
+        model.to(torch.bfloat16).save_pretrained(str(out[family]))
+        tok.save_pretrained(str(out[family]))
+    return out
+
+
+def decoder_linears(path: Path) -> tuple[set[str], set[str]]:
+    """(Linears inside the decoder layers, the others), read from the float model."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(path))
+    names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    inside = {n for n in names if ".layers." in n}
+    return inside, names - inside
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_decoder_linear_is_quantized_and_loads_back(
+    families: dict[str, Path], tmp_path: Path, family: str
+) -> None:
+    out = tmp_path / family
+    r = quantize(families[family], out, "--scheme", "w4a16", "--method", "gptq",
+                 "--group-size", "32")  # fmt: skip
+    inside, outside = decoder_linears(families[family])
+    assert r["quantized_layers"] == len(inside)
+    # transformers loaded the output and scored it: close to the float model, not identical
+    assert 0 < r["divergence"]["kl_mean"] < 0.05
+    qcfg = json.loads((out / "config.json").read_text())["quantization_config"]
+    assert set(qcfg["ignore"]) == outside  # the head stays 16-bit, by name
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("family", ["gemma2", "gpt_neox"])
+def test_llm_serve_serves_other_families(
+    families: dict[str, Path], tmp_path: Path, family: str
+) -> None:
+    out = tmp_path / family
+    quantize(families[family], out, "--scheme", "w4a16", "--method", "rtn", "--group-size", "32")
+    port = free_port()
+    argv = llm_serve_argv(str(out), port, "--enforce-eager", "--max-model-len", "256")
+    with ServerProcess(argv, port, tmp_path / "serve.log") as srv:
+        for prompt in ("Hi", "def main():\n    " * 8):
+            r = httpx.post(
+                srv.base_url + "/v1/completions",
+                timeout=60,
+                json={"prompt": prompt, "max_tokens": 4, "temperature": 0},
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["usage"]["completion_tokens"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("family", "args", "message"),
+    [
+        ("mixtral", ["--method", "gptq"], "mixture-of-experts"),
+        ("phi3", ["--method", "awq"], "norm-before-Linear layout"),
+        ("gemma2", ["--scheme", "w8a8", "--method", "smoothquant"], "norm-before-Linear layout"),
+    ],
+)
+def test_what_the_methods_cannot_quantize_is_refused_in_one_line(
+    families: dict[str, Path], tmp_path: Path, family: str, args: list[str], message: str
+) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "quantize", str(families[family]), "--out", str(tmp_path / "o"),
+         "--samples", "8", "--seq-len", "64", *args],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
