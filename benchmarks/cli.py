@@ -72,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    _server_flags(p)
+    _workload_flags(p)
+    _load_flags(p)
+    _output_flags(p)
+    return p
+
+
+def _server_flags(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("server")
     t.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000")
     t.add_argument("--model", required=True, help="the served model name")
@@ -85,7 +93,14 @@ def parser() -> argparse.ArgumentParser:
         help="let the model stop early (output lengths are then not exact)",
     )
     t.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    c = p.add_argument_group("compare")
+    c.add_argument("--compare-url", help="a second server: every run also goes there, alternated")
+    c.add_argument("--compare-model", help="its served model name (default: --model)")
+    c.add_argument("--labels", default="server,reference", help="names of the two servers")
+    c.add_argument("--rounds", type=int, default=1, help="repeats of each point per server")
 
+
+def _workload_flags(p: argparse.ArgumentParser) -> None:
     w = p.add_argument_group("workload")
     w.add_argument("--input-len", type=int, default=128, help="prompt tokens (synthetic)")
     w.add_argument("--output-len", type=int, default=128, help="generated tokens")
@@ -110,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--warmup", type=int, default=2, help="requests sent first, not counted")
     w.add_argument("--seed", type=int, default=0)
 
+
+def _load_flags(p: argparse.ArgumentParser) -> None:
     lo = p.add_argument_group("load")
     lo.add_argument(
         "--concurrency",
@@ -133,17 +150,12 @@ def parser() -> argparse.ArgumentParser:
         "--slo", action="append", default=[], help="goodput SLO, e.g. ttft=500ms (repeatable)"
     )
 
-    c = p.add_argument_group("compare")
-    c.add_argument("--compare-url", help="a second server: every run also goes there, alternated")
-    c.add_argument("--compare-model", help="its served model name (default: --model)")
-    c.add_argument("--labels", default="server,reference", help="names of the two servers")
-    c.add_argument("--rounds", type=int, default=1, help="repeats of each point per server")
 
+def _output_flags(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--output", type=Path, help="FILE.json; FILE.csv and FILE-*.png beside it")
     o.add_argument("--no-plots", action="store_true")
     o.add_argument("--no-progress", action="store_true")
-    return p
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -160,6 +160,17 @@ async def send(
         res.error, res.detail = "bad_response", e.msg
         return res
     res.latency = time.perf_counter() - t0
+    return _counted(res, usage, generated, None if first_token is None else first_token - t0, tok)
+
+
+def _counted(
+    res: RequestResult,
+    usage: dict[str, Any] | None,
+    generated: str,
+    first_token_s: float | None,
+    tok: Tokenizer | None,
+) -> RequestResult:
+    """Token counts from the server's usage, else from the tokenizer."""
     if usage:
         res.output_len = int(usage.get("completion_tokens") or 0)
         res.input_len = int(usage.get("prompt_tokens") or res.input_len)
@@ -167,8 +178,8 @@ async def send(
         res.output_len = len(tok.encode(generated, add_special_tokens=False))
     if not generated:
         # counted by tokens, as vLLM's benchmark does: tokens whose text is empty are output
-        if not res.output_len or first_token is None:
+        if not res.output_len or first_token_s is None:
             res.error, res.detail = "empty_output", "the stream carried no tokens"
         else:
-            res.ttft = first_token - t0
+            res.ttft = first_token_s
     return res

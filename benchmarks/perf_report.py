@@ -94,8 +94,6 @@ def sweep(
 
 def trust(url: str, model: str, io: tuple[int, int], raw: Path, rounds: int) -> dict[str, Any]:
     """Same server, same load: llm-bench against vLLM's own load tool, alternated."""
-    import subprocess
-
     conc, n = 16, 64
     pairs = []
     for r in range(rounds):
@@ -103,69 +101,8 @@ def trust(url: str, model: str, io: tuple[int, int], raw: Path, rounds: int) -> 
         got: dict[str, dict[str, Any]] = {}
         for tool in order:
             out = raw / f"trust-{tool}-{r}.json"
-            if tool == "llm-bench":
-                got[tool] = cli.run_json(
-                    [
-                        "--base-url",
-                        url,
-                        "--model",
-                        model,
-                        "--tokenizer",
-                        model,
-                        "--input-len",
-                        str(io[0]),
-                        "--output-len",
-                        str(io[1]),
-                        "--num-requests",
-                        str(n),
-                        "--concurrency",
-                        str(conc),
-                        "--warmup",
-                        "1",
-                        "--output",
-                        str(out),
-                    ]
-                )
-            else:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "benchmarks.vllm_bench",
-                        "--backend",
-                        "openai",
-                        "--base-url",
-                        url,
-                        "--endpoint",
-                        "/v1/completions",
-                        "--model",
-                        model,
-                        "--tokenizer",
-                        model,
-                        "--dataset-name",
-                        "random",
-                        "--random-input-len",
-                        str(io[0]),
-                        "--random-output-len",
-                        str(io[1]),
-                        "--num-prompts",
-                        str(n),
-                        "--max-concurrency",
-                        str(conc),
-                        "--ignore-eos",
-                        "--seed",
-                        str(r),
-                        "--save-result",
-                        "--result-dir",
-                        str(raw),
-                        "--result-filename",
-                        out.name,
-                    ],
-                    check=True,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                )
-                got[tool] = json.loads(out.read_text())
+            run = _llm_bench if tool == "llm-bench" else _vllm_bench
+            got[tool] = run(url, model, io, n, conc, r, out)
             print(
                 f"trust round {r} {tool}: output {got[tool]['output_throughput']:.1f} tok/s, "
                 f"median TTFT {got[tool]['median_ttft_ms']:.0f} ms",
@@ -181,6 +118,34 @@ def trust(url: str, model: str, io: tuple[int, int], raw: Path, rounds: int) -> 
             for k in keys
         },
     }
+
+
+def _llm_bench(
+    url: str, model: str, io: tuple[int, int], n: int, conc: int, _seed: int, out: Path
+) -> dict[str, Any]:
+    return cli.run_json(
+        ["--base-url", url, "--model", model, "--tokenizer", model,
+         "--input-len", str(io[0]), "--output-len", str(io[1]), "--num-requests", str(n),
+         "--concurrency", str(conc), "--warmup", "1", "--output", str(out)]
+    )  # fmt: skip
+
+
+def _vllm_bench(
+    url: str, model: str, io: tuple[int, int], n: int, conc: int, seed: int, out: Path
+) -> dict[str, Any]:
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.vllm_bench", "--backend", "openai", "--base-url", url,
+         "--endpoint", "/v1/completions", "--model", model, "--tokenizer", model,
+         "--dataset-name", "random", "--random-input-len", str(io[0]),
+         "--random-output-len", str(io[1]), "--num-prompts", str(n),
+         "--max-concurrency", str(conc), "--ignore-eos", "--seed", str(seed), "--save-result",
+         "--result-dir", str(out.parent), "--result-filename", out.name],
+        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
 
 
 def machine_bounds() -> dict[str, float]:

@@ -68,12 +68,26 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
+
+    written = [
+        path_stem.with_name(path_stem.name + "-latency.png"),
+        path_stem.with_name(path_stem.name + "-dist.png"),
+    ]
+    _save(_latency_figure(runs), written[0])
+    _save(_distribution_figure(runs), written[1])
+    plt.close("all")
+    return written
+
+
+def _plain(axis: Any) -> None:  # log axes without 10^x minor labels
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    def plain(axis: Any) -> None:  # log axes without 10^x minor labels
-        axis.set_major_formatter(ScalarFormatter())
-        axis.set_minor_formatter(NullFormatter())
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _latency_figure(runs: list[dict[str, Any]]) -> Any:
+    import matplotlib.pyplot as plt
 
     servers = list(dict.fromkeys(run.get("server", "server") for run in runs))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -94,13 +108,17 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
         ax.set_xlabel("output throughput (tok/s)")
         ax.set_ylabel(title)
         ax.set_yscale("log")
-        plain(ax.yaxis)
+        _plain(ax.yaxis)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("throughput against latency over the sweep")
     fig.tight_layout()
-    written = [path_stem.with_name(path_stem.name + "-latency.png")]
-    _save(fig, written[0])
+    return fig
+
+
+def _distribution_figure(runs: list[dict[str, Any]]) -> Any:
+    import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for r in runs:
@@ -114,15 +132,12 @@ def plot(path_stem: Path, runs: list[dict[str, Any]]) -> list[Path]:
         ax.set_xlabel(title)
         ax.set_ylabel("fraction of requests" if "TTFT" in title else "fraction of gaps")
         ax.set_xscale("log")
-        plain(ax.xaxis)
+        _plain(ax.xaxis)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     fig.suptitle("latency distributions")
     fig.tight_layout()
-    written.append(path_stem.with_name(path_stem.name + "-dist.png"))
-    _save(fig, written[1])
-    plt.close("all")
-    return written
+    return fig
 
 
 def _points(runs: list[dict[str, Any]], server: str, open_loop: bool) -> list[dict[str, Any]]:

@@ -80,7 +80,7 @@ def main() -> None:
         max_seq_length=max(len(w) for w in windows),
         num_calibration_samples=len(windows),
     )
-    model.to(torch.bfloat16)
+    model.to(torch.bfloat16)  # type: ignore[arg-type]
     model.save_pretrained(ns.out, save_compressed=True)
     tok.save_pretrained(ns.out)
 
