@@ -55,7 +55,7 @@ def gptq(
     h[dead, dead] = 1
     w[:, dead] = 0
     # (out, groups), on the original contiguous groups
-    scales = scales_for(w.view(out, cols // gs, gs), bits).squeeze(-1)
+    scales = scales_for(w.view(out, cols // gs, gs), bits, tuned=True).squeeze(-1)
     perm = torch.argsort(torch.diag(h), descending=True) if act_order else torch.arange(cols)
     w, h = w[:, perm], h[perm][:, perm]
     group_of = (perm // gs).tolist()

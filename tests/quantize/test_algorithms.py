@@ -37,8 +37,8 @@ def test_pack_rejects_out_of_range() -> None:
 
 def test_rtn_error_within_half_a_step_where_not_clipped() -> None:
     w = torch.randn(32, 256, generator=torch.Generator().manual_seed(1))
-    for bits, gs in ((8, None), (4, 128), (4, 32)):
-        codes, scales = rtn(w, bits, gs)
+    for bits, gs, tuned in ((8, None, False), (8, None, True), (4, 128, True), (4, 32, False)):
+        codes, scales = rtn(w, bits, gs, tuned)
         err = (dequantize(codes, scales, gs) - w).abs()
         step = scales if gs is None else scales.repeat_interleave(gs, dim=1)
         lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
@@ -50,8 +50,9 @@ def test_rtn_error_within_half_a_step_where_not_clipped() -> None:
 
 
 def test_int4_scales_use_all_16_levels_and_clip_no_worse_than_the_reference() -> None:
-    """compressed-tensors' absmax / 7.5, then shrunk where that lowers the group's error. The old
-    absmax / 7 never produced -8 (one of 16 levels unused) and lies above the reference scale."""
+    """compressed-tensors' absmax / 7.5 (RTN's scales exactly), and GPTQ's clipped scales shrink
+    it only where that lowers the group's error. The old absmax / 7 never produced -8 (one of
+    16 levels unused) and lies above the reference scale."""
     from compressed_tensors.quantization import QuantizationArgs
     from compressed_tensors.quantization.utils import calculate_qparams
 
@@ -59,27 +60,37 @@ def test_int4_scales_use_all_16_levels_and_clip_no_worse_than_the_reference() ->
 
     w = torch.randn(256, 512, generator=torch.Generator().manual_seed(7))
     w[:, 5] *= 4  # an outlier column, where clipping pays
-    codes, scales = rtn(w, 4, 64)
     grouped = w.view(256, -1, 64)
     args = QuantizationArgs(num_bits=4, symmetric=True, strategy="group", group_size=64)
     ref, _ = calculate_qparams(grouped.amin(-1), grouped.amax(-1), args)
-    assert (scales <= ref * (1 + 1e-6)).all() and (scales >= 0.8 * ref).all()
-    assert (scales < ref * (1 - 1e-6)).float().mean() > 0.1  # the search does shrink some
+    codes, scales = rtn(w, 4, 64)
+    torch.testing.assert_close(scales, ref, rtol=1e-6, atol=0)
+    assert len(torch.unique(codes)) == 16
+    # the reference puts ~0.5% of weights on -8, the old divisor 0.005%
+    assert float((codes == -8).float().mean()) > 0.003
+
+    _, clipped = rtn(w, 4, 64, tuned=True)
+    assert (clipped <= ref * (1 + 1e-6)).all() and (clipped >= 0.8 * ref).all()
+    assert (clipped < ref * (1 - 1e-6)).float().mean() > 0.1  # the search does shrink some
 
     def group_err(sc: torch.Tensor) -> torch.Tensor:
         s3 = sc.unsqueeze(-1)
         return (quantize_with(grouped, s3, 4) * s3 - grouped).abs().pow(CLIP_NORM).sum(-1)
 
-    assert (group_err(scales) <= group_err(ref) * (1 + 1e-5)).all()
-    assert len(torch.unique(codes)) == 16
-    # the reference puts ~0.5% of weights on -8, the old divisor 0.005%
-    assert float((codes == -8).float().mean()) > 0.003
+    assert (group_err(clipped) <= group_err(ref) * (1 + 1e-5)).all()
 
 
-def test_int8_scales_are_absmax_over_127() -> None:
-    """Measured: absmax / 127.5 (the reference's) doubles GPTQ's KL on the default model."""
+def test_int8_scales_are_the_reference_for_rtn_and_absmax_over_127_for_gptq() -> None:
+    """Measured: absmax / 127.5 (the reference's) doubled GPTQ's weight-only KL on the default
+    model; RTN keeps the reference's scales."""
+    from compressed_tensors.quantization import QuantizationArgs
+    from compressed_tensors.quantization.utils import calculate_qparams
+
     w = torch.randn(64, 256, generator=torch.Generator().manual_seed(8))
-    codes, scales = rtn(w, 8, None)
+    args = QuantizationArgs(num_bits=8, symmetric=True, strategy="channel")
+    ref, _ = calculate_qparams(w.amin(-1, keepdim=True), w.amax(-1, keepdim=True), args)
+    torch.testing.assert_close(rtn(w, 8, None)[1], ref, rtol=1e-6, atol=0)
+    codes, scales = rtn(w, 8, None, tuned=True)
     torch.testing.assert_close(scales, w.abs().amax(-1, keepdim=True) / 127)
     assert int(codes.abs().max()) == 127
 
