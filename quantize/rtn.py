@@ -36,17 +36,25 @@ def scales_for(w: torch.Tensor, bits: int, tuned: bool = False) -> torch.Tensor:
     absmax = w.abs().amax(dim=-1, keepdim=True).clamp(min=1e-8)
     lo, hi = qrange(bits)
     if bits == 8 and tuned:
-        return absmax / hi
-    base = absmax / ((hi - lo) / 2)
+        return stored(absmax / hi)
+    base = stored(absmax / ((hi - lo) / 2))
     if not tuned:
         return base
     best, best_err = base, torch.full_like(base, float("inf"))
     for k in range(CLIP_STEPS):
-        s = base * (1 - k / 100)
+        s = stored(base * (1 - k / 100))
         err = (quantize_with(w, s, bits) * s - w).abs().pow(CLIP_NORM).sum(-1, keepdim=True)
         better = err < best_err
         best, best_err = torch.where(better, s, best), torch.where(better, err, best_err)
     return best
+
+
+def stored(scale: torch.Tensor) -> torch.Tensor:
+    """A scale as the checkpoint stores it (bf16; exact in fp16 too, above its subnormals), so
+    codes are rounded against the scale they will be multiplied by. Codes from the fp32 scale
+    missed the stored one by up to |code| x 0.4%: w8a8 RTN on the default model went from KL
+    0.000147 to 0.0001405 (llm-compressor: 0.000142)."""
+    return scale.to(torch.bfloat16).float()
 
 
 def quantize_with(w: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
