@@ -7,11 +7,11 @@ parser in `__main__`; these are added beside them, one flag per field.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from llm_deploy import flags
 
 API_KEYS_ENV = "LLM_DEPLOY_API_KEYS"
 
@@ -65,66 +65,29 @@ class ServerSettings:
         return keys
 
 
-_OURS = {f.name for f in dataclasses.fields(ServerSettings)}
-_SHARED_WITH_VLLM = {"served_model_name", "log_level"}  # vLLM's parser owns these flags
-
-
-def _field_docs() -> dict[str, str]:
-    """Attribute docstrings of ServerSettings, read from the source so help never drifts."""
-    import ast
-    import inspect
-    import textwrap
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(ServerSettings)))
-    docs: dict[str, str] = {}
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, nxt in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr):
-            name = node.target.id  # type: ignore[union-attr]
-            docs[name] = " ".join(str(nxt.value.value).split())  # type: ignore[attr-defined]
-    return docs
+_SHARED_WITH_VLLM = ("served_model_name", "log_level")  # vLLM's parser owns these flags
+_DEST = "srv_"  # our flags' namespace prefix, apart from vLLM's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per ServerSettings field (help text from the field docs)."""
     group = parser.add_argument_group("llm-serve")
-    docs = _field_docs()
-    for f in dataclasses.fields(ServerSettings):
-        if f.name in _SHARED_WITH_VLLM:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        kwargs: dict[str, Any] = {
-            "dest": f"srv_{f.name}",
-            "default": default,
-            "metavar": f.name.upper(),
-            "help": docs.get(f.name),
-        }
-        if isinstance(default, bool):
-            kwargs.pop("metavar")
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif isinstance(default, list):
-            kwargs["action"] = "append"
-            kwargs["default"] = None
-        elif f.name == "max_tokens_limit":
-            kwargs["type"] = int
-        elif f.name == "api_key_file":
-            kwargs["type"] = str
-        else:
-            kwargs["type"] = type(default)
-        group.add_argument(flag, **kwargs)
+    flags.add_flags(
+        group,
+        ServerSettings,
+        dest_prefix=_DEST,
+        defaults=ServerSettings(),
+        skip=_SHARED_WITH_VLLM,
+        one_value_per_flag=True,
+    )
 
 
 def from_namespace(ns: argparse.Namespace) -> ServerSettings:
-    """Build settings from parsed args (ours are prefixed `srv_`)."""
-    values: dict[str, Any] = {}
-    for name in _OURS - _SHARED_WITH_VLLM:
-        v = getattr(ns, f"srv_{name}", None)
-        if v is not None:
-            values[name] = v
+    """Build settings from parsed args: ours, plus the two read from vLLM's flags."""
+    settings = flags.apply(ServerSettings(), ns, dest_prefix=_DEST)
     served = getattr(ns, "served_model_name", None)
     if served:
-        values["served_model_name"] = served[0] if isinstance(served, list) else served
+        settings.served_model_name = served[0] if isinstance(served, list) else served
     if getattr(ns, "log_level", None):
-        values["log_level"] = str(ns.log_level).lower()
-    return ServerSettings(**values)
+        settings.log_level = str(ns.log_level).lower()
+    return settings

@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from train.config import PRESETS, TrainConfig, field_docs
+from llm_deploy import flags
+from train.config import PRESETS, TrainConfig
+
+_NOT_FLAGS = ("max_position_embeddings",)  # the exported context length is --seq-len
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    docs = field_docs()
     g = p.add_argument_group("training configuration (defaults come from --preset)")
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kw: dict[str, Any] = {"dest": f"cfg_{f.name}", "default": None, "help": docs.get(f.name)}
-        if f.type in ("bool", bool):
-            kw["action"] = argparse.BooleanOptionalAction
-        elif f.name == "data":
-            kw["nargs"] = "+"
-        else:
-            kw["type"] = {"int": int, "float": float, "str": str}[str(f.type)]
-        g.add_argument(flag, **kw)
+    flags.add_flags(g, TrainConfig, dest_prefix="cfg_", skip=_NOT_FLAGS)
 
 
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
-    cfg = PRESETS[ns.preset]()
-    changes = {
-        f.name: getattr(ns, f"cfg_{f.name}")
-        for f in dataclasses.fields(TrainConfig)
-        if getattr(ns, f"cfg_{f.name}", None) is not None
-    }
-    return dataclasses.replace(cfg, **changes)
+    return flags.apply(PRESETS[ns.preset](), ns, dest_prefix="cfg_")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,9 +6,10 @@ flags on top.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from train.shape import LlamaShape
 
 
 @dataclass
@@ -26,17 +27,9 @@ class TrainConfig:
     # tokenizer
     vocab_size: int = 4096
     """BPE vocabulary size (bytes + specials + merges)."""
-    # model (Llama: RMSNorm, RoPE, SwiGLU, GQA)
-    hidden_size: int = 256
-    """Model width."""
-    num_layers: int = 4
-    """Decoder layers."""
-    num_heads: int = 4
-    """Attention heads."""
-    num_kv_heads: int = 2
-    """Key/value heads (grouped-query attention)."""
-    intermediate_size: int = 0
-    """SwiGLU width (0 = about 8/3 of hidden)."""
+    # model (Llama: RMSNorm, RoPE, SwiGLU, GQA); its context length is seq_len below
+    model: LlamaShape = field(default_factory=lambda: LlamaShape(hidden_size=256, num_layers=4))
+    """Architecture."""
     seq_len: int = 256
     """Training context length (also the exported max_position_embeddings)."""
     # objective
@@ -95,11 +88,8 @@ class TrainConfig:
 def tiny() -> TrainConfig:
     """Seconds on a laptop: tests and smoke runs."""
     return TrainConfig(
+        model=LlamaShape(hidden_size=64, num_layers=2, num_heads=2, num_kv_heads=1),
         vocab_size=512,
-        hidden_size=64,
-        num_layers=2,
-        num_heads=2,
-        num_kv_heads=1,
         seq_len=64,
         steps=20,
         batch_size=4,
@@ -119,11 +109,8 @@ def default() -> TrainConfig:
     tokenizer and token cache included; the time limit is a backstop on slower machines.
     """
     return TrainConfig(
+        model=LlamaShape(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2),
         vocab_size=4096,
-        hidden_size=256,
-        num_layers=4,
-        num_heads=4,
-        num_kv_heads=2,
         seq_len=256,
         steps=400,
         batch_size=16,
@@ -140,11 +127,8 @@ def default() -> TrainConfig:
 def gpt_125m() -> TrainConfig:
     """~125M parameters (GPT-3 Small shape); for a GPU."""
     return TrainConfig(
+        model=LlamaShape(hidden_size=768, num_layers=12, num_heads=12, num_kv_heads=4),
         vocab_size=32000,
-        hidden_size=768,
-        num_layers=12,
-        num_heads=12,
-        num_kv_heads=4,
         seq_len=1024,
         steps=20000,
         batch_size=32,
@@ -158,11 +142,8 @@ def gpt_125m() -> TrainConfig:
 def gpt_350m() -> TrainConfig:
     """~350M parameters (GPT-3 Medium shape); for a GPU."""
     return TrainConfig(
+        model=LlamaShape(hidden_size=1024, num_layers=24, num_heads=16, num_kv_heads=4),
         vocab_size=32000,
-        hidden_size=1024,
-        num_layers=24,
-        num_heads=16,
-        num_kv_heads=4,
         seq_len=1024,
         steps=40000,
         batch_size=32,
@@ -177,12 +158,10 @@ def gpt_350m() -> TrainConfig:
 def gpt_1b() -> TrainConfig:
     """~1B parameters; for several GPUs with FSDP."""
     return TrainConfig(
+        model=LlamaShape(
+            hidden_size=2048, num_layers=16, num_heads=32, num_kv_heads=8, intermediate_size=5632
+        ),
         vocab_size=32000,
-        hidden_size=2048,
-        num_layers=16,
-        num_heads=32,
-        num_kv_heads=8,
-        intermediate_size=5632,
         seq_len=2048,
         steps=60000,
         batch_size=8,
@@ -203,22 +182,3 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "350m": gpt_350m,
     "1b": gpt_1b,
 }
-
-
-def field_docs() -> dict[str, str]:
-    """Attribute docstrings of TrainConfig, read from the source so --help never drifts."""
-    import ast
-    import inspect
-    import textwrap
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(TrainConfig)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr):
-            docs[node.target.id] = " ".join(str(nxt.value.value).split())  # type: ignore[attr-defined, union-attr]
-    return docs
-
-
-def fields() -> list[dataclasses.Field[object]]:
-    return list(dataclasses.fields(TrainConfig))

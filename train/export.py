@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,13 @@ from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from train import checkpoint as ckpt
 from train.config import TrainConfig
-from train.init_checkpoint import LlamaShape, llama_config
+from train.init_checkpoint import llama_config
+from train.shape import LlamaShape
 
 
 def shape_of(cfg: TrainConfig) -> LlamaShape:
-    return LlamaShape(
-        hidden_size=cfg.hidden_size,
-        num_layers=cfg.num_layers,
-        num_heads=cfg.num_heads,
-        num_kv_heads=cfg.num_kv_heads,
-        intermediate_size=cfg.intermediate_size,
-        max_position_embeddings=cfg.seq_len,
-    )
+    """The exported architecture: the configured one, with the training context length."""
+    return dataclasses.replace(cfg.model, max_position_embeddings=cfg.seq_len)
 
 
 def export_hf(

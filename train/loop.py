@@ -226,7 +226,7 @@ def prepare_data(cfg: TrainConfig, run: Path, env: Env) -> Data:
 
 def build_model(cfg: TrainConfig, tok: PreTrainedTokenizerFast, env: Env) -> LlamaForCausalLM:
     model = LlamaForCausalLM(llama_config(shape_of(cfg), tok))
-    init_weights(model, cfg.num_layers)
+    init_weights(model, cfg.model.num_layers)
     model.to(env.device)  # type: ignore[arg-type]
     if cfg.grad_checkpointing:
         model.gradient_checkpointing_enable()

