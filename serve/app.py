@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -17,7 +18,7 @@ import serve
 from safety.guard import Guard
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from serve import routes
-from serve.core import RequestContext
+from serve.core import RequestContext, SafetyMetrics
 from serve.errors import PayloadTooLarge, Unauthorized, error_response, install_handlers
 from serve.metrics import ServerMetrics
 from serve.service import Service
@@ -175,6 +176,8 @@ def build_app(
     if guard is _UNSET:
         guard = load_guard(settings.safety_policy)
     assert guard is None or isinstance(guard, Guard)
+    if guard is not None:  # its decisions reach /metrics; the caller's object is left as it was
+        guard = dataclasses.replace(guard, record=SafetyMetrics(metrics))
     service = Service(engine, settings, metrics, guard)
     metrics.bind_engine(engine.num_unfinished_requests)
     app = FastAPI(title="llm-deploy", version=serve.__version__)

@@ -136,8 +136,6 @@ class ServingCore:
         self.settings = settings
         self.metrics = metrics
         self.guard = guard
-        if guard is not None:
-            guard.record = SafetyMetrics(metrics)
         self.model_name = settings.served_model_name or engine.model_path
         self.admission = Admission(engine.max_num_seqs + settings.max_queued_requests)
         self.draining = False
