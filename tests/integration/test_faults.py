@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -141,6 +141,19 @@ def unfinished(base_url: str) -> float:
     raise AssertionError("no llm_deploy_engine_unfinished_requests on /metrics")
 
 
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def server_log_tail(srv: ServerProcess) -> str:
+    return srv.log_path.read_text(errors="replace")[-3000:]
+
+
 def test_a_client_that_leaves_mid_stream_frees_the_engine(slow_model: Path, tmp_path: Path) -> None:
     """Leaving mid-stream aborts every sequence of the request in the engine."""
     body = {**LONG, "n": 8, "max_tokens": 300}
@@ -152,9 +165,10 @@ def test_a_client_that_leaves_mid_stream_frees_the_engine(slow_model: Path, tmp_
             assert r.status_code == 200, r.read()
             # held in a name: a dropped line iterator is closed, and closes the connection
             lines = r.iter_lines()
-            next(line for line in lines if line.startswith("data: "))
-            assert unfinished(srv.base_url) >= 1
-        deadline = time.monotonic() + 15  # leaving the block dropped the connection
-        while time.monotonic() < deadline and unfinished(srv.base_url) != 0:
-            time.sleep(0.05)
-        assert unfinished(srv.base_url) == 0
+            first = json.loads(next(x for x in lines if x.startswith("data: "))[6:])
+            choices = first.get("choices")
+            # generation is under way (not an error event, nothing finished or blocked yet)
+            assert choices and all(c["finish_reason"] is None for c in choices), first
+            assert wait_for(lambda: unfinished(srv.base_url) >= 1, 10), server_log_tail(srv)
+        # leaving the block dropped the connection
+        assert wait_for(lambda: unfinished(srv.base_url) == 0, 15), server_log_tail(srv)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,24 @@ def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
 FAST = ["--samples", "8", "--seq-len", "64", "--eval-tokens", "2048"]
 
 
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """`llm-quantize ARGS` in this process (no interpreter start-up per run): exit code, stdout,
+    stderr."""
+    from quantize.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
 def quantize(src: Path, out: Path, *args: str) -> dict[str, Any]:
-    r = subprocess.run(
-        [sys.executable, "-m", "quantize", str(src), "--out", str(out), *FAST, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "Traceback" not in r.stderr
+    code, _, err = run_cli(str(src), "--out", str(out), *FAST, *args)
+    assert code == 0, err[-2000:]
     return json.loads((out / "quantize_report.json").read_text())
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
-from tests.quantize.conftest import quantize
+from tests.quantize.conftest import quantize, run_cli
 
 FAMILIES = ("gemma2", "gemma3", "phi3", "gpt_neox")
 
@@ -109,14 +109,8 @@ def test_llm_serve_serves_other_families(
 def test_what_the_methods_cannot_quantize_is_refused_in_one_line(
     families: dict[str, Path], tmp_path: Path, family: str, args: list[str], message: str
 ) -> None:
-    import subprocess
-    import sys
-
-    r = subprocess.run(
-        [sys.executable, "-m", "quantize", str(families[family]), "--out", str(tmp_path / "o"),
-         "--samples", "8", "--seq-len", "64", *args],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert r.returncode == 1
-    assert r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+    code, _, err = run_cli(str(families[family]), "--out", str(tmp_path / "o"),
+                           "--samples", "8", "--seq-len", "64", *args)  # fmt: skip
+    assert code == 1
+    assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "o").exists()
