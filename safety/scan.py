@@ -64,6 +64,11 @@ def _combined(detectors: list[RegexDetector]) -> regex.Pattern[str] | None:
         return None
 
 
+# Past this many characters the detectors' own searches (each with its literal prefixes) cost
+# less than one search of their alternation: at 2,000 characters of prose 0.13 vs 0.53 ms.
+QUICK_MAX_CHARS = 128
+
+
 def _quick(detectors: list[RegexDetector]) -> re.Pattern[str] | None:
     """The alternation for "any complete match here?" with the standard `re` module, which
     searches it several times faster than `regex`; None where `re` lacks the syntax."""
@@ -111,7 +116,7 @@ class Group:
                 continue
             view = views.get(v)
             pos = _view_index(view, start)
-            quick = self.quick[v]
+            quick = self.quick[v] if len(view.text) - pos <= QUICK_MAX_CHARS else None
             # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
             # classes) only `regex` decides
             if quick is None or not view.text.isascii() or quick.search(view.text, pos):
