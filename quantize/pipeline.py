@@ -131,13 +131,21 @@ def _load_float(src: Path) -> torch.nn.Module:
     return model
 
 
-def _load_quantized(path: Path, fmt: str) -> torch.nn.Module:
+def load_checkpoint(path: Path, **kwargs: Any) -> torch.nn.Module:
+    """Any checkpoint this project reads or writes (float, compressed-tensors, bitsandbytes),
+    on CPU in float32 where the format allows, in eval mode; `kwargs` go to from_pretrained."""
+    config = json.loads((path / "config.json").read_text())
+    method = (config.get("quantization_config") or {}).get("quant_method")
+    return _load_quantized(path, "bitsandbytes" if method == "bitsandbytes" else "", **kwargs)
+
+
+def _load_quantized(path: Path, fmt: str, **kwargs: Any) -> torch.nn.Module:
     from transformers import AutoModelForCausalLM
 
     if fmt == "bitsandbytes":
-        model = AutoModelForCausalLM.from_pretrained(str(path), device_map="cpu")
+        model = AutoModelForCausalLM.from_pretrained(str(path), device_map="cpu", **kwargs)
     else:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, **kwargs)
         # a module the checkpoint left unquantized can stay in its 16-bit dtype when its saved
         # name differs from the module's (GPT-NeoX: embed_out on disk, lm_head in transformers
         # 5); transformers refuses .float() on a quantized model, so those tensors are cast here

@@ -1,4 +1,6 @@
-"""`llm-probe bias --base-url URL --model NAME [--pairs FILE]`: measure a served model's bias."""
+"""`llm-probe bias --base-url URL --model NAME [--pairs FILE]`: measure a served model's bias.
+`llm-probe attention MODEL_DIR --text TEXT [--layer L --head H]`: heatmaps of a checkpoint's
+attention weights."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from safety.bias import DEFAULT_COUNTERFACTUAL, DEFAULT_PAIRS, ProbeError, run_bias
 
@@ -36,11 +39,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-above", type=float, default=None,
         help="exit 1 when any bias type's stereotype share exceeds this (CI gating)",
     )  # fmt: skip
+    _attention_parser(sub)
     return p
+
+
+def _attention_parser(sub: Any) -> None:
+    a = sub.add_parser("attention", help="attention heatmaps of a checkpoint (any format)")
+    a.add_argument("model", type=Path, help="model directory: float or quantized checkpoint")
+    a.add_argument("--text", required=True, help="text whose tokens attend to each other")
+    a.add_argument("--layer", type=int, default=-1, help="layer to draw (negative: from the end)")
+    a.add_argument("--head", type=int, default=0, help="head drawn on its own")
+    a.add_argument("--max-tokens", type=int, default=64, help="tokens of --text kept")
+    a.add_argument("--out", type=Path, default=Path("attention"), help="output directory")
+
+
+def attention(ns: argparse.Namespace) -> None:
+    from transformers.utils import logging as hf_logging
+
+    from safety.attention import AttentionError, attention_maps, write_outputs
+
+    hf_logging.disable_progress_bar()  # stderr carries the error line only
+    try:
+        if ns.max_tokens < 1:
+            raise AttentionError("--max-tokens must be positive")
+        maps = attention_maps(ns.model, ns.text, ns.max_tokens)
+        paths = write_outputs(maps, ns.out, ns.layer, ns.head)
+    except (AttentionError, OSError) as exc:
+        print(f"llm-probe: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        sys.exit(1)
+    print(f"{len(maps.tokens)} tokens, {maps.weights.shape[0]} layers x {maps.weights.shape[1]} "
+          f"heads; wrote " + ", ".join(str(p) for p in paths))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
     ns = build_parser().parse_args(argv)
+    if ns.cmd == "attention":
+        return attention(ns)
     from safety.bias import plot, render_markdown
 
     try:
