@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from llm_deploy.yamlfile import line_of
 from safety.detectors import (
     BUILTIN_NAMES,
     Detector,
@@ -84,27 +85,6 @@ class Policy:
 
     def active(self, direction: str) -> list[Category]:
         return [c for c in self.categories.values() if c.action(direction) != "allow"]
-
-
-def _line(node: yaml.Node | None, path: list[Any]) -> int:
-    """1-based line of the YAML node at `path` (the deepest one found); a path ending in
-    pydantic's "[key]" means the mapping key itself."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for i, key in enumerate(path):
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == key), None)
-            if pair is not None and path[i + 1 : i + 2] == ["[key]"]:
-                return int(pair[0].start_mark.line) + 1
-            nxt = pair[1] if pair else None
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-        line = node.start_mark.line + 1
-    return line
 
 
 Action = Literal["block", "redact", "flag", "allow"]
@@ -206,7 +186,7 @@ def load_policy(path: Path) -> Policy:
         loc = list(err["loc"])
         if len(loc) == 2 and loc[0] == "categories":  # the whole category: point at its name
             loc.append("[key]")
-        raise PolicyError(f"{path}:{_line(root, loc)}: {_reason(err)}") from None
+        raise PolicyError(f"{path}:{line_of(root, loc)}: {_reason(err)}") from None
     return _build(spec, str(path))
 
 

@@ -58,7 +58,7 @@ def attention(ns: argparse.Namespace) -> None:
 
     from safety.attention import AttentionError, attention_maps, write_outputs
 
-    hf_logging.disable_progress_bar()  # stderr carries the error line only
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # stderr: the error only
     try:
         if ns.max_tokens < 1:
             raise AttentionError("--max-tokens must be positive")

@@ -128,12 +128,15 @@ async def _start_engine(engine_args: AsyncEngineArgs) -> VLLMEngine:
 
 
 async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: Guard | None) -> int:
+    from serve.access import reload_keys
     from serve.app import build_app, reload_policy
 
     engine = await _start_engine(engine_args)
     app = build_app(settings, engine, guard=guard)
     service = app.state.service
-    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_policy, app)
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGHUP, lambda: (reload_policy(app), reload_keys(app))
+    )
 
     def on_drain() -> None:
         service.core.draining = True
@@ -175,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.model_tag:
             args.model = args.model_tag
         settings = from_namespace(args)
-        settings.keys()  # read the key file now: a bad path is a start-up error
+        from serve.access import keyring
+
+        keyring(settings)  # read the key files now: a bad one is a start-up error
         logs.configure(settings.log_level)
         from serve.app import load_guard
 

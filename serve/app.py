@@ -5,21 +5,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import secrets
 import time
 import uuid
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import serve
 from safety.guard import Guard
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
-from serve import routes
+from serve import access, routes
 from serve.core import RequestContext, SafetyMetrics
-from serve.errors import PayloadTooLarge, Unauthorized, error_response, install_handlers
+from serve.errors import PayloadTooLarge, error_response, install_handlers
 from serve.metrics import ServerMetrics
 from serve.service import Service
 from serve.settings import ServerSettings
@@ -78,6 +77,7 @@ class RequestMiddleware:
                 msg["headers"] = [
                     *msg.get("headers", []),
                     (b"x-request-id", request_id.encode("latin-1")),
+                    *((k.encode(), v.encode()) for k, v in ctx.rate_headers.items()),
                 ]
             await send(msg)
 
@@ -109,25 +109,6 @@ class RequestMiddleware:
         if ctx.prompt_text is not None:
             extra["prompt"] = ctx.prompt_text
         access_log.info("request", extra=extra)
-
-
-def make_auth(keys: list[str]):  # type: ignore[no-untyped-def]
-    """The app-wide API-key dependency (constant-time comparison against every key)."""
-    encoded = [k.encode("utf-8") for k in keys]
-
-    async def verify(request: Request) -> None:
-        if not encoded:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        given = token.strip().encode("utf-8")
-        ok = False
-        for key in encoded:  # no early exit: time does not depend on which key matched
-            ok |= secrets.compare_digest(given, key)
-        if scheme.lower() != "bearer" or not ok:
-            raise Unauthorized("missing or invalid API key; send 'Authorization: Bearer KEY'")
-
-    return verify
 
 
 def load_guard(spec: str) -> Guard | None:
@@ -178,7 +159,7 @@ def build_app(
     assert guard is None or isinstance(guard, Guard)
     if guard is not None:  # its decisions reach /metrics; the caller's object is left as it was
         guard = dataclasses.replace(guard, record=SafetyMetrics(metrics))
-    service = Service(engine, settings, metrics, guard)
+    service = Service(engine, settings, metrics, guard, access.quotas(settings, metrics))
     metrics.bind_engine(engine.num_unfinished_requests)
     app = FastAPI(title="llm-deploy", version=serve.__version__)
     app.state.service = service
@@ -186,10 +167,9 @@ def build_app(
     app.state.settings = settings
     install_handlers(app)
 
-    verify = make_auth(settings.keys())
-    auth = [Depends(verify)]
+    app.state.keyring = access.keyring(settings)
     app.include_router(routes.public)
-    app.include_router(routes.api, dependencies=auth)
+    app.include_router(routes.api, dependencies=[Depends(access.identify)])
 
     if settings.cors_origin:
         app.add_middleware(

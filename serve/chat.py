@@ -32,7 +32,7 @@ class ChatService:
     async def prepare(self, req: ChatCompletionRequest, ctx: RequestContext) -> Prepared:
         """A validated, screened chat request holding an admission slot."""
         core = self.core
-        core.check_request(req.model)
+        core.check_request(req.model, ctx.caller)
         text = self.render(req.messages, req.add_generation_prompt, ctx)
         ids = list(self.engine.tokenizer.encode(text, add_special_tokens=False)) or core.encode("")
         max_tokens = core.max_tokens(
@@ -70,11 +70,14 @@ class ChatService:
     async def run(self, prep: Prepared) -> dict[str, Any]:
         """Run to completion and return the OpenAI response body."""
         finals: dict[int, ChoiceOutput] = {}
-        async with self.core.deadline():
-            async for step in self.engine.generate(prep.prompts[0], prep.params, prep.response_id):
-                for c in step.choices:
-                    finals[c.index] = c
-        completion_tokens = sum(len(c.token_ids) for c in finals.values())
+        try:
+            async with self.core.deadline():
+                gen = self.engine.generate(prep.prompts[0], prep.params, prep.response_id)
+                async for step in gen:
+                    for c in step.choices:
+                        finals[c.index] = c
+        finally:  # what the engine produced counts for the key's limits, also when aborted
+            completion_tokens = prep.ctx.completion_tokens = self.core.generated(finals)
         finals = await self.core.guard_finals(prep, finals)
         self.core.account(prep, completion_tokens, [c.finish_reason for c in finals.values()])
         choices = [

@@ -24,7 +24,7 @@ class CompletionService:
     async def prepare(self, req: CompletionRequest, ctx: RequestContext) -> Prepared:
         """A validated, screened completion request holding an admission slot."""
         core = self.core
-        core.check_request(req.model)
+        core.check_request(req.model, ctx.caller)
         raw = [self._guarded_prompt(p, ctx) for p in req.prompts()]
         prompts = [core.encode(p) for p in raw]
         # the prompt text is needed only to echo it or to log it: token prompts are not decoded
@@ -65,14 +65,16 @@ class CompletionService:
         n = prep.params.n
         finals: dict[int, ChoiceOutput] = {}
         prompt_lp: dict[int, list[TokenLogprob | None] | None] = {}
-        async with self.core.deadline():
-            async for item in self._steps(prep):
-                i, step = item if isinstance(item, tuple) else (0, item)
-                for c in step.choices:
-                    finals[i * n + c.index] = c
-                if step.prompt_logprobs is not None:
-                    prompt_lp[i] = step.prompt_logprobs
-        completion_tokens = sum(len(c.token_ids) for c in finals.values())
+        try:
+            async with self.core.deadline():
+                async for item in self._steps(prep):
+                    i, step = item if isinstance(item, tuple) else (0, item)
+                    for c in step.choices:
+                        finals[i * n + c.index] = c
+                    if step.prompt_logprobs is not None:
+                        prompt_lp[i] = step.prompt_logprobs
+        finally:  # what the engine produced counts for the key's limits, also when aborted
+            completion_tokens = prep.ctx.completion_tokens = self.core.generated(finals)
         finals = await self.core.guard_finals(prep, finals)
         self.core.account(prep, completion_tokens, [c.finish_reason for c in finals.values()])
         choices = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,8 +29,10 @@ from serve.errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
+from serve.keys import ANONYMOUS, Caller
 from serve.metrics import ServerMetrics
 from serve.protocol import ChatCompletionRequest, CompletionRequest
+from serve.quota import Quotas
 from serve.settings import ServerSettings
 from serve.types import ChoiceOutput, EngineClient, GenerationStep, SamplingConfig, TokenLogprob
 
@@ -48,19 +50,25 @@ class RequestContext:
     prompt_text: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
     screened: list[str] = field(default_factory=list)  # input texts the guard checked
+    caller: Caller = ANONYMOUS  # the API key's owner (set by the auth dependency)
+    rate_headers: dict[str, str] = field(default_factory=dict)  # the key's limits, on the reply
 
 
 class Slot:
     """Admitted sequences, given back exactly once by whoever holds the slot last: the JSON
     response (`with slot:`) or the SSE response (its close)."""
 
-    def __init__(self, admission: Admission, seqs: int) -> None:
-        self._admission, self._seqs = admission, seqs
+    def __init__(
+        self, admission: Admission, seqs: int, on_release: Callable[[], None] | None = None
+    ) -> None:
+        self._admission, self._seqs, self.on_release = admission, seqs, on_release
 
     def release(self) -> None:
         if self._seqs:
             self._admission.in_flight -= self._seqs
             self._seqs = 0
+            if self.on_release is not None:
+                self.on_release()
 
     def __enter__(self) -> Slot:
         return self
@@ -131,8 +139,10 @@ class ServingCore:
         settings: ServerSettings,
         metrics: ServerMetrics,
         guard: Guard | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.engine = engine
+        self.quotas = quotas or Quotas()
         self.settings = settings
         self.metrics = metrics
         self.guard = guard
@@ -146,16 +156,23 @@ class ServingCore:
         )
 
     # ---- checks (each raises the 4xx/5xx the client sees) ------------------------------------
-    def check_model(self, name: str | None) -> None:
+    def check_model(self, name: str | None, caller: Caller = ANONYMOUS) -> None:
+        """The model is ours and the key may use it (a key that may not is told nothing more
+        than about a model that does not exist)."""
+        if not caller.may_use(self.model_name):
+            which = f"The model '{name}'" if name else "The model"
+            raise ModelNotFound(
+                f"{which} does not exist or you do not have access to it", param="model"
+            )
         if name is not None and name != self.model_name:
             raise ModelNotFound(
                 f"The model '{name}' does not exist; this server serves '{self.model_name}'",
                 param="model",
             )
 
-    def check_request(self, name: str | None) -> None:
-        """The model is ours and the server is taking generation requests."""
-        self.check_model(name)
+    def check_request(self, name: str | None, caller: Caller = ANONYMOUS) -> None:
+        """The model is ours, the key may use it, and the server takes generation requests."""
+        self.check_model(name, caller)
         if self.draining:
             raise ServiceUnavailable("server is shutting down", headers={"Retry-After": "5"})
         if self.engine.dead:
@@ -253,8 +270,15 @@ class ServingCore:
                 raise ContentFilter(
                     f"the input was blocked by the content policy (category: {blocked})"
                 )
-        slot = self.admission.acquire(params.n * len(prompts))  # sequences, not requests
         ctx.prompt_tokens = sum(len(p) for p in prompts)
+        slot = self.admission.acquire(params.n * len(prompts))  # sequences, not requests
+        try:
+            grant = self.quotas.admit(ctx.caller, ctx.prompt_tokens)
+        except BaseException:
+            slot.release()
+            raise
+        ctx.rate_headers = grant.headers
+        slot.on_release = lambda: grant.settle(ctx.prompt_tokens, ctx.completion_tokens)
         if self.settings.log_prompts:
             ctx.prompt_text = "\n".join(texts)
         return Prepared(
@@ -352,6 +376,10 @@ class ServingCore:
         prep.ctx.completion_tokens = completion_tokens
         prep.ctx.finish_reasons = [r for r in reasons if r]
         self.metrics.tokens(prep.ctx.prompt_tokens, completion_tokens)
+
+    @staticmethod
+    def generated(finals: dict[int, ChoiceOutput]) -> int:
+        return sum(len(c.token_ids) for c in finals.values())
 
     @staticmethod
     def usage(prep: Prepared, completion_tokens: int) -> dict[str, int]:

@@ -65,6 +65,17 @@ class Unauthorized(APIError):
     code = "invalid_api_key"
 
 
+class PermissionDenied(APIError):
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class NotFound(APIError):
+    status = 404
+    code = "not_found"
+
+
 class ModelNotFound(APIError):
     status = 404
     code = "model_not_found"

@@ -18,6 +18,7 @@ class ServerMetrics:
         self.registry = registry
         self._requests(registry)
         self._safety(registry)
+        self._keys(registry)
 
     def _requests(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
@@ -96,6 +97,25 @@ class ServerMetrics:
             ["result"],
             registry=registry,
         )
+
+    def _keys(self, registry: CollectorRegistry) -> None:
+        self.key_requests = Counter(
+            "llm_deploy_key_requests", "Finished requests by API key name", ["key"],
+            registry=registry,
+        )  # fmt: skip
+        self.key_tokens = Counter(
+            "llm_deploy_key_tokens", "Tokens by API key name and kind (prompt, completion)",
+            ["key", "kind"], registry=registry,
+        )  # fmt: skip
+        self.key_rejected = Counter(
+            "llm_deploy_key_rejected_requests", "Requests refused by a key's limits (429)",
+            ["key", "limit"], registry=registry,
+        )  # fmt: skip
+
+    def key_done(self, key: str, prompt: int, completion: int) -> None:
+        self.key_requests.labels(key).inc()
+        self.key_tokens.labels(key, "prompt").inc(prompt)
+        self.key_tokens.labels(key, "completion").inc(completion)
 
     def bind_engine(self, unfinished: Callable[[], int]) -> None:
         """Export the engine's own count of unfinished requests, read at scrape time."""

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import serve
 from serve.core import RequestContext, Slot
+from serve.errors import NotFound
 from serve.metrics import ServerMetrics
 from serve.protocol import (
     ChatCompletionRequest,
@@ -36,6 +37,7 @@ KNOWN_PATHS = {
     "/tokenize",
     "/detokenize",
     "/v1/models",
+    "/v1/usage",
     "/v1/completions",
     "/v1/chat/completions",
     "/v1/moderations",
@@ -111,7 +113,9 @@ async def chat_completions(
 
 
 @api.get("/v1/models")
-async def models(svc: ServiceDep) -> dict[str, Any]:
+async def models(svc: ServiceDep, ctx: CtxDep) -> dict[str, Any]:
+    if not ctx.caller.may_use(svc.core.model_name):
+        return {"object": "list", "data": []}
     return {
         "object": "list",
         "data": [
@@ -134,8 +138,8 @@ async def moderations(body: ModerationRequest, svc: ServiceDep) -> dict[str, Any
 
 
 @api.post("/tokenize")
-async def tokenize(body: TokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
-    svc.core.check_model(body.model)
+async def tokenize(body: TokenizeRequest, svc: ServiceDep, ctx: CtxDep) -> dict[str, Any]:
+    svc.core.check_model(body.model, ctx.caller)
     tokenizer = svc.core.engine.tokenizer
     if body.messages is not None:
         text = svc.chat.render(body.messages, add_generation_prompt=True)
@@ -146,10 +150,21 @@ async def tokenize(body: TokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
 
 
 @api.post("/detokenize")
-async def detokenize(body: DetokenizeRequest, svc: ServiceDep) -> dict[str, Any]:
-    svc.core.check_model(body.model)
+async def detokenize(body: DetokenizeRequest, svc: ServiceDep, ctx: CtxDep) -> dict[str, Any]:
+    svc.core.check_model(body.model, ctx.caller)
     ids = svc.core.check_token_ids(body.tokens, "tokens")
     return {"prompt": svc.core.engine.tokenizer.decode(ids)}
+
+
+@api.get("/v1/usage")
+async def usage(svc: ServiceDep, ctx: CtxDep) -> dict[str, Any]:
+    """Tokens and requests per key and UTC day, from the usage database: every key's for an
+    admin key, the caller's own otherwise."""
+    store = svc.core.quotas.usage
+    if store is None:
+        raise NotFound("usage is kept per key only when llm-serve runs with --keys-file")
+    data = store.summary(None if ctx.caller.admin else ctx.caller.name)
+    return {"object": "usage", "data": data}
 
 
 @api.get("/version")

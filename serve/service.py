@@ -13,6 +13,7 @@ from serve.chat import ChatService
 from serve.completions import CompletionService
 from serve.core import ServingCore
 from serve.metrics import ServerMetrics
+from serve.quota import Quotas
 from serve.settings import ServerSettings
 from serve.types import EngineClient
 
@@ -24,7 +25,8 @@ class Service:
         settings: ServerSettings,
         metrics: ServerMetrics,
         guard: Guard | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
-        self.core = ServingCore(engine, settings, metrics, guard)
+        self.core = ServingCore(engine, settings, metrics, guard, quotas)
         self.completions = CompletionService(self.core)
         self.chat = ChatService(self.core)

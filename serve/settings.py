@@ -29,6 +29,15 @@ class ServerSettings:
     LLM_DEPLOY_API_KEYS env var, comma-separated, and --api-key-file)."""
     api_key_file: str | None = None
     """File with one API key per line."""
+    keys_file: str | None = None
+    """YAML file of named keys (their SHA-256, never the key) with allowed models and limits:
+    rpm, tpm, max_concurrent, budget per day or month. SIGHUP reloads it; an invalid file is
+    refused and the running one kept."""
+    usage_db: str = "~/.local/state/llm-deploy/usage.sqlite3"
+    """SQLite file where per-key usage is kept across restarts (with --keys-file)."""
+    limits_store: str = "memory://"
+    """Where the per-minute counters live: memory:// (this process) or redis://HOST:PORT to
+    share them between replicas."""
     served_model_name: str | None = None
     """Name clients use in 'model' (defaults to the model path)."""
     max_queued_requests: int = 256

@@ -1,0 +1,171 @@
+"""Per-key limits, checked before the engine: requests and tokens per minute, requests in
+flight, and a token budget per day or month.
+
+The per-minute counters are the `limits` library's fixed windows, in memory by default or in
+Redis (`--limits-store redis://...`) so replicas share them. Tokens count the prompt at
+admission and the completion when the request ends (streamed or not, aborted included), so a
+key over its tokens per minute is refused from its next request on. The budget reads the usage
+database (`serve.usage`), which survives restarts.
+
+Every response to a limited key carries OpenAI's headers (`x-ratelimit-limit-requests`,
+`-remaining-`, `-reset-`, and the same for tokens); a refusal is a 429 with them and
+`Retry-After`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import time
+from dataclasses import dataclass, field
+
+import limits
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from serve.errors import TooManyRequests
+from serve.keys import Caller, KeySpec
+from serve.metrics import ServerMetrics
+from serve.usage import UsageStore
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: 1s, 6m0s, 1h2m3s."""
+    s = max(0, math.ceil(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + f"{s}s"
+
+
+def period_start(per: str) -> str:
+    """The first UTC day of the current budget period."""
+    now = time.gmtime()
+    return time.strftime("%Y-%m-01" if per == "month" else "%Y-%m-%d", now)
+
+
+def period_left(per: str) -> float:
+    """Seconds until the current budget period ends."""
+    now = time.gmtime()
+    if per == "day":
+        return 86400 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
+    days = calendar.monthrange(now.tm_year, now.tm_mon)[1] - now.tm_mday
+    return days * 86400 + 86400 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)
+
+
+@dataclass
+class Grant:
+    """An admitted request of a limited key: its headers, and the settlement at its end."""
+
+    quotas: Quotas
+    caller: Caller
+    headers: dict[str, str] = field(default_factory=dict)
+    settled: bool = False
+
+    def settle(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """The request ended: count its completion, free its place, record its usage."""
+        if self.settled:
+            return
+        self.settled = True
+        self.quotas.finish(self.caller, prompt_tokens, completion_tokens)
+
+
+class Quotas:
+    """The limits of every keys-file key, and where usage is kept."""
+
+    def __init__(
+        self,
+        store: str = "memory://",
+        usage: UsageStore | None = None,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
+        self.limiter = FixedWindowRateLimiter(storage_from_string(store))
+        self.usage = usage
+        self.metrics = metrics
+        self.in_flight: dict[str, int] = {}
+
+    def admit(self, caller: Caller, prompt_tokens: int) -> Grant:
+        """Count the request and its prompt, or raise 429 naming the limit."""
+        spec = caller.spec
+        grant = Grant(self, caller)
+        if spec is None:
+            return grant
+        try:
+            self._check_concurrency(caller.name, spec)
+            self._check_budget(caller.name, spec, prompt_tokens)
+            requests = self._window(caller.name, "requests", spec.rpm, 1)
+            tokens = self._window(caller.name, "tokens", spec.tpm, prompt_tokens)
+        except TooManyRequests as exc:
+            if self.metrics is not None:
+                self.metrics.key_rejected.labels(caller.name, exc.code).inc()
+            raise
+        grant.headers = {**requests, **tokens}
+        self.in_flight[caller.name] = self.in_flight.get(caller.name, 0) + 1
+        return grant
+
+    def finish(self, caller: Caller, prompt_tokens: int, completion_tokens: int) -> None:
+        name, spec = caller.name, caller.spec
+        if spec is not None:
+            self.in_flight[name] = max(0, self.in_flight.get(name, 0) - 1)
+            if spec.tpm and completion_tokens:
+                self.limiter.hit(self._item(spec.tpm), name, "tokens", cost=completion_tokens)
+        if self.usage is not None:
+            self.usage.record(name, prompt_tokens, completion_tokens)
+        if self.metrics is not None:
+            self.metrics.key_done(name, prompt_tokens, completion_tokens)
+
+    # ---- the checks ----------------------------------------------------------------------------
+    @staticmethod
+    def _item(per_minute: int) -> limits.RateLimitItem:
+        return limits.RateLimitItemPerMinute(per_minute)
+
+    def _window(self, name: str, kind: str, per_minute: int | None, cost: int) -> dict[str, str]:
+        """Take `cost` from the key's per-minute window of `kind`; its three headers."""
+        if per_minute is None:
+            return {}
+        item = self._item(per_minute)
+        if cost > per_minute or not self.limiter.test(item, name, kind, cost=max(cost, 1)):
+            reset, _ = self.limiter.get_window_stats(item, name, kind)
+            wait = reset - time.time() if cost <= per_minute else 60.0
+            raise TooManyRequests(
+                f"rate limit reached for key '{name}': {per_minute} {kind} per minute"
+                + (f" (this request needs {cost})" if kind == "tokens" else ""),
+                headers=self._headers(kind, per_minute, 0, wait) | retry_after(wait),
+                code=f"rate_limit_{kind}",
+            )
+        if cost:
+            self.limiter.hit(item, name, kind, cost=cost)
+        reset, remaining = self.limiter.get_window_stats(item, name, kind)
+        return self._headers(kind, per_minute, remaining, reset - time.time())
+
+    @staticmethod
+    def _headers(kind: str, limit: int, remaining: int, reset: float) -> dict[str, str]:
+        return {
+            f"x-ratelimit-limit-{kind}": str(limit),
+            f"x-ratelimit-remaining-{kind}": str(max(0, remaining)),
+            f"x-ratelimit-reset-{kind}": duration(reset),
+        }
+
+    def _check_concurrency(self, name: str, spec: KeySpec) -> None:
+        if spec.max_concurrent and self.in_flight.get(name, 0) >= spec.max_concurrent:
+            raise TooManyRequests(
+                f"key '{name}' already has {spec.max_concurrent} requests in flight "
+                "(max_concurrent); retry when one finishes",
+                headers=retry_after(1),
+                code="concurrency_limit",
+            )
+
+    def _check_budget(self, name: str, spec: KeySpec, prompt_tokens: int) -> None:
+        if spec.budget is None or self.usage is None:
+            return
+        used = self.usage.tokens_since(name, period_start(spec.budget.per))
+        if used + prompt_tokens > spec.budget.tokens:
+            raise TooManyRequests(
+                f"key '{name}' has used {used} of its {spec.budget.tokens} tokens this "
+                f"{spec.budget.per}",
+                headers=retry_after(period_left(spec.budget.per)),
+                code="budget_exceeded",
+            )
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
