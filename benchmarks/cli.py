@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from benchmarks.client import Target
+from benchmarks.keys import deal, parse_mix, per_key, print_keys
 from benchmarks.loadgen import Load, run_load
 from benchmarks.report import per_request, plot, write_csv, write_json
 from benchmarks.stats import parse_slo, summarize
@@ -84,7 +85,15 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     t.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000")
     t.add_argument("--model", required=True, help="the served model name")
     t.add_argument("--tokenizer", help="tokenizer directory (default: --model if a directory)")
-    t.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY"), help="bearer key")
+    t.add_argument(
+        "--api-key", action="append", default=None,
+        help="bearer key (default: $OPENAI_API_KEY); repeat for several keys, see --key-mix",
+    )  # fmt: skip
+    t.add_argument(
+        "--key-mix", default=None, metavar="W1,W2,...",
+        help="share of requests per --api-key, e.g. 10,1 (default: equal); reports per-key "
+        "latency, 429s and Jain's fairness index",
+    )  # fmt: skip
     t.add_argument("--chat", action="store_true", help="use /v1/chat/completions")
     t.add_argument(
         "--no-ignore-eos",
@@ -170,6 +179,10 @@ def _check(args: argparse.Namespace) -> None:
         raise BenchError(f"--output must name a .json file, got {args.output}")
     if args.prompts and args.prefix_len:
         raise BenchError("--prompts and --prefix-len are different workloads; give one")
+    try:
+        args.mix = parse_mix(args.key_mix, max(len(args.api_key or []), 1))
+    except ValueError as e:
+        raise BenchError(str(e)) from None
 
 
 def build_workload(args: argparse.Namespace, tok: Tokenizer | None) -> list[BenchRequest]:
@@ -251,6 +264,8 @@ def one_run(
         **summarize(results, duration, slos),
         **per_request(results),
     }
+    if len(args.mix) > 1:
+        run.update(per_key(results, duration, args.mix, slos))
     return run
 
 
@@ -285,6 +300,8 @@ def print_run(run: dict[str, Any]) -> None:
         f"{run['p99_itl_ms']:.1f}; E2E median {run['median_e2el_ms']:.0f}",
         flush=True,
     )
+    if "keys" in run:
+        print_keys(run)
 
 
 def print_ratios(rows: list[dict[str, Any]], ours: str, ref: str) -> None:
@@ -315,7 +332,13 @@ def _main(args: argparse.Namespace) -> int:
     if args.tokenizer is None and Path(args.model).is_dir():
         args.tokenizer = args.model
     tok = load_tokenizer(args.tokenizer) if args.tokenizer else None
-    common = {"chat": args.chat, "api_key": args.api_key, "ignore_eos": args.ignore_eos}
+    keys = args.api_key or [k for k in [os.environ.get("OPENAI_API_KEY")] if k]
+    common = {
+        "chat": args.chat,
+        "api_key": keys[0] if keys else None,
+        "api_keys": tuple(keys) if len(keys) > 1 else (),
+        "ignore_eos": args.ignore_eos,
+    }
     labels = args.labels.split(",")
     targets = {labels[0]: Target(args.base_url, args.model, **common)}
     if args.compare_url:
@@ -325,6 +348,8 @@ def _main(args: argparse.Namespace) -> int:
     for target in targets.values():
         preflight(target)
     reqs = build_workload(args, tok)
+    if len(keys) > 1:
+        reqs = deal(reqs, args.mix)
 
     loads = [Load(c, r, args.burstiness) for c, r in itertools.product(args.concurrency, args.rate)]
     runs: list[dict[str, Any]] = []

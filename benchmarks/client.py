@@ -30,6 +30,7 @@ class RequestResult:
     start: float = 0.0  # perf_counter at send
     error: str | None = None  # failure kind: http_429, http_4xx, http_5xx, timeout, ...
     detail: str = ""
+    key: int = 0  # which --api-key sent it
 
     @property
     def ok(self) -> bool:
@@ -50,6 +51,7 @@ class Target:
     model: str
     chat: bool = False
     api_key: str | None = None
+    api_keys: tuple[str, ...] = ()  # several keys: a request's `key` picks one
     ignore_eos: bool = True
     extra_body: dict[str, Any] = field(default_factory=dict)
 
@@ -75,8 +77,9 @@ class Target:
         body.update(self.extra_body)
         return body
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+    def headers(self, key: int = 0) -> dict[str, str]:
+        token = self.api_keys[key] if self.api_keys else self.api_key
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _joined(messages: list[dict[str, str]] | None) -> str:
@@ -112,7 +115,7 @@ async def send(
     client: httpx.AsyncClient, target: Target, req: BenchRequest, tok: Tokenizer | None
 ) -> RequestResult:
     """Stream one request; never raises for server or network failures, records them instead."""
-    res = RequestResult(input_len=req.input_len)
+    res = RequestResult(input_len=req.input_len, key=req.key)
     res.start = t0 = time.perf_counter()
     last = t0
     generated = ""
@@ -120,7 +123,7 @@ async def send(
     usage: dict[str, Any] | None = None
     try:
         async with client.stream(
-            "POST", target.url, json=target.body(req), headers=target.headers()
+            "POST", target.url, json=target.body(req), headers=target.headers(req.key)
         ) as r:
             if r.status_code != 200:
                 await r.aread()

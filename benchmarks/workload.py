@@ -33,6 +33,7 @@ class BenchRequest:
     messages: list[dict[str, str]] | None
     max_tokens: int
     input_len: int  # prompt tokens as the workload counted them (the server's count wins)
+    key: int = 0  # which --api-key sends it
 
 
 def load_tokenizer(path: str) -> Tokenizer:

@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
             check_cpu_support(args.model)
             cpu_defaults()
         engine_args = AsyncEngineArgs.from_cli_args(args)
-        apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv)
+        fair = bool(settings.keys_file)
+        apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv, fair)
         if is_cpu():
             safe_cpu_dtype(engine_args)
         code = run_loop(serve(settings, engine_args, guard))

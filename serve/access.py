@@ -30,7 +30,8 @@ def keyring(settings: ServerSettings) -> KeyRing:
 def quotas(settings: ServerSettings, metrics: ServerMetrics) -> Quotas:
     """Per-key limits; usage is persisted when a keys file names the keys."""
     usage = UsageStore(Path(settings.usage_db).expanduser()) if settings.keys_file else None
-    return Quotas(settings.limits_store, usage, metrics, settings.limits_fail_open)
+    fair = bool(settings.keys_file)  # keys to be fair between (the engine runs priority order)
+    return Quotas(settings.limits_store, usage, metrics, settings.limits_fail_open, fair)
 
 
 async def identify(request: Request) -> None:

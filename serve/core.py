@@ -273,11 +273,13 @@ class ServingCore:
         ctx.prompt_tokens = sum(len(p) for p in prompts)
         slot = self.admission.acquire(params.n * len(prompts))  # sequences, not requests
         try:
-            grant = self.quotas.admit(ctx.caller, ctx.prompt_tokens)
+            may_use = ctx.prompt_tokens + params.max_tokens * params.n * len(prompts)
+            grant = self.quotas.admit(ctx.caller, ctx.prompt_tokens, may_use)
         except BaseException:
             slot.release()
             raise
         ctx.rate_headers = grant.headers
+        params.priority = grant.priority
         slot.on_release = lambda: grant.settle(ctx.prompt_tokens, ctx.completion_tokens)
         if self.settings.log_prompts:
             ctx.prompt_text = "\n".join(texts)

@@ -108,12 +108,15 @@ def check_cpu_support(model: str) -> None:
             )
 
 
-def apply_server_defaults(args: AsyncEngineArgs, argv: list[str]) -> None:
+def apply_server_defaults(args: AsyncEngineArgs, argv: list[str], fair: bool = False) -> None:
     """Engine defaults llm-serve chooses unless the operator set them.
 
     Compact structured JSON: a grammar that allows free whitespace lets weak models pad with
-    newlines until max_tokens, which returns truncated, unparseable JSON.
+    newlines until max_tokens, which returns truncated, unparseable JSON. With per-key access
+    (`fair`), vLLM's priority scheduling, so the fair-share order reaches the engine's queue.
     """
+    if fair and not any(a.startswith("--scheduling-policy") for a in argv):
+        args.scheduling_policy = "priority"
     if not any(a.startswith("--structured-outputs-config") for a in argv):
         so = args.structured_outputs_config
         if so.backend == "auto":
@@ -200,7 +203,7 @@ class VLLMEngine:
             raise BadRequest(str(exc), param=getattr(exc, "parameter", None)) from None
         want_lp = params.logprobs is not None
         prompt = TokensPrompt(prompt_token_ids=prompt_ids)
-        gen = self.llm.generate(prompt, sp, request_id)
+        gen = self.llm.generate(prompt, sp, request_id, priority=params.priority)
         try:
             async for out in gen:
                 yield GenerationStep(

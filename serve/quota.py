@@ -25,6 +25,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from serve.errors import ServiceUnavailable, TooManyRequests
+from serve.fair import FairShare
 from serve.keys import Caller, KeySpec
 from serve.metrics import ServerMetrics
 from serve.usage import UsageStore
@@ -72,12 +73,16 @@ class Grant:
     caller: Caller
     headers: dict[str, str] = field(default_factory=dict)
     settled: bool = False
+    priority: int = 0  # the engine's scheduling order (fair share between keys)
+    ticket: int | None = None
 
     def settle(self, prompt_tokens: int, completion_tokens: int) -> None:
         """The request ended: count its completion, free its place, record its usage."""
         if self.settled:
             return
         self.settled = True
+        if self.ticket is not None and self.quotas.fair is not None:
+            self.quotas.fair.done(self.ticket)
         self.quotas.finish(self.caller, prompt_tokens, completion_tokens)
 
 
@@ -90,6 +95,7 @@ class Quotas:
         usage: UsageStore | None = None,
         metrics: ServerMetrics | None = None,
         fail_open: bool = False,
+        fair: bool = False,
     ) -> None:
         self.limiter = FixedWindowRateLimiter(storage_from_string(store))
         self.shared = not store.startswith("memory://")  # replicas count together
@@ -98,13 +104,15 @@ class Quotas:
         self.fail_open = fail_open
         self.store_down = False
         self.in_flight: dict[str, int] = {}  # per replica
+        self.fair = FairShare() if fair else None
 
-    def admit(self, caller: Caller, prompt_tokens: int) -> Grant:
+    def admit(self, caller: Caller, prompt_tokens: int, may_use: int = 0) -> Grant:
         """Count the request and its prompt, or raise 429 naming the limit (503 when a shared
-        store is unreachable and the server fails closed)."""
+        store is unreachable and the server fails closed). `may_use`: the tokens it may use in
+        all (prompt + max_tokens per sequence), its cost in the fair order."""
         grant = Grant(self, caller)
         if caller.spec is None:
-            return grant
+            return self._in_order(grant, may_use)
         try:
             grant.headers = self._take(caller.name, caller.spec, prompt_tokens)
             self._store_is("up")
@@ -119,6 +127,14 @@ class Quotas:
                     "the rate-limit store is unreachable; retry later", headers=retry_after(5)
                 ) from None
         self.in_flight[caller.name] = self.in_flight.get(caller.name, 0) + 1
+        return self._in_order(grant, may_use)
+
+    def _in_order(self, grant: Grant, may_use: int) -> Grant:
+        """The admitted request's place in the fair order between keys."""
+        if self.fair is not None:
+            spec = grant.caller.spec
+            weight = spec.weight if spec else 1.0
+            grant.ticket, grant.priority = self.fair.admit(grant.caller.name, weight, may_use)
         return grant
 
     def finish(self, caller: Caller, prompt_tokens: int, completion_tokens: int) -> None:

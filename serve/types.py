@@ -40,6 +40,9 @@ class SamplingConfig:
     include_stop_str_in_output: bool = False
     stream: bool = False
     """Deltas per step (streaming) rather than one final output."""
+    priority: int = 0
+    """Engine scheduling order, lower first (set by fair admission between keys; it takes
+    effect under vLLM's priority scheduling policy)."""
 
 
 @dataclass(slots=True)

@@ -2,8 +2,9 @@
 
 Each request: wait `ttft` seconds, send one token chunk, then one chunk every `itl` seconds
 until max_tokens; a usage chunk and [DONE] close the stream. A prompt containing "FAIL429"
-gets a 429, "FAIL500" a 500, "BREAK" a mid-stream error event, "EMPTYTEXT" tokens whose text
-is empty (as a random-weight model's can be), "NOTOKENS" a stream with no token at all.
+gets a 429 (so does the bearer key "limited"), "FAIL500" a 500, "BREAK" a mid-stream error
+event, "EMPTYTEXT" tokens whose text is empty (as a random-weight model's can be), "NOTOKENS" a
+stream with no token at all.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def make_app(ttft: float, itl: float, model: str = "fake") -> FastAPI:
     app.state.in_flight = 0
     app.state.max_in_flight = 0
     app.state.requests = 0
+    app.state.bearers: list[str] = []
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -65,6 +67,10 @@ def make_app(ttft: float, itl: float, model: str = "fake") -> FastAPI:
 
     async def handle(request: Request, chat: bool) -> Any:
         app.state.requests += 1
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        app.state.bearers.append(bearer)
+        if bearer == "limited":
+            return JSONResponse({"error": {"message": "rate limit", "code": 429}}, status_code=429)
         body = await request.json()
         text = body.get("prompt") or " ".join(m["content"] for m in body.get("messages", []))
         if "FAIL429" in text:

@@ -174,6 +174,30 @@ def test_synthetic_prompts_are_token_exact(tokenizer_dir: Path) -> None:
     assert min(ins) >= 50 and max(ins) <= 150 and len(set(ins)) > 20
 
 
+def test_several_keys_share_the_requests_by_the_mix_and_are_reported_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "keys.json"
+    with fake_server(0.01, 0.01) as (url, app):
+        rc = cli.main([
+            "--base-url", url, "--model", "fake", "--prompts",
+            str(prompts(tmp_path / "p.jsonl", ["a b"])), "--output-len", "3",
+            "--num-requests", "8", "--concurrency", "2", "--warmup", "0", "--no-progress",
+            "--no-plots", "--api-key", "secret-one", "--api-key", "limited", "--key-mix", "3,1",
+            "--output", str(out),
+        ])  # fmt: skip
+    assert rc == 0
+    assert app.state.bearers.count("secret-one") == 6 and app.state.bearers.count("limited") == 2
+    assert app.state.bearers.index("limited") < 4  # interleaved, not a block at the end
+    run = json.loads(out.read_text())
+    assert run["keys"]["key1"]["completed"] == 6 and run["keys"]["key1"]["http_429"] == 0
+    assert run["keys"]["key2"]["completed"] == 0 and run["keys"]["key2"]["http_429"] == 2
+    assert run["jain_fairness"] == pytest.approx(0.5)  # one of two keys got nothing
+    printed = capsys.readouterr().out
+    assert "Jain's fairness index" in printed
+    assert "secret-one" not in printed + out.read_text()  # keys are never written
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -182,6 +206,7 @@ def test_synthetic_prompts_are_token_exact(tokenizer_dir: Path) -> None:
         (["--output", "x.txt"], "must name a .json file"),
         (["--model", "other"], "does not serve 'other'"),
         ([], "synthetic prompts need --tokenizer"),
+        (["--api-key", "a", "--key-mix", "1,2"], "one positive number per --api-key"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
