@@ -84,6 +84,7 @@ lint: install
 # README table.
 bench: install
 	$(BIN)/python -m benchmarks.perf_report
+	$(BIN)/python -m benchmarks.fairness
 
 # llm-quantize against llm-compressor (the reference) on the same model and calibration windows,
 # scored by this project's evaluation; fails when ours is worse beyond the paired interval.

@@ -29,6 +29,7 @@ from serve.errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
+from serve.fair import Headroom
 from serve.keys import ANONYMOUS, Caller
 from serve.metrics import ServerMetrics
 from serve.protocol import ChatCompletionRequest, CompletionRequest
@@ -143,6 +144,8 @@ class ServingCore:
     ) -> None:
         self.engine = engine
         self.quotas = quotas or Quotas()
+        fair = self.quotas.fair is not None and engine.max_num_seqs > 1
+        self.headroom = Headroom(engine.max_num_seqs - 1) if fair else None
         self.settings = settings
         self.metrics = metrics
         self.guard = guard
@@ -271,16 +274,18 @@ class ServingCore:
                     f"the input was blocked by the content policy (category: {blocked})"
                 )
         ctx.prompt_tokens = sum(len(p) for p in prompts)
-        slot = self.admission.acquire(params.n * len(prompts))  # sequences, not requests
+        seqs = params.n * len(prompts)
+        slot = self.admission.acquire(seqs)  # sequences, not requests
         try:
-            may_use = ctx.prompt_tokens + params.max_tokens * params.n * len(prompts)
+            may_use = ctx.prompt_tokens + params.max_tokens * seqs
             grant = self.quotas.admit(ctx.caller, ctx.prompt_tokens, may_use)
+            slot.on_release = lambda: grant.settle(ctx.prompt_tokens, ctx.completion_tokens)
+            await self._headroom(ctx, seqs, slot)
         except BaseException:
             slot.release()
             raise
         ctx.rate_headers = grant.headers
         params.priority = grant.priority
-        slot.on_release = lambda: grant.settle(ctx.prompt_tokens, ctx.completion_tokens)
         if self.settings.log_prompts:
             ctx.prompt_text = "\n".join(texts)
         return Prepared(
@@ -295,6 +300,20 @@ class ServingCore:
             slot=slot,
             ctx=ctx,
         )
+
+    async def _headroom(self, ctx: RequestContext, seqs: int, slot: Slot) -> None:
+        """With keys to be fair between, wait while this key would fill the running batch."""
+        if self.headroom is None:
+            return
+        await self.headroom.enter(ctx.caller.name, seqs)
+        settle, headroom = slot.on_release, self.headroom
+
+        def release() -> None:
+            headroom.leave(ctx.caller.name, seqs)
+            if settle is not None:
+                settle()
+
+        slot.on_release = release
 
     # ---- generation ----------------------------------------------------------------------------
     @asynccontextmanager

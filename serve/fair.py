@@ -10,6 +10,7 @@ heavy key's backlog; keys with equal weights get equal token shares while both a
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 
@@ -33,3 +34,36 @@ class FairShare:
         start = self.in_flight.pop(ticket, None)
         if start is not None:
             self.floor = max(self.floor, start)
+
+
+class Headroom:
+    """No key fills the engine's whole running batch: a key holding `cap` sequences (the batch
+    size less one) waits here for one of its own to finish, so another key's request always
+    finds a free slot and starts at once instead of waiting behind the heavy key's batch (vLLM's
+    priority scheduler reorders its queue but never preempts a running request for a waiting
+    one while memory lasts). A request larger than the cap still runs when its key holds
+    nothing."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.held: dict[str, int] = {}
+        self.waiting: dict[str, list[asyncio.Future[None]]] = {}
+
+    async def enter(self, key: str, seqs: int) -> None:
+        while self.held.get(key, 0) and self.held[key] + seqs > self.cap:
+            turn = asyncio.get_running_loop().create_future()
+            queue = self.waiting.setdefault(key, [])
+            queue.append(turn)
+            try:
+                await turn
+            finally:
+                if turn in queue:
+                    queue.remove(turn)
+        self.held[key] = self.held.get(key, 0) + seqs
+
+    def leave(self, key: str, seqs: int) -> None:
+        self.held[key] = max(0, self.held.get(key, 0) - seqs)
+        for turn in self.waiting.get(key, []):
+            if not turn.done():
+                turn.set_result(None)
+                break

@@ -33,27 +33,38 @@ def test_while_both_are_busy_shares_follow_the_weights() -> None:
     assert first.count("b") == 2 * first.count("a")
 
 
-async def test_with_a_keys_file_the_engine_gets_the_fair_priority(
+async def test_with_a_keys_file_a_light_key_starts_beside_a_heavy_backlog(
     tmp_path: Path, make_client: Factory
 ) -> None:
+    """Fair priorities reach the engine, and the heavy key never holds the whole batch (4 here),
+    so the light key's request runs while the heavy key's backlog waits."""
     keys = tmp_path / "keys.yaml"
     lines = ["keys:"]
     for name in ("heavy", "light"):
         lines += [f"  - name: {name}", f"    sha256: {hashlib.sha256(name.encode()).hexdigest()}"]
     keys.write_text("\n".join(lines) + "\n")
-    engine = FakeEngine(delay=0.01, max_model_len=256)
+    engine = FakeEngine(delay=0.01, max_model_len=256, max_num_seqs=4)
     _, client = make_client(
         engine, keys_file=str(keys), usage_db=str(tmp_path / "u.sqlite3"), max_queued_requests=64
     )
 
-    def post(key: str):  # type: ignore[no-untyped-def]
-        body = {"prompt": "abcd", "max_tokens": 8}
+    def post(key: str, prompt: str):  # type: ignore[no-untyped-def]
+        body = {"prompt": prompt, "max_tokens": 8}
         return client.post("/v1/completions", json=body, headers={"Authorization": f"Bearer {key}"})
 
-    backlog = [asyncio.ensure_future(post("heavy")) for _ in range(8)]
-    while len(engine.seen) < 8:
-        await asyncio.sleep(0.005)
-    assert (await post("light")).status_code == 200
-    await asyncio.gather(*backlog)
-    priorities = [params.priority for _, params in engine.seen]
-    assert priorities[8] < sorted(priorities[:8])[1]  # light: ahead of all but the first heavy
+    backlog = [asyncio.ensure_future(post("heavy", "hhhh")) for _ in range(8)]
+    while len(engine.running) < 3:
+        await asyncio.sleep(0.002)
+    assert len(engine.running) == 3  # one slot of four stays free for other keys
+    light = asyncio.ensure_future(post("light", "llll"))
+    while len(engine.running) < 4:
+        await asyncio.sleep(0.002)
+    assert len(engine.seen) == 4  # the light request went in beside the three heavy ones
+    assert (await light).status_code == 200
+    assert all(r.status_code == 200 for r in await asyncio.gather(*backlog))
+    tags = {tuple(ids): [] for ids, _ in engine.seen}
+    for ids, params in engine.seen:
+        tags[tuple(ids)].append(params.priority)
+    (light_tag,) = tags[tuple(engine.tokenizer.encode("llll"))]
+    heavy_tags = tags[tuple(engine.tokenizer.encode("hhhh"))]
+    assert light_tag < sorted(heavy_tags)[1]  # ahead of all but the first heavy request
