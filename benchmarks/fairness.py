@@ -57,20 +57,25 @@ def light_under_load(url: str, model: str, raw: Path, tag: str, args: Any) -> di
     """The light key's run, solo and then beside a heavy key that saturates the server from
     before the light run starts until after it ends (an llm-bench process, stopped then)."""
     solo = bench(url, model, KEYS["light"], args.light_requests, 1, raw / f"{tag}_solo.json", args)
+    log = (raw / f"{tag}_heavy.log").open("w")
     heavy = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.cli", "--base-url", url, "--model", model,
          "--tokenizer", model, "--api-key", KEYS["heavy"], "--input-len", str(args.input_len),
-         "--output-len", str(args.output_len), "--num-requests", "100000", "--concurrency",
-         str(args.heavy_concurrency), "--warmup", "0", "--no-progress"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--output-len", str(args.output_len), "--num-requests", str(args.heavy_requests),
+         "--concurrency", str(args.heavy_concurrency), "--warmup", "0", "--no-progress"],
+        stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         time.sleep(args.saturate_seconds)  # the engine's batch and queue fill first
         mixed = bench(url, model, KEYS["light"], args.light_requests, 1,
                       raw / f"{tag}_mixed.json", args)  # fmt: skip
+        still_running = heavy.poll() is None
     finally:
         heavy.terminate()
         heavy.wait(30)
+        log.close()
+    if not still_running:
+        raise SystemExit(f"the heavy load ended before the light run did; see {log.name}")
     row: dict[str, Any] = {
         "light_solo_ttft_ms": [solo["median_ttft_ms"], solo["p99_ttft_ms"]],
         "light_mixed_ttft_ms": [mixed["median_ttft_ms"], mixed["p99_ttft_ms"]],
@@ -87,7 +92,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output-len", type=int, default=64)
     p.add_argument("--light-requests", type=int, default=16)
     p.add_argument("--heavy-concurrency", type=int, default=32)
-    p.add_argument("--saturate-seconds", type=float, default=10.0)
+    p.add_argument("--heavy-requests", type=int, default=2000, help="more than it can finish")
+    p.add_argument("--saturate-seconds", type=float, default=15.0)
     p.add_argument("--server-args", default="--dtype bfloat16 --max-model-len 1024 --enforce-eager "
                    "--max-num-seqs 8")  # fmt: skip
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fairness.json")
