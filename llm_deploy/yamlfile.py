@@ -41,26 +41,37 @@ def load(
     path: Path,
     model: type[M],
     error: type[FileError] = FileError,
+    *,
     reason: Callable[[Any], str] | None = None,
+    locate: Callable[[list[Any]], list[Any]] | None = None,
+    not_mapping: str = "the file must be a mapping",
 ) -> M:
-    """`path` parsed and validated; raise `error('FILE:LINE: reason')` on the first problem."""
+    """`path` parsed and validated; raise `error('FILE:LINE: reason')` on the first problem.
+    `reason` words a pydantic error for the file's author; `locate` adjusts the error's path
+    before its line is looked up (e.g. to point at a mapping's key)."""
+    root, data = _parse(path, error)
+    if not isinstance(data, dict):
+        raise error(f"{path}:1: {not_mapping}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = locate(list(err["loc"])) if locate else list(err["loc"])
+        why = reason(err) if reason else _reason(err)
+        raise error(f"{path}:{line_of(root, loc)}: {why}") from None
+
+
+def _parse(path: Path, error: type[FileError]) -> tuple[yaml.Node | None, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    try:
-        return model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        why = reason(err) if reason else _reason(err)
-        raise error(f"{path}:{line_of(root, list(err['loc']))}: {why}") from None
 
 
 def _reason(err: Any) -> str:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import regex
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,12 +19,11 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from llm_deploy.yamlfile import line_of
+from llm_deploy import yamlfile
 from safety.detectors import (
     BUILTIN_NAMES,
     Detector,
@@ -47,7 +45,7 @@ HAZARDS = {
 }  # fmt: skip
 
 
-class PolicyError(ValueError):
+class PolicyError(yamlfile.FileError):
     """A policy file that cannot be used: says where and why."""
 
 
@@ -166,28 +164,16 @@ class PolicySpec(_Spec):
 
 def load_policy(path: Path) -> Policy:
     """Parse and check a policy file; raise PolicyError('FILE:LINE: reason')."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read: {exc}") from None
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise PolicyError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}:1: the policy must be a mapping with 'categories'")
-    try:
-        spec = PolicySpec.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = list(err["loc"])
-        if len(loc) == 2 and loc[0] == "categories":  # the whole category: point at its name
-            loc.append("[key]")
-        raise PolicyError(f"{path}:{line_of(root, loc)}: {_reason(err)}") from None
+    spec = yamlfile.load(
+        path, PolicySpec, PolicyError, reason=_reason, locate=_locate,
+        not_mapping="the policy must be a mapping with 'categories'",
+    )  # fmt: skip
     return _build(spec, str(path))
+
+
+def _locate(loc: list[Any]) -> list[Any]:
+    """A whole category's error points at its name."""
+    return [*loc, "[key]"] if len(loc) == 2 and loc[0] == "categories" else loc
 
 
 def _reason(err: Any) -> str:

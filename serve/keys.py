@@ -87,7 +87,9 @@ class KeysSpec(BaseModel):
 
 def load_keys(path: Path) -> KeysSpec:
     """Parse and check a keys file; raise KeysError('FILE:LINE: reason')."""
-    return yamlfile.load(path, KeysSpec, KeysError)
+    return yamlfile.load(
+        path, KeysSpec, KeysError, not_mapping="the keys file must be a mapping with 'keys'"
+    )
 
 
 def digest(key: str) -> str:
