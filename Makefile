@@ -8,7 +8,7 @@ MODEL ?= $(DEFAULT_MODEL)
 PORT ?= 8000
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
-K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml hpa.yaml redis.yaml)
+K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml hpa.yaml optional/redis.yaml)
 
 LOCK := requirements/cpu.lock
 
