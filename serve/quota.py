@@ -26,7 +26,7 @@ from limits.strategies import FixedWindowRateLimiter
 
 from serve.errors import ServiceUnavailable, TooManyRequests
 from serve.fair import FairShare
-from serve.keys import Caller, KeySpec
+from serve.keys import ANONYMOUS, Caller, KeySpec
 from serve.metrics import ServerMetrics
 from serve.usage import UsageStore
 
@@ -147,7 +147,7 @@ class Quotas:
                 self._store_is("down", exc)
         if self.usage is not None:
             self.usage.record(name, prompt_tokens, completion_tokens)
-        if self.metrics is not None:
+        if self.metrics is not None and caller is not ANONYMOUS:  # no keys: nothing per key
             self.metrics.key_done(name, prompt_tokens, completion_tokens)
 
     # ---- the checks ----------------------------------------------------------------------------
