@@ -305,3 +305,57 @@ async def test_two_servers_share_limits_and_budget_through_redis(
     opened = replica("d", limits_fail_open=True)
     assert (await opened.post("/v1/completions", json=small, headers=auth("ka"))).status_code == 200
     assert "failing open (no limits)" in caplog.text
+
+
+def test_two_server_processes_share_one_window_and_budget_through_redis(
+    tmp_path: Path,
+    redis_url,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two llm-serve processes (the fake engine behind each) on one Redis: what one replica
+    admits, the other counts; when Redis dies, each fails closed and says so once."""
+    import httpx
+
+    from benchmarks.launch import ServerProcess, free_port
+
+    url, server = redis_url
+    path = keys_file(tmp_path, f"""\
+        keys:
+          - name: team-a
+            sha256: {sha("ka")}
+            rpm: 3
+            budget: {{tokens: 25, per: day}}
+        """)  # fmt: skip
+    procs = []
+    for name in ("a", "b"):
+        port = free_port()
+        argv = [sys.executable, "-m", "tests.serve.fake_replica", "--port", str(port),
+                "--keys-file", str(path), "--limits-store", url,
+                "--usage-db", str(tmp_path / f"{name}.sqlite3")]  # fmt: skip
+        procs.append(ServerProcess(argv, port, tmp_path / f"{name}.log", startup_timeout=120))
+
+    def post(proc: ServerProcess, body: dict[str, object]) -> httpx.Response:
+        return httpx.post(proc.base_url + "/v1/completions", json=body, headers=auth("ka"))
+
+    small, big = {"prompt": "a", "max_tokens": 1}, {"prompt": "abc", "max_tokens": 20}
+    try:
+        for p in procs:
+            p.start()
+        a, b = procs
+        assert post(a, small).status_code == 200
+        r = post(b, small)
+        assert r.status_code == 200 and r.headers["x-ratelimit-remaining-requests"] == "1"
+        assert post(a, big).status_code == 200  # the third request of the minute, on A
+        assert post(b, small).status_code == 429  # B counts A's requests
+        server.flushall()  # a new minute and a new day, as far as the counters know
+        assert post(b, big).status_code == 200  # 23 of the 25 tokens, spent on B
+        refused = post(a, {"prompt": "abc"})
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
+        gone(server)
+        for p in (a, b, a, b):
+            down = post(p, small)
+            assert down.status_code == 503 and down.headers["retry-after"]
+    finally:
+        for p in procs:
+            p.stop()
+    for p in procs:
+        assert p.log_path.read_text().count("rate-limit store unreachable, failing closed") == 1
