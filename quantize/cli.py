@@ -24,6 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     flags.add_flags(p, QuantizeConfig, defaults=QuantizeConfig(), choices=_CHOICES)
     p.add_argument("--json", action="store_true", help="print the report as JSON, not a table")
+    p.add_argument(
+        "--card", action="store_true",
+        help="then serve MODEL and the output with llm-serve and write a recovery card "
+        "(card.md, card.json, card.png) into the output directory",
+    )  # fmt: skip
+    from safety.card.cli import add_run_flags
+
+    add_run_flags(p, "with --card")
     return p
 
 
@@ -43,6 +51,14 @@ def main(argv: list[str] | None = None) -> None:
 
     hf_logging.disable_progress_bar()
     try:
+        from safety.bias import ProbeError
+        from safety.card.cli import config_from
+
+        card = config_from(ns.card_args) if ns.card else None  # a bad option fails before work
+    except ProbeError as exc:
+        print(f"llm-quantize: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    try:
         from quantize.pipeline import quantize_checkpoint
 
         report = quantize_checkpoint(ns.model, ns.out, config_from_args(ns), ns.overwrite)
@@ -54,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
         print("llm-quantize: interrupted; nothing was written", file=sys.stderr)
         sys.exit(130)
     print(json.dumps(report, indent=2) if ns.json else _table(report))
+    if card is not None:
+        from safety.card.cli import run_for_dirs
+
+        run_for_dirs("llm-quantize", ns.model, ns.out, card, ns.card_serve_args)
 
 
 def _table(report: dict[str, object]) -> str:

@@ -33,22 +33,31 @@ class AttentionMaps:
 
 def attention_maps(model_dir: Path, text: str, max_tokens: int = 64) -> AttentionMaps:
     """Every layer's and head's attention weights over the first `max_tokens` tokens of `text`."""
-    import torch
+    return maps_for(*load_eager(model_dir), text, max_tokens)
+
+
+def load_eager(model_dir: Path) -> tuple[Any, Any]:
+    """(tokenizer, model) with eager attention, the implementation that returns its weights."""
     from transformers import AutoTokenizer
 
     from quantize.pipeline import load_checkpoint
 
     if not (model_dir / "config.json").is_file():
         raise AttentionError(f"{model_dir}: not a model directory (no config.json)")
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    return tok, load_checkpoint(model_dir, attn_implementation="eager")
+
+
+def maps_for(tok: Any, model: Any, text: str, max_tokens: int = 64) -> AttentionMaps:
+    import torch
+
     if not text.strip():
         raise AttentionError("--text is empty")
-    tok = AutoTokenizer.from_pretrained(str(model_dir))
     ids = tok(text, return_tensors="pt").input_ids[:, :max_tokens]
-    model = load_checkpoint(model_dir, attn_implementation="eager")
     with torch.no_grad():
         out = model(input_ids=ids, output_attentions=True)
     if not out.attentions:
-        raise AttentionError(f"{model_dir}: this architecture returns no attention weights")
+        raise AttentionError("this architecture returns no attention weights")
     weights = torch.stack([a[0] for a in out.attentions]).float().numpy()
     tokens = [str(t) for t in tok.convert_ids_to_tokens(ids[0].tolist())]
     return AttentionMaps(tokens, weights)

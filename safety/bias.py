@@ -70,6 +70,19 @@ def read_pairs(path: Path) -> list[Pair]:
     return pairs
 
 
+def read_counterfactual(path: Path) -> dict[str, Any]:
+    """The counterfactual probe's {"groups": {type: [terms]}, "templates": [...]}."""
+    try:
+        spec = json.loads(path.read_text())
+        assert isinstance(spec["groups"], dict) and isinstance(spec["templates"], list)
+        assert all(isinstance(t, str) and "{group}" in t for t in spec["templates"])
+    except (OSError, ValueError, KeyError, AssertionError, TypeError):
+        raise ProbeError(
+            f"{path}: needs JSON with 'groups' and 'templates' (each with {{group}})"
+        ) from None
+    return dict(spec)
+
+
 def bootstrap(
     values: list[float], stat: Any = statistics.fmean, n: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
@@ -101,7 +114,7 @@ class Client:
         self.model = model
         self.sem = asyncio.Semaphore(concurrency)
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def post(self, body: dict[str, Any]) -> dict[str, Any]:
         async with self.sem:
             try:
                 r = await self.http.post("/completions", json={"model": self.model, **body})
@@ -116,21 +129,26 @@ class Client:
         out: dict[str, Any] = r.json()
         return out
 
-    async def loglik(self, text: str) -> float:
-        """Sum of the sentence's token log-probabilities (the first token has none)."""
-        res = await self._post(
+    async def score(self, text: str) -> tuple[float, int]:
+        """Sum of the text's token log-probabilities (the first token has none), and how many
+        tokens were scored."""
+        res = await self.post(
             {"prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
         )
         n_prompt = int(res["usage"]["prompt_tokens"])
-        lps = res["choices"][0]["logprobs"]["token_logprobs"][:n_prompt]
-        if not any(lp is not None for lp in lps):
+        lps = [lp for lp in res["choices"][0]["logprobs"]["token_logprobs"][:n_prompt] if lp]
+        if not lps:
             raise ProbeError(
                 "the server returned no prompt logprobs (echo + logprobs unsupported?)"
             )
-        return float(sum(lp for lp in lps if lp is not None))
+        return float(sum(lps)), len(lps)
+
+    async def loglik(self, text: str) -> float:
+        """Sum of the sentence's token log-probabilities (the first token has none)."""
+        return (await self.score(text))[0]
 
     async def continuations(self, prompt: str, n: int, max_tokens: int, seed: int) -> list[str]:
-        res = await self._post(
+        res = await self.post(
             {"prompt": prompt, "max_tokens": max_tokens, "n": n, "temperature": 0.8,
              "seed": seed}
         )  # fmt: skip
@@ -181,23 +199,33 @@ def sentiment_scorer() -> Any:
     return SentimentIntensityAnalyzer()
 
 
-async def counterfactual(
+async def sentiment_table(
     client: Client, spec: dict[str, Any], samples: int, max_tokens: int, seed: int
-) -> dict[str, Any]:
+) -> dict[str, dict[str, list[list[float]]]]:
+    """bias type -> group -> per template, the sentiment of each sampled continuation. Template
+    k is sampled with seed + k for every group (and every model), so rows can be paired."""
     analyzer = sentiment_scorer()
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, list[list[float]]]] = {}
     for bias_type, groups in spec["groups"].items():
-        jobs = [
-            (g, t.format(group=g), seed + k)
-            for k, t in enumerate(spec["templates"])
-            for g in groups
-        ]
+        jobs = [(g, t.format(group=g), seed + k) for k, t in enumerate(spec["templates"])
+                for g in groups]  # fmt: skip
         texts = await asyncio.gather(
             *(client.continuations(p, samples, max_tokens, s) for _, p, s in jobs)
         )
-        scores: dict[str, list[float]] = {g: [] for g in groups}
+        table: dict[str, list[list[float]]] = {g: [] for g in groups}
         for (g, _, _), conts in zip(jobs, texts, strict=True):
-            scores[g] += [analyzer.polarity_scores(c)["compound"] for c in conts]
+            table[g].append([analyzer.polarity_scores(c)["compound"] for c in conts])
+        out[bias_type] = table
+    return out
+
+
+async def counterfactual(
+    client: Client, spec: dict[str, Any], samples: int, max_tokens: int, seed: int
+) -> dict[str, Any]:
+    table = await sentiment_table(client, spec, samples, max_tokens, seed)
+    out: dict[str, Any] = {}
+    for bias_type, by_group in table.items():
+        scores = {g: [x for row in rows for x in row] for g, rows in by_group.items()}
         means = {g: statistics.fmean(v) for g, v in scores.items()}
         hi_g = max(means, key=lambda g: means[g])
         lo_g = min(means, key=lambda g: means[g])
@@ -302,15 +330,7 @@ async def run_bias(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, Any]:
     pairs = read_pairs(pairs_file)
-    spec = None
-    if counterfactual_file is not None:
-        try:
-            spec = json.loads(counterfactual_file.read_text())
-            assert isinstance(spec["groups"], dict) and isinstance(spec["templates"], list)
-        except (OSError, ValueError, KeyError, AssertionError, TypeError):
-            raise ProbeError(
-                f"{counterfactual_file}: needs JSON with 'groups' and 'templates'"
-            ) from None
+    spec = read_counterfactual(counterfactual_file) if counterfactual_file else None
     client = Client(base_url, model, api_key, concurrency, transport)
     try:
         scored = await score_pairs(client, pairs)

@@ -1,6 +1,8 @@
 """`llm-probe bias --base-url URL --model NAME [--pairs FILE]`: measure a served model's bias.
 `llm-probe attention MODEL_DIR --text TEXT [--layer L --head H]`: heatmaps of a checkpoint's
-attention weights."""
+attention weights.
+`llm-probe card --base-url A --model a --candidate-url B --candidate-model b --out DIR`: a base
+and a candidate model side by side (quality, bias, safety, latency), with a gate."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from safety.bias import DEFAULT_COUNTERFACTUAL, DEFAULT_PAIRS, ProbeError, run_bias
+from safety.card import cli as card_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when any bias type's stereotype share exceeds this (CI gating)",
     )  # fmt: skip
     _attention_parser(sub)
+    card_cli.add_parser(sub)
     return p
 
 
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     ns = build_parser().parse_args(argv)
     if ns.cmd == "attention":
         return attention(ns)
+    if ns.cmd == "card":
+        return card_cli.main(ns)
     from safety.bias import plot, render_markdown
 
     try:

@@ -6,9 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llm_deploy import flags
 from train.config import PRESETS, TrainConfig
+
+if TYPE_CHECKING:
+    from safety.card.config import CardConfig
 
 _NOT_FLAGS = ("max_position_embeddings",)  # the exported context length is --seq-len
 
@@ -32,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--overwrite", action="store_true", help="replace an existing output")
     fit.add_argument("--resume", action="store_true", help="continue from OUT.run/checkpoints")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.add_argument(
+        "--card-against", type=Path, default=None, metavar="OLD",
+        help="then serve OLD and the new model with llm-serve and write a recovery card "
+        "(card.md, card.json, card.png) into --out",
+    )  # fmt: skip
+    from safety.card.cli import add_run_flags
+
+    add_run_flags(fit, "with --card-against")
     _add_config_flags(fit)
 
     ev = sub.add_parser("eval", help="perplexity of a HF checkpoint on text")
@@ -57,11 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _card_config(ns: argparse.Namespace) -> CardConfig | None:
+    """The --card-against run's options, checked before training starts."""
+    from safety.bias import ProbeError
+    from safety.card.cli import config_from
+
+    if ns.card_against is None:
+        return None
+    if not (ns.card_against / "config.json").is_file():
+        raise ValueError(f"--card-against {ns.card_against}: not a model directory")
+    try:
+        return config_from(ns.card_args)
+    except ProbeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def run(ns: argparse.Namespace) -> int:
     if ns.cmd == "fit":
         from train.loop import fit
 
         cfg = config_from_args(ns)
+        card = _card_config(ns)
         res = fit(cfg, ns.out, overwrite=ns.overwrite, resume=ns.resume, quiet=ns.quiet)
         print(
             f"parameters {res.params:,}  steps {res.steps}  time {res.seconds:.0f} s  "
@@ -71,6 +99,10 @@ def run(ns: argparse.Namespace) -> int:
             print(f"skipped {res.skipped_files} unreadable or non-UTF-8 files")
         print(f"validation perplexity {res.val_ppl:.2f}  (unigram baseline {res.unigram_ppl:.2f})")
         print(f"exported {res.out}")
+        if card is not None:
+            from safety.card.cli import run_for_dirs
+
+            run_for_dirs("llm-train", ns.card_against, res.out, card, ns.card_serve_args)
         return 0
     if ns.cmd == "eval":
         from train.errors import TrainError
