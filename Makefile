@@ -12,7 +12,7 @@ K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml
 
 LOCK := requirements/cpu.lock
 
-.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table quant-referee safety-bench safety-eval injection-model
+.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table quant-referee safety-bench safety-eval injection-model cards
 
 install: $(STAMP)
 
@@ -103,6 +103,17 @@ quant-referee: install default-model $(REFEREE)/.installed
 # (each trained by llm-train if missing; the 80M one takes about 50 minutes on 2 cores).
 quant-table: install default-model
 	$(BIN)/python -m benchmarks.quantize_table
+
+# The README's recovery cards: the default model against its w4a16 GPTQ and w8a8 SmoothQuant
+# outputs (llm-quantize --card serves both with llm-serve; the cards land in benchmarks/results).
+CARD_ARGS_w4a16-gptq := --scheme w4a16 --method gptq
+CARD_ARGS_w8a8-smoothquant := --scheme w8a8 --method smoothquant
+cards: card-w4a16-gptq card-w8a8-smoothquant
+	$(BIN)/python -m safety.card.readme $(foreach c,$^,benchmarks/results/$(c)/card.json)
+card-%: install default-model
+	$(BIN)/llm-quantize $(DEFAULT_MODEL) --out .cache/card-$* --overwrite $(CARD_ARGS_$*) --card
+	mkdir -p benchmarks/results/card-$*
+	cp .cache/card-$*/card.md .cache/card-$*/card.json .cache/card-$*/card.png benchmarks/results/card-$*/
 
 # Safety on vs off on the same load (the README's safety cost figures): frontend CPU per
 # 1,000 tokens, in two passes that swap which server is launched first (~9 min).
