@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ def main(ns: argparse.Namespace) -> None:
     from safety.card.report import render, write
     from safety.card.run import Endpoint, run_card
 
+    os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's and transformers' progress bars
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     cfg = flags.apply(CardConfig(), ns)
     base, cand = Endpoint(ns.base_url, ns.model), Endpoint(ns.candidate_url, ns.candidate_model)
     try:

@@ -205,3 +205,17 @@ def test_card_options_of_llm_train_and_llm_quantize_fail_before_any_work(
         assert exit_.value.code == 1 and err.startswith(expected), err
         assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "new").exists() and not (tmp_path / "q").exists()
+
+
+def test_lm_eval_documents_are_paired_by_id_whatever_their_order() -> None:
+    from safety.card.lm_eval_tasks import rows
+
+    def doc(i: int, acc: float) -> dict[str, object]:
+        return {"doc_id": i, "metrics": ["acc", "resps"], "acc": acc, "resps": [["x"]]}
+
+    base = {"t": [doc(0, 1.0), doc(1, 0.0), doc(2, 1.0), doc(3, 1.0)]}
+    cand = {"t": [doc(3, 1.0), doc(2, 0.0), doc(1, 0.0), doc(0, 1.0)]}  # doc 2 got worse
+    (row,) = rows(paired.Sampler(200, 0), base, cand)
+    assert (row.section, row.metric, row.items) == ("lm-eval: t", "acc", 4)
+    assert (row.base, row.candidate, row.change) == (0.75, 0.5, -0.25)
+    assert row.ci95[0] < 0 and row.ci95[1] <= 0  # only ever a loss, resampled in pairs
