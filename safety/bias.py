@@ -136,7 +136,8 @@ class Client:
             {"prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
         )
         n_prompt = int(res["usage"]["prompt_tokens"])
-        lps = [lp for lp in res["choices"][0]["logprobs"]["token_logprobs"][:n_prompt] if lp]
+        scored = res["choices"][0]["logprobs"]["token_logprobs"][:n_prompt]
+        lps = [lp for lp in scored if lp is not None]
         if not lps:
             raise ProbeError(
                 "the server returned no prompt logprobs (echo + logprobs unsupported?)"

@@ -50,6 +50,19 @@ class ServerRun:
     latency: dict[str, Any] = field(default_factory=dict)  # per-request TTFT/TPOT, throughput
 
 
+async def window_score(client: Client, text: str) -> tuple[float, int]:
+    """A perplexity window's log-likelihood; a window over the served context says how to fix it."""
+    try:
+        return await client.score(text)
+    except ProbeError as exc:
+        if "context length" not in str(exc):
+            raise
+        raise ProbeError(
+            f"a {len(text)}-character perplexity window does not fit the served context: pass a "
+            f"smaller --window-chars ({exc})"
+        ) from None
+
+
 async def greedy(client: Client, prompt: str, max_tokens: int, top_k: int) -> Greedy:
     res = await client.post(
         {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "logprobs": top_k}
@@ -93,7 +106,7 @@ async def measure(
     cfg: Any,
 ) -> ServerRun:
     """Every item of the card on one server (latency is measured separately)."""
-    scored = asyncio.gather(*(client.score(w) for w in windows))
+    scored = asyncio.gather(*(window_score(client, w) for w in windows))
     greedy_runs = asyncio.gather(
         *(greedy(client, p, cfg.max_tokens, cfg.top_k) for p in prompts.generation)
     )

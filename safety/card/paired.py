@@ -103,17 +103,21 @@ def _median_ratio(xb: np.ndarray, xc: np.ndarray, i: np.ndarray) -> float:
     return float(np.median(xc[i]) / np.median(xb[i]))
 
 
-def quality(s: Sampler, b: ServerRun, c: ServerRun) -> list[Row]:
+def quality(s: Sampler, b: ServerRun, c: ServerRun, chars: list[int]) -> list[Row]:
+    """Perplexity per token; per character when the tokenizers differ (a retrained model with
+    its own), since per-token figures of two tokenizations do not compare."""
     lb, nb = (np.array(x, dtype=np.float64) for x in zip(*b.windows, strict=True))
     lc, nc = (np.array(x, dtype=np.float64) for x in zip(*c.windows, strict=True))
+    metric = f"perplexity ({int(nb.sum())} tokens)"
+    if not np.array_equal(nb, nc):
+        metric = f"perplexity per character (tokens differ: {int(nb.sum())} vs {int(nc.sum())})"
+        # nats per character of each window (its first token, never scored, is a small error)
+        nb = nc = np.array(chars, dtype=np.float64)
 
     def ratio(i: np.ndarray) -> float:
         return float(np.exp(-lc[i].sum() / nc[i].sum() + lb[i].sum() / nb[i].sum()) - 1)
 
     ppl_b, ppl_c = float(np.exp(-lb.sum() / nb.sum())), float(np.exp(-lc.sum() / nc.sum()))
-    metric = f"perplexity ({int(nb.sum())} tokens)"
-    if not np.array_equal(nb, nc):  # different tokenizers: per-token figures do not compare
-        metric = f"perplexity (tokens differ: {int(nb.sum())} vs {int(nc.sum())})"
     row = Row(
         "quality",
         metric,

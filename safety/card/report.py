@@ -80,6 +80,8 @@ def render(card: dict[str, Any]) -> str:
 def _attention_md(att: dict[str, Any] | None) -> list[str]:
     if not att:
         return []
+    if "skipped" in att:
+        return ["", f"Attention: not compared ({att['skipped']})."]
     lines = [
         "",
         f"Attention ({att['prompts']} prompts): mean Jensen-Shannon distance between base and "
@@ -177,7 +179,7 @@ def summary(card: dict[str, Any]) -> list[str]:
     lines = [f"**{_name(card['candidate'])}** against **{_name(card['base'])}**:", "",
              "| section | metric | base | candidate | change | 95% interval |",
              "|---|---|---|---|---|---|", *(line(r) for r in keep)]  # fmt: skip
-    if att:
+    if att and "skipped" not in att:
         lines += ["", f"Attention: mean Jensen-Shannon distance {att['js_distance_mean']:.4f}, "
                   f"largest {att['js_distance_max']:.4f} (layer {att['most_changed_head'][0]}, "
                   f"head {att['most_changed_head'][1]})."]  # fmt: skip

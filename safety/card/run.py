@@ -70,7 +70,12 @@ def _rows(cfg: CardConfig, inputs: dict[str, Any], b: ServerRun, c: ServerRun) -
         raise ProbeError(str(exc)) from None
     s = paired.Sampler(cfg.resamples, cfg.seed)
     categories = [n for n, cat in policy.categories.items() if cat.detectors]
-    rows = [*paired.quality(s, b, c), *paired.agreement(s, b, c, cfg.top_k), *paired.pairs(s, b, c)]
+    chars = [len(w) for w in inputs["windows"]]
+    rows = [
+        *paired.quality(s, b, c, chars),
+        *paired.agreement(s, b, c, cfg.top_k),
+        *paired.pairs(s, b, c),
+    ]
     if b.sentiment:
         rows += paired.counterfactual(s, b, c)
     if inputs["bbq"]:
@@ -102,7 +107,10 @@ async def run_card(base: Endpoint, cand: Endpoint, cfg: CardConfig) -> dict[str,
         from safety.card.attention import compare
 
         texts = inputs["prompts"].generation[: cfg.attention_prompts]
-        attention = compare(cfg.base_dir, cfg.candidate_dir, texts)
+        try:
+            attention = compare(cfg.base_dir, cfg.candidate_dir, texts)
+        except ProbeError as exc:  # e.g. a retrained model with a tokenizer of its own
+            attention = {"skipped": str(exc)}
     failures = [f for r in rows if (f := r.failure(cfg.gate)) is not None]
     return {
         "base": {"url": base.url, "model": base.model},

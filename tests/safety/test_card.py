@@ -42,7 +42,7 @@ def test_pairing_sees_a_small_shift_that_item_spread_would_hide() -> None:
 def test_perplexity_change_is_relative_and_paired_over_windows() -> None:
     b = run_of(windows=[(-10.0, 5), (-20.0, 5), (-30.0, 10)])
     c = run_of(windows=[(-10.5, 5), (-20.5, 5), (-31.0, 10)])  # +0.1 nats/token everywhere
-    (row,) = paired.quality(paired.Sampler(200, 0), b, c)
+    (row,) = paired.quality(paired.Sampler(200, 0), b, c, [50, 50, 100])
     assert row.base == pytest.approx(np.exp(60 / 20))
     assert row.candidate == pytest.approx(np.exp(62 / 20))
     assert row.change == pytest.approx(np.exp(0.1) - 1)
@@ -219,3 +219,13 @@ def test_lm_eval_documents_are_paired_by_id_whatever_their_order() -> None:
     assert (row.section, row.metric, row.items) == ("lm-eval: t", "acc", 4)
     assert (row.base, row.candidate, row.change) == (0.75, 0.5, -0.25)
     assert row.ci95[0] < 0 and row.ci95[1] <= 0  # only ever a loss, resampled in pairs
+
+
+def test_two_tokenizers_are_compared_per_character() -> None:
+    b = run_of(windows=[(-10.0, 5), (-20.0, 10)])
+    c = run_of(windows=[(-12.0, 8), (-24.0, 16)])  # a finer tokenizer: more, likelier tokens
+    (row,) = paired.quality(paired.Sampler(100, 0), b, c, [20, 40])
+    assert row.metric.startswith("perplexity per character (tokens differ: 15 vs 24)")
+    assert row.base == pytest.approx(np.exp(30 / 60)) and row.candidate == pytest.approx(
+        np.exp(36 / 60)
+    )
