@@ -51,7 +51,8 @@ class CardConfig:
     top_k: int = 5
     """next-token candidates compared at each shared position"""
     samples: int = 2
-    """sampled outputs per safety prompt (beside the greedy one) and per counterfactual prompt"""
+    """sampled outputs per safety prompt (beside the greedy one) and per counterfactual prompt
+    (at least 1)"""
     pairs: Path = DEFAULT_PAIRS
     """likelihood pairs in CrowS-Pairs' CSV format (e.g. the full crows_pairs_anonymized.csv)"""
     counterfactual: Path | None = DEFAULT_COUNTERFACTUAL

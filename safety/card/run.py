@@ -19,6 +19,8 @@ from safety.card.bbq import read_bbq
 from safety.card.config import CardConfig
 from safety.card.inputs import read_prompts, text_windows
 from safety.card.measure import ServerRun, latency, measure, merge
+from safety.moderation import categories_found
+from safety.policy import Policy, PolicyError, load_policy
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ def read_inputs(cfg: CardConfig) -> dict[str, Any]:
     """Every input file, read before any server is asked anything (a bad file fails fast)."""
     if cfg.windows < 2 or cfg.window_chars < 50 or cfg.max_tokens < 1 or cfg.top_k < 1:
         raise ProbeError("--windows >= 2, --window-chars >= 50, --max-tokens and --top-k >= 1")
-    if cfg.samples < 0 or cfg.bench_requests < 2 or cfg.bench_concurrency < 1:
-        raise ProbeError("--samples >= 0, --bench-requests >= 2 and --bench-concurrency >= 1")
+    if cfg.samples < 1 or cfg.bench_requests < 2 or cfg.bench_concurrency < 1:
+        raise ProbeError("--samples >= 1, --bench-requests >= 2 and --bench-concurrency >= 1")
     if (cfg.base_dir is None) != (cfg.candidate_dir is None):
         raise ProbeError("--base-dir and --candidate-dir go together")
     return {
@@ -57,17 +59,19 @@ def read_inputs(cfg: CardConfig) -> dict[str, Any]:
         "pairs": read_pairs(cfg.pairs),
         "spec": read_counterfactual(cfg.counterfactual) if cfg.counterfactual else None,
         "bbq": read_bbq(cfg.bbq) if cfg.bbq else [],
+        "policy": _policy(cfg.policy),
     }
 
 
-def _rows(cfg: CardConfig, inputs: dict[str, Any], b: ServerRun, c: ServerRun) -> list[Any]:
-    from safety.moderation import categories_found
-    from safety.policy import PolicyError, load_policy
-
+def _policy(path: Path) -> Policy:
     try:
-        policy = load_policy(cfg.policy)
+        return load_policy(path)
     except PolicyError as exc:
         raise ProbeError(str(exc)) from None
+
+
+def _rows(cfg: CardConfig, inputs: dict[str, Any], b: ServerRun, c: ServerRun) -> list[Any]:
+    policy = inputs["policy"]
     s = paired.Sampler(cfg.resamples, cfg.seed)
     categories = [n for n, cat in policy.categories.items() if cat.detectors]
     chars = [len(w) for w in inputs["windows"]]

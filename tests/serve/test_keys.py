@@ -261,6 +261,17 @@ def gone(server) -> None:  # type: ignore[no-untyped-def]
     proc.wait(timeout=10)
 
 
+def shared_keys(tmp_path: Path) -> Path:
+    """The replicas' keys file: key "ka" with 3 requests a minute and 25 tokens a day."""
+    return keys_file(tmp_path, f"""\
+        keys:
+          - name: team-a
+            sha256: {sha("ka")}
+            rpm: 3
+            budget: {{tokens: 25, per: day}}
+        """)  # fmt: skip
+
+
 async def test_two_servers_share_limits_and_budget_through_redis(
     tmp_path: Path,
     make_client: Factory,
@@ -268,13 +279,7 @@ async def test_two_servers_share_limits_and_budget_through_redis(
     caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
 ) -> None:
     url, server = redis_url
-    path = keys_file(tmp_path, f"""\
-        keys:
-          - name: team-a
-            sha256: {sha("ka")}
-            rpm: 3
-            budget: {{tokens: 25, per: day}}
-        """)  # fmt: skip
+    path = shared_keys(tmp_path)
 
     def replica(name: str, **extra: object):  # type: ignore[no-untyped-def]
         return make_client(
@@ -318,13 +323,7 @@ def test_two_server_processes_share_one_window_and_budget_through_redis(
     from benchmarks.launch import ServerProcess, free_port
 
     url, server = redis_url
-    path = keys_file(tmp_path, f"""\
-        keys:
-          - name: team-a
-            sha256: {sha("ka")}
-            rpm: 3
-            budget: {{tokens: 25, per: day}}
-        """)  # fmt: skip
+    path = shared_keys(tmp_path)
     procs = []
     for name in ("a", "b"):
         port = free_port()
