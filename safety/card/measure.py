@@ -14,6 +14,7 @@ from typing import Any
 
 from safety.bias import Client, Pair, ProbeError, score_pairs, sentiment_table
 from safety.card.bbq import BbqItem, choose
+from safety.card.config import CardConfig
 from safety.card.inputs import Prompts
 
 # The openings of a refusal, as instruction-tuned models phrase them.
@@ -103,7 +104,7 @@ async def measure(
     pairs: list[Pair],
     spec: dict[str, Any] | None,
     bbq_items: list[BbqItem],
-    cfg: Any,
+    cfg: CardConfig,
 ) -> ServerRun:
     """Every item of the card on one server (latency is measured separately)."""
     scored = asyncio.gather(*(window_score(client, w) for w in windows))
@@ -137,11 +138,11 @@ def refused(text: str) -> bool:
 def root_url(base_url: str) -> str:
     """`http://host:port/v1` -> `http://host:port` (llm-bench adds the /v1 path itself)."""
     url = base_url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    return url.removesuffix("/v1")
 
 
 async def latency(
-    base_url: str, model: str, api_key: str | None, prompts: list[str], cfg: Any
+    base_url: str, model: str, api_key: str | None, prompts: list[str], cfg: CardConfig
 ) -> dict[str, Any]:
     """llm-bench's client on a small fixed load: streamed completions of exactly
     `cfg.max_tokens` tokens (vLLM's ignore_eos), two warm-up requests first."""
