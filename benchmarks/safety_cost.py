@@ -1,15 +1,21 @@
 """What the default safety policy costs: llm-serve with it against llm-serve without it.
 
-Same checkpoint, same engine flags, both servers up at once, the same load through llm-bench's
-compare mode (streaming completions, order alternating between rounds), in two passes: each
-launches the other server first, since the one launched first costs more CPU on the same work
-(`--launch-order-check` measures that with no policy on either). Reports throughput and
-TTFT ratios (on / off), the paired per-request TTFT difference, SSE chunks per request (the
-stream guard merges held text into the next chunk), the CPU time each server's API process
-(the frontend, not the engine core) spent per 1,000 generated tokens, and from the safety-on
-server's /metrics: time in the filter per check and how much text the stream guard held back.
+Same checkpoint, same engine flags, the same load (llm-bench, streaming completions, the same
+seeded prompts every run), one server at a time: each is launched alone, warmed with one full
+batch, then measured, in cycles of ON, OFF, OFF, ON so slow drift of the machine cancels within
+a cycle. Two servers up at once are not measured alike: the one launched first spent 1.14-1.41x
+the frontend CPU of the other on identical work in A/A runs, which is larger than what is being
+measured. `--aa-check` runs the same cycles with no policy on either label, to show the noise
+floor of this method. Reports throughput and TTFT ratios (on / off, median over pairs), the
+paired per-request TTFT difference, SSE chunks per request (the stream guard merges held text
+into the next chunk), the CPU time each server's API process (the frontend, not the engine
+core) spent per 1,000 generated tokens, per run, per cycle and overall, and from the safety-on
+servers' /metrics: the CPU time of the checks themselves (measured on the thread that runs them)
+per check and per 1,000 tokens, and how much text the stream guard held back. The checks' own
+CPU gives a second ratio, within each policy run (its frontend CPU over that less the checks'),
+which the run-to-run noise of a shared machine does not reach.
 
-    python -m benchmarks.safety_cost [--rounds 2] [--model DIR]
+    python -m benchmarks.safety_cost [--cycles 2] [--model DIR] [--aa-check]
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
 from benchmarks.perf_report import paired_ttft_diff
 
 ON, OFF = "safety-on", "safety-off"
+CYCLE = (ON, OFF, OFF, ON)  # within a cycle a linear drift of the machine cancels
+NO_POLICY = ["--safety-policy", "none"]
+SUM = "llm_deploy_safety_filter_seconds_sum"  # CPU seconds of the checks, on their own thread
 
 
 def scrape(base_url: str) -> dict[str, float]:
@@ -63,45 +72,44 @@ def api_cpu_seconds(server: ServerProcess) -> float:
     return float(t.user + t.system)
 
 
-def one_pass(
-    args: argparse.Namespace, model: str, first: str, raw: Path, policy: list[str]
+def measure(
+    args: argparse.Namespace, model: str, name: str, policy: list[str], raw: Path, i: int
 ) -> dict[str, Any]:
-    """Both servers up, `first` launched first; the compare run; CPU per server; filter counters.
-    `policy`: the ON server's policy flags (none: its default policy)."""
-    flags = args.server_args.split()
-    ports = {ON: free_port(), OFF: free_port()}
-    argv = {
-        ON: llm_serve_argv(model, ports[ON], *flags, *policy),
-        OFF: llm_serve_argv(model, ports[OFF], *flags, "--safety-policy", "none"),
-    }
-    order = [first, OFF if first == ON else ON]
-    out = raw / f"safety_cost_{first}_first.json"
-    with (
-        ServerProcess(argv[order[0]], ports[order[0]], raw / f"{order[0]}.log") as s0,
-        ServerProcess(argv[order[1]], ports[order[1]], raw / f"{order[1]}.log") as s1,
-    ):
-        servers = dict(zip(order, (s0, s1), strict=True))
-        cpu0 = {k: api_cpu_seconds(s) for k, s in servers.items()}
-        cli.run_json([
-            "--base-url", servers[ON].base_url, "--compare-url", servers[OFF].base_url,
-            "--labels", f"{ON},{OFF}", "--model", model, "--tokenizer", model,
-            "--input-len", str(args.input_len), "--output-len", str(args.output_len),
-            "--num-requests", str(args.num_requests), "--concurrency", str(args.concurrency),
-            "--warmup", str(args.concurrency), "--rounds", str(args.rounds),
-            "--output", str(out),
-        ])  # fmt: skip
-        cpu = {k: api_cpu_seconds(s) - cpu0[k] for k, s in servers.items()}
-        filt = scrape(servers[ON].base_url)
-    runs = json.loads(out.read_text())["runs"]
-    tokens = {k: sum(r["total_output_tokens"] for r in runs if r["server"] == k) for k in cpu}
-    per_1k = {k: 1000 * 1000 * cpu[k] / max(tokens[k], 1) for k in cpu}  # ms
-    return {"runs": runs, "cpu_per_1k": per_1k, "filter": filt}
+    """One server alone: launched, warmed with one full batch (not measured), then the timed
+    load; its run, its frontend CPU per 1,000 generated tokens and its filter counters."""
+    port = free_port()
+    argv = llm_serve_argv(model, port, *args.server_args.split(), *policy)
+    load = [
+        "--model", model, "--tokenizer", model, "--input-len", str(args.input_len),
+        "--output-len", str(args.output_len), "--concurrency", str(args.concurrency),
+        "--warmup", "0",
+    ]  # fmt: skip
+    stem = raw / f"safety_cost_{i}_{name}"
+    with ServerProcess(argv, port, stem.with_suffix(".log")) as server:
+        url = ["--base-url", server.base_url]
+        warm = raw / "safety_cost_warmup.json"
+        cli.run_json([*url, *load, "--num-requests", str(args.concurrency), "--output", str(warm)])
+        filt0 = scrape(server.base_url)
+        cpu0 = api_cpu_seconds(server)
+        run = cli.run_json(
+            [*url, *load, "--num-requests", str(args.num_requests), "--output", f"{stem}.json"]
+        )
+        cpu = api_cpu_seconds(server) - cpu0
+        filt = {k: v - filt0.get(k, 0.0) for k, v in scrape(server.base_url).items()}
+    run["server"] = name
+    tokens = max(run["total_output_tokens"], 1)
+    per_1k = 1000 * 1000 * cpu / tokens  # ms
+    guard = sum(filt.get(f'{SUM}{{direction="{d}"}}', 0.0) for d in ("input", "output"))
+    guard_per_1k = 1000 * 1000 * guard / tokens
+    print(f"{i}: {name} frontend CPU {per_1k:.1f} ms per 1,000 tokens, "
+          f"{guard_per_1k:.1f} of them in the safety checks", flush=True)  # fmt: skip
+    return {"run": run, "cpu_per_1k": per_1k, "guard_per_1k": guard_per_1k, "filter": filt}
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    p.add_argument("--rounds", type=int, default=2, help="rounds per pass (two passes)")
+    p.add_argument("--cycles", type=int, default=2, help="cycles of ON, OFF, OFF, ON")
     p.add_argument("--num-requests", type=int, default=96)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--input-len", type=int, default=128)
@@ -109,47 +117,48 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--server-args", default="--dtype bfloat16 --max-model-len 1024 --enforce-eager")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "safety_cost.json")
     p.add_argument(
-        "--launch-order-check",
+        "--aa-check",
         action="store_true",
-        help="one pass with no policy on either server: the launch-order factor alone",
+        help="the same cycles with no policy on either label: the method's noise floor",
     )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.cycles < 1:
+        print("safety_cost: --cycles must be at least 1", file=sys.stderr)
+        return 2
     model = ensure_bench_model(args.model)
     raw = args.out.parent / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    if args.launch_order_check:
-        check = one_pass(args, model, ON, raw, ["--safety-policy", "none"])["cpu_per_1k"]
-        ms = {k: round(v, 1) for k, v in check.items()}  # ON: the one launched first
-        ratio = round(check[ON] / check[OFF], 3)
-        print(json.dumps({"first launched / second": ratio, "api_cpu_ms_per_1k_tokens": ms}))
-        return 0
-    # The server launched first spends more frontend CPU on identical work (1.12-1.41x in A/A
-    # runs of two policy-less servers, README), so each pass launches the other one first and
-    # the CPU ratio is the geometric mean of the two passes: the launch-order factor cancels.
-    passes = {first: one_pass(args, model, first, raw, []) for first in (ON, OFF)}
-    report = build_report(args, model, passes)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    policy = {ON: NO_POLICY if args.aa_check else [], OFF: NO_POLICY}
+    order = CYCLE * args.cycles
+    results = [measure(args, model, name, policy[name], raw, i) for i, name in enumerate(order)]
+    report = build_report(args, model, results)
+    out = args.out.with_name("safety_cost_aa.json") if args.aa_check else args.out
+    out.write_text(json.dumps(report, indent=2) + "\n")
     keys = ("ratios_on_over_off", "median_ttft_delta_ms", "paired_ttft_delta_ms",
-            "chunks_per_request", "api_cpu_ms_per_1k_tokens", "api_cpu_ms_per_1k_tokens_by_pass",
-            "api_cpu_ratio_by_pass", "api_cpu_ratio_on_over_off",
-            "filter")  # fmt: skip
+            "chunks_per_request", "api_cpu_ms_per_1k_tokens", "api_cpu_ms_per_1k_tokens_by_run",
+            "api_cpu_ratio_by_cycle", "api_cpu_ratio_on_over_off", "guard_cpu_ms_per_1k_tokens",
+            "api_cpu_ratio_within_runs", "filter")  # fmt: skip
     print(json.dumps({k: report[k] for k in keys}, indent=2))
     return 0
 
 
 def build_report(
-    args: argparse.Namespace, model: str, passes: dict[str, dict[str, Any]]
+    args: argparse.Namespace, model: str, results: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Both passes' runs as one report: latency ratios, CPU per pass and combined, the filter."""
-    runs = [r for ps in passes.values() for r in ps["runs"]]
-    pass_ratio = {f: ps["cpu_per_1k"][ON] / ps["cpu_per_1k"][OFF] for f, ps in passes.items()}
-    cpu_per_1k = {
-        k: statistics.mean(ps["cpu_per_1k"][k] for ps in passes.values()) for k in (ON, OFF)
-    }
+    """All runs as one report: latency ratios, CPU per run, per cycle and overall, the filter."""
+    runs = [r["run"] for r in results]
+    cpu = {k: [r["cpu_per_1k"] for r in results if r["run"]["server"] == k] for k in (ON, OFF)}
+    # one ratio per cycle (its two ON runs over its two OFF runs), combined geometrically
+    by_cycle = [statistics.mean(cpu[ON][c : c + 2]) / statistics.mean(cpu[OFF][c : c + 2])
+                for c in range(0, len(cpu[ON]), 2)]  # fmt: skip
+    on_results = [r for r in results if r["run"]["server"] == ON]
+    guard = [r["guard_per_1k"] for r in on_results if r["filter"]]
+    within = [r["cpu_per_1k"] / (r["cpu_per_1k"] - r["guard_per_1k"]) for r in on_results
+              if r["filter"]]  # fmt: skip
     (row,) = cli.ratios(runs, ON, OFF)
     on_runs = [r for r in runs if r["server"] == ON]
     off_runs = [r for r in runs if r["server"] == OFF]
@@ -163,29 +172,31 @@ def build_report(
     return {
         "model": model,
         "server_args": args.server_args,
+        "method": "one server at a time, cycles of " + ", ".join(CYCLE),
+        "aa_check": args.aa_check,
         "load": {
             "input_len": args.input_len,
             "output_len": args.output_len,
             "num_requests": args.num_requests,
             "concurrency": args.concurrency,
-            "rounds": args.rounds,
+            "cycles": args.cycles,
         },
         "runs": [{k: r[k] for k in ("server", *cli.RATIO_KEYS, "completed")} for r in runs],
         "ratios_on_over_off": {k: row[k] for k in cli.RATIO_KEYS},
         "median_ttft_delta_ms": round(ttft_delta, 2),
         "paired_ttft_delta_ms": round(paired_ttft_diff(runs, row["load"], ON, OFF), 2),
         "chunks_per_request": {k: round(v, 2) for k, v in chunks.items()},
-        # warm-up requests (the same for both) are in the CPU time, not in the token counts
-        "api_cpu_ms_per_1k_tokens": {k: round(v, 1) for k, v in cpu_per_1k.items()},
-        "api_cpu_ratio_on_over_off": round(math.sqrt(math.prod(pass_ratio.values())), 3),
-        "api_cpu_ratio_by_pass": {
-            f"{f} launched first": round(r, 3) for f, r in pass_ratio.items()
-        },
-        "api_cpu_ms_per_1k_tokens_by_pass": {
-            f"{f} launched first": {k: round(v, 1) for k, v in ps["cpu_per_1k"].items()}
-            for f, ps in passes.items()
-        },
-        "filter": filter_summary([ps["filter"] for ps in passes.values()]),
+        "api_cpu_ms_per_1k_tokens": {k: round(statistics.mean(v), 1) for k, v in cpu.items()},
+        "api_cpu_ms_per_1k_tokens_by_run": [
+            [r["run"]["server"], round(r["cpu_per_1k"], 1)] for r in results
+        ],
+        "api_cpu_ratio_by_cycle": [round(r, 3) for r in by_cycle],
+        "api_cpu_ratio_on_over_off": round(math.exp(statistics.mean(map(math.log, by_cycle))), 3),
+        # the same ratio within each policy run: its frontend CPU over that CPU less the checks'
+        # own (measured on their thread), free of the run-to-run noise of the machine
+        "guard_cpu_ms_per_1k_tokens": round(statistics.mean(guard), 1) if guard else None,
+        "api_cpu_ratio_within_runs": round(statistics.mean(within), 3) if within else None,
+        "filter": filter_summary([r["filter"] for r in results if r["filter"]]),
     }
 
 
@@ -204,8 +215,8 @@ def filter_summary(scrapes: list[dict[str, float]]) -> dict[str, float]:
     out_s = 'llm_deploy_safety_filter_seconds_sum{direction="output"}'
     in_s = 'llm_deploy_safety_filter_seconds_sum{direction="input"}'
     return {
-        "output_mean_us_per_chunk": round(1e6 * mean(out_s, per_chunk), 1),
-        "input_mean_us_per_request": round(1e6 * mean(in_s), 1),
+        "output_cpu_us_per_chunk": round(1e6 * mean(out_s, per_chunk), 1),
+        "input_cpu_us_per_request": round(1e6 * mean(in_s), 1),
         "mean_held_chars_per_chunk": round(
             mean("llm_deploy_safety_held_char_chunks_total", per_chunk), 2
         ),

@@ -48,7 +48,10 @@ class Recorder:
         pass
 
     def latency(self, direction: str, seconds: float) -> None:
-        pass
+        """CPU seconds of one input check, on the thread that ran it."""
+
+    def model_latency(self, direction: str, seconds: float) -> None:
+        """Wall seconds of one guard-model call (a network round trip, not CPU)."""
 
     def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
         """Once per streamed choice: filter time and chunks, characters held summed over its
@@ -106,7 +109,7 @@ class Guard:
             return None
         t0 = time.perf_counter()
         codes = await model.classify(user, assistant)
-        self.timed(direction, t0)
+        self.record.model_latency(direction, time.perf_counter() - t0)
         policy = self.policy
         if codes is None:
             closed = policy.classifier is not None and policy.classifier.on_failure == "closed"
@@ -160,17 +163,14 @@ class Guard:
 
     def check_input(self, text: str, request_id: str) -> str:
         """The text the model may see, or ContentFiltered."""
-        t0 = time.perf_counter()
+        t0 = time.thread_time()  # the check's own CPU: preemption by the engine is not its cost
         decided = scan(self.policy, text, "input")
         self.audit(request_id, "input", decided)
-        self.timed("input", t0)
+        self.record.latency("input", time.thread_time() - t0)
         for d in decided:
             if d.action == "block":
                 raise ContentFiltered(d.finding.category)
         return redact(text, decided)
-
-    def timed(self, direction: str, t0: float) -> None:
-        self.record.latency(direction, time.perf_counter() - t0)
 
     def output(self, request_id: str) -> StreamGuard:
         return StreamGuard(self, self.policy, request_id)
@@ -229,7 +229,7 @@ class StreamGuard:
     def feed(self, delta: str, final: bool = False) -> str:
         if self.blocked is not None:
             return ""
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         out = None if final else self._plain(delta)
         if out is None:
             out = self._feed(delta, final)
@@ -237,7 +237,7 @@ class StreamGuard:
             self._sent += out
             if final or len(self._sent) - self._sent_done >= FLAG_BATCH + CONTEXT:
                 self._flag(final)
-        self._seconds += time.perf_counter() - t0
+        self._seconds += time.thread_time() - t0
         self._chunks += 1
         self._held += len(self.pending)
         if final or self.blocked is not None:

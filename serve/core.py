@@ -124,6 +124,9 @@ class SafetyMetrics(Recorder):
     def latency(self, direction: str, seconds: float) -> None:
         self._latency[direction].observe(seconds)
 
+    def model_latency(self, direction: str, seconds: float) -> None:
+        self.metrics.safety_model_latency.labels(direction).observe(seconds)
+
     def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
         self._latency["output"].observe(seconds)
         self.metrics.safety_chunks.inc(chunks)

@@ -65,10 +65,18 @@ class ServerMetrics:
         )
         self.safety_latency = Histogram(
             "llm_deploy_safety_filter_seconds",
-            "Time spent in the safety filter per check (input) or per choice (output: all its "
-            "chunks; llm_deploy_safety_output_chunks_total counts them)",
+            "CPU time of the safety filter's own checks (the thread that ran them, so not time "
+            "the thread was preempted) per input check or per choice (output: all its chunks; "
+            "llm_deploy_safety_output_chunks_total counts them)",
             ["direction"],
             buckets=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3),
+            registry=registry,
+        )
+        self.safety_model_latency = Histogram(
+            "llm_deploy_safety_guard_model_seconds",
+            "Wall time of each call to the guard model, by direction",
+            ["direction"],
+            buckets=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
             registry=registry,
         )
         # per choice, not per chunk: one update per choice keeps the metrics off the per-token

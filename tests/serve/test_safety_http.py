@@ -220,6 +220,14 @@ async def test_guard_model_verdicts_and_fallback(
     out = await client.post("/v1/completions", json={"prompt": "hello", "max_tokens": 8})
     assert out.json()["choices"][0]["finish_reason"] == "content_filter"
     assert out.json()["choices"][0]["text"] == ""
+    # guard-model calls are timed apart from the local checks (wall time, not the checks' CPU)
+    metrics = (await client.get("/metrics")).text
+    calls = [line for line in metrics.splitlines()
+             if line.startswith("llm_deploy_safety_guard_model_seconds_count")]  # fmt: skip
+    counts = {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in calls}
+    assert counts["input"] == 4.0 and counts["output"] >= 1.0
+    checks = 'llm_deploy_safety_filter_seconds_count{direction="input"}'
+    assert f"{checks} 4.0" in metrics  # the pattern checks of the same four prompts
 
 
 def test_llama_guard_verdict_parsing() -> None:
