@@ -12,7 +12,7 @@ K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml
 
 LOCK := requirements/cpu.lock
 
-.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table quant-referee safety-bench safety-eval injection-model cards
+.PHONY: install lock lock-cuda serve default-model test unit fuzz lint bench quant-table quant-referee safety-bench safety-eval injection-model cards tune
 
 install: $(STAMP)
 
@@ -54,8 +54,18 @@ $(DEFAULT_MODEL)/config.json: | $(STAMP)
 
 default-model: $(DEFAULT_MODEL)/config.json
 
+# Engine settings measured on this machine by `make tune` (none: vLLM's defaults, compiled mode).
+TUNED_ARGS :=
+TUNED_ENV :=
+-include .cache/tuned.mk
+
 serve: install $(if $(filter $(DEFAULT_MODEL),$(MODEL)),default-model)
-	$(BIN)/llm-serve $(MODEL) --port $(PORT) --enforce-eager $(SERVE_ARGS)
+	$(TUNED_ENV) $(BIN)/llm-serve $(MODEL) --port $(PORT) $(TUNED_ARGS) $(SERVE_ARGS)
+
+# Measure the engine settings that matter on this machine and keep the best for `make serve`
+# (.cache/tuned.mk; benchmarks/results/tune.md has the table). About 30 minutes on 2 cores.
+tune: install default-model
+	$(BIN)/python -m benchmarks.tune
 
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
@@ -82,8 +92,9 @@ lint: install
 
 # llm-serve against vLLM's own server with llm-bench: sweeps, trust check, frontend profile,
 # README table.
-bench: install
+bench: install default-model
 	$(BIN)/python -m benchmarks.perf_report
+	$(BIN)/python -m benchmarks.roofline
 	$(BIN)/python -m benchmarks.fairness
 
 # llm-quantize against llm-compressor (the reference) on the same model and calibration windows,
