@@ -23,7 +23,11 @@ import regex
 from safety.detectors import RegexDetector
 
 MEMO = 65536  # remembered answers per plan (cleared when full)
-_CONSTRUCT_CHAR = re.compile(r"[&\[({]")  # may begin an entity or "[at]" (see normalize)
+# Where an entity ("&amp;", "&#64;") or a bracketed "[at]" / "(dot)" could begin (see
+# normalize): "&" before "#" or a letter, a bracket before "a"/"d" (one space allowed), or either
+# at the chunk's end, where the next chunk may complete it. Code is full of "(x" and "[0]": those
+# stay on the plain path.
+_MAY_CONSTRUCT = re.compile(r"&(?:[#A-Za-z]|$)|[\[({] ?(?:[aAdD]|$)")
 
 
 def lookbehind(pattern: str) -> int | None:
@@ -109,7 +113,7 @@ class PlainCheck:
         self._memo: dict[tuple[str, str], int | None] = {}
 
     def usable(self, chunk: str) -> bool:
-        return self.behind is not None and chunk.isascii() and not _CONSTRUCT_CHAR.search(chunk)
+        return self.behind is not None and chunk.isascii() and not _MAY_CONSTRUCT.search(chunk)
 
     def cut(self, released: str, chunk: str) -> int | None:
         """The first offset in `chunk` where a match could be forming (len(chunk) if none); None

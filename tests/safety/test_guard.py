@@ -228,6 +228,35 @@ def test_plain_prose_is_released_at_once_and_holding_is_bounded() -> None:
     assert out == digits and sg.held_max <= g.policy.hold_back_chars
 
 
+def test_code_brackets_stay_on_the_plain_path_and_split_entities_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a bracket or "&" that could begin a construct ("[at]", "&#65;") sends a chunk to the
+    full normalization; an entity cut at any point still decodes into the key it spells."""
+    from safety.guard import StreamGuard
+
+    slow: list[str] = []
+    full = StreamGuard._feed
+
+    def counted(self: StreamGuard, delta: str, final: bool) -> str:
+        slow.append(delta)
+        return full(self, delta, final)
+
+    monkeypatch.setattr(StreamGuard, "_feed", counted)
+    sg = guard().output("r")
+    code = ["def f(x", "):", " return x[0", "] + {1", ": 2}", "[i", "] if c", " & 1"]
+    sent = "".join(sg.feed(c) for c in code)
+    assert slow == []  # none of these can begin an entity or a bracketed word
+    assert sent + sg.finish() == "".join(code) and slow == [""]  # the last chunk: the views
+    slow.clear()
+    assert guard().output("r").feed("f (a") == "f" and slow == ["f (a"]  # may become "(at)"
+    spelled = "key: &#65;" + SECRET[1:]
+    for cut in range(len(spelled) + 1):
+        sent, blocked = stream(guard(), [spelled[:cut], spelled[cut:]])
+        assert blocked == "secrets", cut
+        assert "#65;KIA" not in "".join(sent)
+
+
 class _Streams(Recorder):
     def __init__(self) -> None:
         self.calls: list[tuple[int, int, int]] = []
