@@ -5,8 +5,9 @@ Machine: memory bandwidth (torch copying a 512 MiB buffer: bytes read + written 
 matmul rate (square GEMMs in the serving dtype), each with the engine's OpenMP threads (vLLM on
 CPU leaves one core to the frontend) and with every core. Model: the bytes of weights one decode
 step reads (every matrix once, the LM head included; an embedding lookup reads one row) and the
-FLOPs one token costs (2 per weight of those matrices; attention over a 256-token context adds
-under 2% for these models and is left out). Bounds: batch-1 decode cannot beat bandwidth / bytes
+FLOPs one token costs (2 per weight of those matrices; attention over a 224-token context adds
+a few % for these models and is left out). Prompts of 96 tokens, outputs of 128 (the default
+model has 256 positions). Bounds: batch-1 decode cannot beat bandwidth / bytes
 per step; a large batch cannot beat matmul rate / FLOPs per token. Measured: llm-serve's batch-1
 decode rate (1000 / median ITL at concurrency 1) and its token rate (prompt + output tokens per
 second) at concurrency 32, in the configuration `make serve` uses (`.cache/tuned.mk` when
@@ -95,11 +96,11 @@ def weight_costs(model: Path, dtype_bytes: int) -> dict[str, float]:
 def served(model: str, flags: list[str], env: dict[str, str], raw: Path) -> dict[str, float]:
     """llm-serve's batch-1 decode rate and its token rate at concurrency 32."""
     port = free_port()
-    argv = llm_serve_argv(model, port, "--max-model-len", "1024", *flags)
+    argv = llm_serve_argv(model, port, *flags)
     name = Path(model).name
     with ServerProcess(argv, port, raw / f"roofline_{name}.log", env=env, startup_timeout=900) as s:
         common = ["--base-url", s.base_url, "--model", model, "--tokenizer", model,
-                  "--input-len", "128", "--output-len", "128", "--warmup", "2"]  # fmt: skip
+                  "--input-len", "96", "--output-len", "128", "--warmup", "2"]  # fmt: skip
         one = cli.run_json([*common, "--num-requests", "6", "--concurrency", "1",
                             "--output", str(raw / f"roofline_{name}_c1.json")])  # fmt: skip
         many = cli.run_json([*common, "--num-requests", "96", "--concurrency", "32",

@@ -165,7 +165,7 @@ def measure(args: argparse.Namespace, model: str, trial: Trial, cache: Path, raw
     env = {"VLLM_CACHE_ROOT": str(cache), **dict(trial.setting.env)}
     tag = f"tune_{trial.axis}_{len(list(raw.glob(f'tune_{trial.axis}_*.log')))}"
     server = ServerProcess(
-        llm_serve_argv(model, port, "--max-model-len", "1024", *trial.setting.flags),
+        llm_serve_argv(model, port, *trial.setting.flags),
         port,
         raw / f"{tag}.log",
         env=env,
@@ -199,7 +199,7 @@ def startup_times(model: str, raw: Path) -> dict[str, float]:
     try:
         for name, flags in runs:
             port = free_port()
-            argv = llm_serve_argv(model, port, "--max-model-len", "1024", *flags)
+            argv = llm_serve_argv(model, port, *flags)
             env = {"VLLM_CACHE_ROOT": str(cache)}
             srv = ServerProcess(
                 argv, port, raw / f"tune_start_{name}.log", env=env, startup_timeout=900
@@ -289,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--latency-requests", type=int, default=6)
-    p.add_argument("--input-len", type=int, default=128)
+    p.add_argument("--input-len", type=int, default=96)  # the default model has 256 positions
     p.add_argument("--output-len", type=int, default=128)
     p.add_argument("--min-gain", type=float, default=0.03, help="to replace the best (0.03: 3%%)")
     p.add_argument("--quick", action="store_true", help="the eager/compiled axis only")

@@ -209,9 +209,25 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except (OSError, ValueError, RuntimeError) as exc:
-        print(f"llm-serve: error: {exc}".splitlines()[0], file=sys.stderr)
+        print(f"llm-serve: error: {one_line(exc)}", file=sys.stderr)
         code = 1
     sys.exit(code)
+
+
+def one_line(exc: BaseException) -> str:
+    """The reason, in one line. vLLM's config checks raise pydantic ValidationErrors whose first
+    line is only "1 validation error for ModelConfig": the reason is in the first error's
+    message (its first sentence; the rest is advice for GPUs)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+        except (IndexError, TypeError, KeyError):
+            first = None
+        if isinstance(first, dict) and first.get("msg"):
+            msg = str(first["msg"]).removeprefix("Value error, ")
+            return msg.split(". ", 1)[0].splitlines()[0]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 if __name__ == "__main__":
