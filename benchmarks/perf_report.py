@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -149,28 +149,17 @@ def _vllm_bench(
 
 
 def machine_bounds() -> dict[str, float]:
-    """Measured memory read bandwidth (GB/s) and bf16 / fp32 matmul rates (GFLOP/s)."""
+    """Measured memory read bandwidth (GB/s) and bf16 / fp32 matmul rates (GFLOP/s), all cores
+    (the same measurements as benchmarks.roofline, which also takes the engine's threads)."""
     import torch
 
-    x = torch.ones(256 * 1024 * 1024 // 4, dtype=torch.float32)  # 256 MiB, well past the caches
-    x.sum()
-    t0 = time.perf_counter()
-    reps = 10
-    for _ in range(reps):
-        x.sum()
-    bw = reps * x.numel() * 4 / (time.perf_counter() - t0) / 1e9
-    rates = {}
-    for dtype in (torch.bfloat16, torch.float32):
-        a = torch.randn(2048, 2048).to(dtype)
-        a @ a
-        t0 = time.perf_counter()
-        for _ in range(5):
-            a @ a
-        rates[str(dtype).split(".")[1]] = 5 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
+    from benchmarks.roofline import bandwidth_gb_s, matmul_gflop_s
+
+    cores = os.cpu_count() or 1
     return {
-        "read_bandwidth_gb_s": round(bw, 1),
-        "matmul_bf16_gflop_s": round(rates["bfloat16"], 1),
-        "matmul_fp32_gflop_s": round(rates["float32"], 1),
+        "read_bandwidth_gb_s": round(bandwidth_gb_s(cores), 1),
+        "matmul_bf16_gflop_s": round(matmul_gflop_s(cores, torch.bfloat16), 1),
+        "matmul_fp32_gflop_s": round(matmul_gflop_s(cores, torch.float32), 1),
     }
 
 

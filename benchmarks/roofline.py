@@ -1,17 +1,16 @@
 """Distance to the machine's limits: how fast this machine could serve a model, and how fast
 llm-serve does (`make bench`, `python -m benchmarks.roofline`).
 
-Machine: memory bandwidth (torch copying a 512 MiB buffer: bytes read + written per second) and
-matmul rate (square GEMMs in the serving dtype), each with the engine's OpenMP threads (vLLM on
-CPU leaves one core to the frontend) and with every core. Model: the bytes of weights one decode
-step reads (every matrix once, the LM head included; an embedding lookup reads one row) and the
-FLOPs one token costs (2 per weight of those matrices; attention over a 224-token context adds
-a few % for these models and is left out). Prompts of 96 tokens, outputs of 128 (the default
-model has 256 positions). Bounds: batch-1 decode cannot beat bandwidth / bytes
-per step; a large batch cannot beat matmul rate / FLOPs per token. Measured: llm-serve's batch-1
-decode rate (1000 / median ITL at concurrency 1) and its token rate (prompt + output tokens per
-second) at concurrency 32, in the configuration `make serve` uses (`.cache/tuned.mk` when
-`make tune` wrote one).
+Machine: memory read bandwidth (torch summing a 256 MiB buffer) and matmul rate (square GEMMs
+in the serving dtype), each with the engine's OpenMP threads (vLLM on CPU leaves one core to
+the frontend) and with every core. Model: the bytes of weights one decode step reads (every
+matrix once, the LM head included; an embedding lookup reads one row) and the FLOPs one token
+costs (2 per weight of those matrices; attention over a 224-token context adds a few % for these
+models and is left out). Bounds: batch-1 decode cannot beat bandwidth / bytes per step; a large
+batch cannot beat matmul rate / FLOPs per token. Measured, with 96-token prompts and 128-token
+outputs (the default model has 256 positions): llm-serve's batch-1 decode rate (1000 / median
+ITL at concurrency 1) and its token rate (prompt + output tokens per second) at concurrency 32,
+in the configuration `make serve` uses (`.cache/tuned.mk` when `make tune` wrote one).
 
     python -m benchmarks.roofline [--model DIR ...] [--no-readme]
 """
@@ -48,12 +47,11 @@ def best_seconds(fn: Any, repeats: int = 5) -> float:
     return best
 
 
-def bandwidth_gb_s(threads: int, mib: int = 512) -> float:
-    """Copy bandwidth: bytes read plus bytes written per second."""
+def bandwidth_gb_s(threads: int, mib: int = 256) -> float:
+    """Read bandwidth: summing a buffer well past the caches, as a decode step reads weights."""
     torch.set_num_threads(threads)
-    src = torch.ones(mib * 2**20 // 4, dtype=torch.float32)
-    dst = torch.empty_like(src)
-    return 2 * src.numel() * 4 / best_seconds(lambda: dst.copy_(src)) / 1e9
+    x = torch.ones(mib * 2**20 // 4, dtype=torch.float32)
+    return x.numel() * 4 / best_seconds(x.sum) / 1e9
 
 
 def matmul_gflop_s(threads: int, dtype: torch.dtype, n: int = 2048) -> float:
@@ -144,7 +142,7 @@ def render(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
         f"Machine: {m['cores']} cores; with the engine's {m['engine_threads']} OpenMP "
-        f"thread(s) / all cores: copy bandwidth {m['bandwidth_gb_s_engine']} / "
+        f"thread(s) / all cores: read bandwidth {m['bandwidth_gb_s_engine']} / "
         f"{m['bandwidth_gb_s_all']} GB/s, {m['dtype'].removeprefix('torch.')} GEMM "
         f"{m['matmul_gflop_s_engine']} / {m['matmul_gflop_s_all']} GFLOP/s. Server flags: "
         f"`{report['server_args'] or '(defaults)'}`. Bounds use the engine's threads.",
