@@ -113,8 +113,10 @@ async def _start_engine(engine_args: AsyncEngineArgs) -> VLLMEngine:
     try:
         await self_test(engine)
         return engine
-    except Exception as exc:
+    except BaseException as exc:
         engine.shutdown()
+        if not isinstance(exc, Exception):  # SIGTERM (SystemExit) or cancelled: no retry
+            raise
         if not is_cpu() or engine.dtype == "float32":
             raise RuntimeError(f"the engine cannot serve short prompts: {exc}") from None
         log.warning(
@@ -128,10 +130,20 @@ async def _start_engine(engine_args: AsyncEngineArgs) -> VLLMEngine:
 
 
 async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: Guard | None) -> int:
+    """Start the engine, then serve until told to stop; the engine is shut down on every way
+    out, a SIGTERM during start-up included."""
+    engine = await _start_engine(engine_args)
+    try:
+        return await _serve_with(engine, settings, guard)
+    finally:
+        engine.shutdown()
+        log.info("engine shut down")
+
+
+async def _serve_with(engine: VLLMEngine, settings: ServerSettings, guard: Guard | None) -> int:
     from serve.access import reload_keys
     from serve.app import build_app, reload_policy
 
-    engine = await _start_engine(engine_args)
     app = build_app(settings, engine, guard=guard)
     service = app.state.service
     asyncio.get_running_loop().add_signal_handler(
@@ -165,12 +177,18 @@ async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: G
         await server.serve()
     finally:
         watcher.cancel()
-        engine.shutdown()
-        log.info("engine shut down")
     return server.exit_code
 
 
+def _exit_on_sigterm() -> None:
+    """Until uvicorn takes SIGTERM over: leave by SystemExit, so that `finally` blocks and exit
+    handlers shut down engine processes already started. The default action kills this process
+    at once, and its engine-core children outlive it, holding memory and cores."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 def main(argv: list[str] | None = None) -> None:
+    _exit_on_sigterm()
     logs.configure()
     try:
         parser = build_parser()

@@ -71,3 +71,33 @@ def test_dead_engine_detected(tiny_model: Path, tmp_path: Path) -> None:
         assert "engine died" in proc.log_path.read_text()
     finally:
         proc.stop()
+
+
+def test_sigterm_during_start_up_takes_the_engine_down_too(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """A SIGTERM while the engine starts (a rollout, a supervisor giving up) must not leave its
+    engine-core processes behind: they hold the KV cache's memory and the cores."""
+    import subprocess
+
+    argv = llm_serve_argv(str(tiny_model), free_port(), *SERVER_FLAGS)
+    log = (tmp_path / "early.log").open("wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    engines: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not engines and time.monotonic() < deadline:  # the engine core exists, not ready
+            engines = psutil.Process(proc.pid).children(recursive=True)
+            time.sleep(0.1)
+        assert engines, "no engine process started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+        gone, alive = psutil.wait_procs(engines, timeout=30)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        log.close()
+        for p in engines:
+            if p.is_running():
+                p.kill()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
