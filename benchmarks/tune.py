@@ -13,8 +13,8 @@ two runs' output throughput; a setting replaces the best only when it scores `--
 
     python -m benchmarks.tune [--model DIR] [--quick]
 
-Writes benchmarks/results/tune.json, .md, and `.cache/tuned.mk` (flags and environment for
-`make serve`; delete it to go back to the built-in defaults).
+Writes benchmarks/results/tune.json, .md, the README's table, and `.cache/tuned.mk` (flags and
+environment for `make serve`; delete it to go back to the built-in defaults).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import Any
 from benchmarks import cli
 from benchmarks.bench_model import ROOT
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
+from benchmarks.results import update_readme
 
 RESULTS = ROOT / "benchmarks" / "results"
 TUNED_MK = ROOT / ".cache" / "tuned.mk"
@@ -176,7 +177,7 @@ def measure(args: argparse.Namespace, model: str, trial: Trial, cache: Path, raw
         with server:
             trial.startup_s = time.monotonic() - t0
             loads = [("c1", 1, args.latency_requests)]
-            loads.append((f"c{args.concurrency}", args.concurrency, 4 * args.concurrency))
+            loads.append((f"c{args.concurrency}", args.concurrency, 8 * args.concurrency))
             for load, conc, n in loads:
                 trial.runs[load] = cli.run_json([
                     "--base-url", server.base_url, "--model", model, "--tokenizer", model,
@@ -288,13 +289,14 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--latency-requests", type=int, default=6)
+    p.add_argument("--latency-requests", type=int, default=16)
     p.add_argument("--input-len", type=int, default=96)  # the default model has 256 positions
     p.add_argument("--output-len", type=int, default=128)
     p.add_argument("--min-gain", type=float, default=0.03, help="to replace the best (0.03: 3%%)")
     p.add_argument("--quick", action="store_true", help="the eager/compiled axis only")
     p.add_argument("--out", type=Path, default=RESULTS / "tune.json")
     p.add_argument("--tuned-mk", type=Path, default=TUNED_MK)
+    p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
     return p
 
 
@@ -319,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     table = render(report)
     args.out.with_suffix(".md").write_text(table + "\n")
     write_tuned(chosen, args.tuned_mk)
+    if not args.no_readme:
+        update_readme(table, "tune-table")
     print(table)
     print(f"wrote {args.out}, {args.tuned_mk}")
     return 0
