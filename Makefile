@@ -127,7 +127,7 @@ card-%: install default-model
 	cp .cache/card-$*/card.md .cache/card-$*/card.json .cache/card-$*/card.png benchmarks/results/card-$*/
 
 # Safety on vs off on the same load (the README's safety cost figures): frontend CPU per
-# 1,000 tokens, in two passes that swap which server is launched first (~9 min).
+# 1,000 tokens, one server at a time in ON, OFF, OFF, ON cycles, and the checks' own CPU (~13 min).
 safety-bench: install
 	$(BIN)/python -m benchmarks.safety_cost
 
