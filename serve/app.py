@@ -17,9 +17,9 @@ import serve
 from safety.guard import Guard
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from serve import access, routes
-from serve.core import RequestContext, SafetyMetrics
+from serve.core import RequestContext
 from serve.errors import PayloadTooLarge, error_response, install_handlers
-from serve.metrics import ServerMetrics
+from serve.metrics import SafetyMetrics, ServerMetrics
 from serve.service import Service
 from serve.settings import ServerSettings
 from serve.types import EngineClient

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from safety.guard import ContentFiltered, Guard, Recorder, StreamGuard
+from safety.guard import ContentFiltered, Guard, StreamGuard
 from serve.errors import (
     BadRequest,
     ContentFilter,
@@ -110,28 +110,6 @@ class Prepared:
     created: int
     slot: Slot
     ctx: RequestContext
-
-
-class SafetyMetrics(Recorder):
-    def __init__(self, metrics: ServerMetrics) -> None:
-        self.metrics = metrics
-        # bound once: labels() takes a lock and a lookup
-        self._latency = {d: metrics.safety_latency.labels(d) for d in ("input", "output")}
-
-    def decision(self, direction: str, category: str, action: str) -> None:
-        self.metrics.safety_decisions.labels(category, action, direction).inc()
-
-    def latency(self, direction: str, seconds: float) -> None:
-        self._latency[direction].observe(seconds)
-
-    def model_latency(self, direction: str, seconds: float) -> None:
-        self.metrics.safety_model_latency.labels(direction).observe(seconds)
-
-    def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
-        self._latency["output"].observe(seconds)
-        self.metrics.safety_chunks.inc(chunks)
-        self.metrics.safety_held_sum.inc(held)
-        self.metrics.safety_held.observe(held_max)
 
 
 class ServingCore:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
+from safety.guard import Recorder
+
 
 class ServerMetrics:
     """Requests by endpoint and status, 429s, tokens, latency, in-flight requests."""
@@ -138,3 +140,27 @@ class ServerMetrics:
     def tokens(self, prompt: int, generated: int) -> None:
         self.prompt_tokens.inc(prompt)
         self.generation_tokens.inc(generated)
+
+
+class SafetyMetrics(Recorder):
+    """The guard's Recorder: its decisions and costs as this server's Prometheus metrics."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+        # bound once: labels() takes a lock and a lookup
+        self._latency = {d: metrics.safety_latency.labels(d) for d in ("input", "output")}
+
+    def decision(self, direction: str, category: str, action: str) -> None:
+        self.metrics.safety_decisions.labels(category, action, direction).inc()
+
+    def latency(self, direction: str, seconds: float) -> None:
+        self._latency[direction].observe(seconds)
+
+    def model_latency(self, direction: str, seconds: float) -> None:
+        self.metrics.safety_model_latency.labels(direction).observe(seconds)
+
+    def stream(self, seconds: float, chunks: int, held: int, held_max: int) -> None:
+        self._latency["output"].observe(seconds)
+        self.metrics.safety_chunks.inc(chunks)
+        self.metrics.safety_held_sum.inc(held)
+        self.metrics.safety_held.observe(held_max)
