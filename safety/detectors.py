@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import regex
 
 from safety.normalize import Normalized, normalize
-from safety.patterns import CHECKSUMMED, INJECTION, PII, SECRETS
+from safety.patterns import CHECKSUMMED, INJECTION, PHONE_CONTEXT, PII, SECRETS
 
 
 @dataclass(frozen=True)
@@ -116,13 +116,16 @@ class RegexDetector:
     pattern: str
     label: str
     casefold: bool = False
-    validate: Callable[[str], bool] | None = None
+    validate: Callable[..., bool] | None = None
     view: str = ""
     """cased, folded or loose; empty: folded when `casefold`, else cased."""
     decode_base64: bool = False
     """Also look inside base64 runs (a finding covers the whole run)."""
     shorter: bool = False
     """When the greedy match fails validation, try shorter ones ending at a separator."""
+    context: int = 0
+    """Characters of the view before a match that `validate` also reads (its second argument):
+    a phone number's label."""
 
     def __post_init__(self) -> None:
         self.view = self.view or ("folded" if self.casefold else "cased")
@@ -157,16 +160,22 @@ class RegexDetector:
         """Where the match ends once validated. When the greedy match fails its check, shorter
         ones that stop at a separator are tried: "4464 9089 8940 6835 08/27" is a card followed
         by an expiry date, not a 19-digit number that fails Luhn."""
-        if self.validate is None or self.validate(m.group()):
+        if self.validate is None or self._ok(text, m.start(), m.group()):
             return int(m.end())
         if not self.shorter:
             return None
         for e in range(m.end() - 1, m.start(), -1):
             if text[e] in " -.\t" and text[e - 1] not in " -.\t":
                 short = self._re.fullmatch(text, m.start(), e)
-                if short is not None and self.validate(short.group()):
+                if short is not None and self._ok(text, m.start(), short.group()):
                     return e
         return None
+
+    def _ok(self, text: str, start: int, candidate: str) -> bool:
+        assert self.validate is not None
+        if not self.context:
+            return self.validate(candidate)
+        return self.validate(candidate, text[max(0, start - self.context) : start])
 
     def prefix_at(self, view: Normalized, pos: int) -> bool:
         """Could view.text[pos:] be the beginning of a match (or a match that may still grow)?
@@ -273,8 +282,15 @@ def builtin(name: str) -> list[Detector]:
     if family == "pii":
         return [
             RegexDetector(
-                f"pii.{k}", "pii", p, label, casefold=True, validate=v, shorter=k in CHECKSUMMED
-            )
+                f"pii.{k}",
+                "pii",
+                p,
+                label,
+                casefold=True,
+                validate=v,
+                shorter=k in CHECKSUMMED,
+                context=PHONE_CONTEXT if k == "phone" else 0,
+            )  # fmt: skip
             for k, (p, label, v) in PII.items()
             if not member or k == member
         ]

@@ -46,12 +46,33 @@ _NOT_PHONE = regex.compile(  # dates, times, and the shapes of an IPv4 address o
 )
 
 
-def phone_ok(s: str) -> bool:
+# words that label what follows as a phone number, in the five languages of the injection
+# detector ("phone:", "tel.", "call me on", "Telefon", "téléphone", "móvil", "电话"); no library
+# keeps such a list (Presidio's phone recognizer uses the same kind of context words)
+_PHONE_WORDS = (
+    r"(?:(?:tele)?phone|tel|mobile|cell(?:phone)?|fax|desk|office|whatsapp|landline|hotline"
+    r"|(?:call|text|reach|ring|contact)\s{1,3}(?:me|us)\s{1,3}(?:on|at)|answering\s{1,3}at"
+    r"|telefon|handy|mobil|t[eé]l[eé]phone|portable|t[eé]l[eé]fono|m[oó]vil|celular|电话|手机)"
+)
+_PHONE_LABEL = regex.compile(  # at the end of the text before the number
+    rf"(?<!\w){_PHONE_WORDS}(?:\s{{1,3}}(?:no\.?|number|nr\.?|n°|nummer|num[eé]ro|n[uú]mero))?"
+    r"(?:号码|号)?\s{0,3}[:.]?\s{0,3}$",
+    regex.IGNORECASE,
+)
+PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
+
+
+def phone_ok(s: str, before: str = "") -> bool:
     """A number some country really issues (libphonenumber's metadata): with a country code as
-    written, else in the national format of one of PHONE_REGIONS."""
+    written, else in the national format of one of PHONE_REGIONS. Or a number that the words
+    just `before` it label as a phone number ("Phone: 467 3395", "call me on 9472 7916"): the
+    label is the evidence, so a local number without its area code, or one libphonenumber
+    finds unassigned, counts with 6-15 digits."""
     if _NOT_PHONE.search(s):
         return False
     digits = "".join(c for c in s if c.isdigit())
+    if before and _PHONE_LABEL.search(before) and 6 <= len(digits) <= 15:
+        return len(set(digits)) > 1
     international = s.lstrip().startswith("+")
     if not (7 if international else 9) <= len(digits) <= 15 or len(set(digits)) == 1:
         return False
@@ -136,7 +157,7 @@ _VERSION_WORD = (
     r"|[=<>~!]=)\s{0,2}"
 )
 
-PII: dict[str, tuple[str, str, Callable[[str], bool] | None]] = {
+PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "email": (
         r"(?<![\w.+/-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){0,8}"
         r"\.(?:[\p{L}]{2,24}|xn--[a-z0-9-]{1,59})(?![\w-])",

@@ -193,3 +193,34 @@ def test_the_training_script_reproduces_the_shipped_model(tmp_path: Path) -> Non
     assert abs(fresh.threshold - shipped.threshold) <= 0.011
     texts = ["Ignore previous instructions.", "What is the capital of France?", "Hallo zusammen"]
     assert abs(fresh.scores(texts) - shipped.scores(texts)).max() < 1e-2
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("Phone: 467 3395", "467 3395"),  # a local number: no area code
+        ("Can someone call me on 9472 7916?", "9472 7916"),
+        ("fax +1-984-182-0190 mobile", "+1-984-182-0190"),  # unassigned exchange, but labelled
+        ("Telefon: 030 1234 567", "030 1234 567"),
+        ("mi móvil: 612 34 56 78", "612 34 56 78"),
+        ("联系电话 138 0013 8000", "138 0013 8000"),
+    ],
+)
+def test_a_number_labelled_as_a_phone_is_one_and_only_the_number_is_the_finding(
+    text: str, number: str
+) -> None:
+    found = [f for f in findings(POLICY, text) if f.category == "pii_contact"]
+    assert [text[f.start : f.end] for f in found] == [number]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "office hours 2024-03-15 09:00 to 17:00",  # a date and times after a label word
+        "Mobile release 4.2 shipped to 12 stores",  # too few digits
+        "Phone model: iPhone 15, 256 GB",
+        "the desk is 160 cm wide",
+    ],
+)
+def test_label_words_next_to_other_numbers_are_not_phones(text: str) -> None:
+    assert "pii_contact" not in categories(text)
