@@ -231,6 +231,48 @@ def _detect_secrets_patterns() -> dict[str, str]:
 
 DETECT_SECRETS = _detect_secrets_patterns()
 
+# Unbounded repeats in a library's pattern, and the bound each gets here: a detector's match
+# must have a bounded length (the stream guard holds at most that much while one forms).
+_UNBOUNDED = ((r"(?: *)", r"(?: {0,8})"), (r"| +|", r"| {1,8}|"), (r"[\w\-]+", r"[\w\-]{1,100}"))
+
+
+def bounded(pattern: str) -> str:
+    """`pattern` with the unbounded repeats detect-secrets' assignment patterns use bounded;
+    ValueError if one is left (a new library version: look before taking it)."""
+    for loose, tight in _UNBOUNDED:
+        pattern = pattern.replace(loose, tight)
+    if regex.search(r"(?<!\\)[*+](?![^\[]*\])|\{\d+,\}", pattern):
+        raise ValueError(f"an unbounded repeat is left in {pattern!r}")
+    return pattern
+
+
+def _keyword_plugin_patterns() -> dict[str, str]:
+    """detect-secrets' plugins whose credential is only recognisable after its keyword
+    (`softlayer_api_key = ...`, `ibm_cloud_iam_key: ...`, `cos_hmac_secret_access_key = ...`,
+    `cloudant_password = ...` and Cloudant URLs): the match starts at the keyword, as our
+    assigned_secret does, so ordinary words are not the start of one. Their patterns ignore
+    case; the library's own flag is kept. Verification against the provider (the plugins'
+    `verify`) needs the network and is not used."""
+    from detect_secrets.plugins import cloudant, ibm_cloud_iam, ibm_cos_hmac, softlayer
+
+    plugins: dict[str, Any] = {
+        "softlayer": softlayer.SoftlayerDetector,
+        "ibm_cloud_iam": ibm_cloud_iam.IbmCloudIamDetector,
+        "ibm_cos_hmac": ibm_cos_hmac.IbmCosHmacDetector,
+        "cloudant": cloudant.CloudantDetector,
+    }
+    out = {}
+    for name, plugin in plugins.items():
+        pats = [
+            ("(?i:" if p.flags & regex.IGNORECASE else "(?:") + bounded(p.pattern) + ")"
+            for p in plugin().denylist
+        ]
+        out[name] = "|".join(pats)
+    return out
+
+
+DETECT_SECRETS_KEYWORD = _keyword_plugin_patterns()
+
 SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     "private_key": (  # the whole block when its end is there, else the header
         r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{0,8000}?"
@@ -270,6 +312,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
     ),
     **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS.items()},
+    **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS_KEYWORD.items()},
 }
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
 INJECTION = [
