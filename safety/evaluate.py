@@ -18,7 +18,7 @@ from typing import Any
 
 from safety.moderation import categories_found
 from safety.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
-from safety.suites import SUITES, run_suite
+from safety.suites import SUITES, run_suite, summary
 from safety.suites import render as render_suite
 
 DEFAULT_DATA = Path(__file__).with_name("data") / "tuned" / "labeled.jsonl"  # the tuned set
@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help="a public suite instead of --data (repeatable; see safety/suites.py)",
     )
+    ap.add_argument(
+        "--readme", action="store_true", help="with --suite: rewrite the README's suites table"
+    )
     ns = ap.parse_args(argv)
     if ns.suite:
         sys.exit(_suites(ns))
@@ -131,6 +134,10 @@ def _suites(ns: argparse.Namespace) -> int:
         print(f"safety.evaluate: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     print(json.dumps(results, indent=2) if ns.json else "\n\n".join(map(render_suite, results)))
+    if ns.readme:
+        from benchmarks.results import update_readme
+
+        update_readme(summary(results), "safety-suites")
     return 0
 
 

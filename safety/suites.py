@@ -172,3 +172,25 @@ def render(result: dict[str, Any]) -> str:
 
 def _fmt(x: float) -> str:
     return "-" if x != x else f"{x:.3f}"
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    """The README's table: one row per suite and category (all detectors together), with the
+    suite's scan latency."""
+    lines = [
+        "| suite (texts) | category | precision | recall | F1 | F2 | scan p50 / p99 (ms) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        first = True
+        for r in res["rows"]:
+            if r["detector"] != "*" or r["tp"] + (r["fn"] or 0) == 0:
+                continue  # a category with no positives in this suite has no recall
+            name = f"{res['suite']} ({res['records']:,})" if first else ""
+            lat = f"{res['latency_ms']['p50']} / {res['latency_ms']['p99']}" if first else ""
+            lines.append(
+                f"| {name} | {r['category']} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
+                f"{_fmt(r['f1'])} | {_fmt(r['f2'])} | {lat} |"
+            )
+            first = False
+    return "\n".join(lines)
