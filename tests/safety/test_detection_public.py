@@ -224,3 +224,53 @@ def test_a_number_labelled_as_a_phone_is_one_and_only_the_number_is_the_finding(
 )
 def test_label_words_next_to_other_numbers_are_not_phones(text: str) -> None:
     assert "pii_contact" not in categories(text)
+
+
+_HEX = "0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'softlayer_api_key = "' + ("a1b2c3d4" * 8) + '"',
+        "ibm_cloud_iam_key: " + ("Ab9_-xYz" * 5) + "Qw3E",
+        "cos_hmac_secret_access_key = " + _HEX * 3,
+        "cloudant_password='" + _HEX * 4 + "'",
+        "https://acct:" + "qwertyuiopasdfghjklzxcvb" + "@acct.cloudant.com",
+    ],
+)
+def test_keyword_context_credentials_of_detect_secrets_plugins_are_found(text: str) -> None:
+    found = [f for f in findings(POLICY, text) if f.category == "secrets"]
+    assert found and found[0].detector.startswith("secrets.ds_")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the softlayer api key goes in settings.SOFTLAYER_KEY",
+        "cloudant password: see the vault",
+        "the key to the door is under the mat, " + "a" * 10,
+    ],
+)
+def test_their_keywords_without_a_credential_are_clean(text: str) -> None:
+    assert "secrets" not in categories(text)
+
+
+def test_library_patterns_get_bounded_repeats_or_are_refused() -> None:
+    from safety.patterns import bounded
+
+    assert bounded(r"key(?: *)=(?: *)([a-z]{8})") == r"key(?: {0,8})=(?: {0,8})([a-z]{8})"
+    with pytest.raises(ValueError, match="unbounded"):
+        bounded(r"token=\s*(npm_.+)")
+
+
+def test_the_readme_table_has_a_row_per_suite_category_with_positives() -> None:
+    from safety.suites import summary
+
+    res = run_suite(POLICY, "pii", limit=40)
+    table = summary([res])
+    rows = [line for line in table.splitlines()[2:]]
+    all_rows = [r for r in res["rows"] if r["detector"] == "*" and r["tp"] + (r["fn"] or 0)]
+    assert len(rows) == len(all_rows) > 0
+    assert rows[0].startswith("| pii (40) |") and f"{res['latency_ms']['p50']} /" in rows[0]
+    assert all(r.split("|")[1].strip() == "" for r in rows[1:])  # the suite is named once
