@@ -135,7 +135,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--input-len", type=int, default=128)
     p.add_argument("--output-len", type=int, default=64)
-    p.add_argument("--light-requests", type=int, default=16, help="per run")
+    p.add_argument("--light-requests", type=int, default=32, help="per run")
     p.add_argument("--cycles", type=int, default=4, help="solo/mixed pairs, order alternating")
     p.add_argument("--heavy-concurrency", type=int, default=32)
     p.add_argument("--heavy-requests", type=int, default=2000, help="more than it can finish")

@@ -74,6 +74,7 @@ class Case:
 
 
 ALNUM = string.ascii_letters + string.digits
+_LOWER_DIGITS = string.ascii_lowercase + string.digits
 CASES = [
     Case("pii.payment_card", "4111 1111 1111 1111", "[CARD]"),
     Case("pii.payment_card", "4111-1111-1111-1111", "[CARD]"),
@@ -100,6 +101,17 @@ CASES = [
     Case("secrets.jwt", _jwt(300), "[SECRET]"),  # past the old 64-character look-behind
     Case("secrets.jwt", _jwt(1024), "[SECRET]"),
     Case("secrets.assigned_secret", "password = x7Kq9mZ2vL4pR8wT", "[SECRET]"),
+    # detect-secrets' keyword-context plugins: the match starts at the keyword
+    Case(
+        "secrets.ds_softlayer",
+        'softlayer_api_key = "' + _rand(_LOWER_DIGITS, 64, 10) + '"',
+        "[SECRET]",
+    ),
+    Case(
+        "secrets.ds_cloudant",
+        "https://acct:" + _rand(string.ascii_lowercase, 24, 11) + "@acct.cloudant.com",
+        "[SECRET]",
+    ),  # fmt: skip
     Case("words.terms", "forbidden fruit", "[REDACTED]"),
 ]
 BEFORE = ["", "Sure: ", "Here it is -> ", "The value we were asked about is " * 4 + "this: "]
