@@ -23,7 +23,36 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class _SamplingFields(BaseModel):
+def valid_unicode(data: Any, where: str = "body") -> Any:
+    """`data` unchanged, or ValueError naming the first string with a lone surrogate: JSON may
+    carry one ("\\ud800"), but it is not text a tokenizer can encode (a 400, not a crash)."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{where} holds a lone surrogate (U+{ord(data[exc.start]):04X}) at character "
+                f"{exc.start}: not valid Unicode text"
+            ) from None
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            valid_unicode(v, f"'{k}'" if where == "body" else f"{where}.{k}")
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            valid_unicode(v, f"{where}[{i}]")
+    return data
+
+
+class _Text(BaseModel):
+    """A request whose strings reach the tokenizer: lone surrogates are refused up front."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        return valid_unicode(data)
+
+
+class _SamplingFields(_Text):
     """Fields shared by completions and chat, and their resolution into a SamplingConfig."""
 
     model_config = ConfigDict(extra="ignore")
@@ -208,7 +237,7 @@ class ChatCompletionRequest(_SamplingFields):
         return params
 
 
-class TokenizeRequest(BaseModel):
+class TokenizeRequest(_Text):
     model: str | None = None
     prompt: str | None = None
     messages: list[ChatMessage] | None = None
@@ -226,7 +255,7 @@ class DetokenizeRequest(BaseModel):
     tokens: list[int]
 
 
-class ModerationRequest(BaseModel):
+class ModerationRequest(_Text):
     """OpenAI's moderation request: one string or a list of strings."""
 
     model_config = ConfigDict(extra="forbid")

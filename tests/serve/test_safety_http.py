@@ -294,3 +294,20 @@ async def test_the_service_screens_with_the_guard_model_whatever_the_route(
     prep.slot.release()
     prep.slot.release()  # given back once, whoever calls
     assert admission.in_flight == before
+
+
+async def test_a_lone_surrogate_in_a_prompt_is_a_400_naming_it(make_client: Factory) -> None:
+    """JSON may carry a lone surrogate ("\\ud800"): no tokenizer can encode it, and it used to
+    crash the input check (the learned detector encodes code points) and the tokenizer: 500s."""
+    engine = FakeEngine(max_model_len=256)
+    _, client = make_client(engine, safety_policy="default")
+    for path, raw in [
+        ("/v1/completions", '{"prompt": "hello \\ud800 there", "max_tokens": 2}'),
+        ("/v1/chat/completions", '{"messages": [{"role": "user", "content": "a\\udfffb"}]}'),
+        ("/v1/moderations", '{"input": ["ok", "x\\ud83d"]}'),
+    ]:
+        r = await client.post(path, content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400, (path, r.text)
+        err = r.json()["error"]
+        assert err["type"] == "invalid_request_error" and "lone surrogate" in err["message"]
+    assert engine.seen == []
