@@ -26,11 +26,12 @@ from __future__ import annotations
 import html
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import regex
 
 # the semicolon is required: without it "&para=1" in a URL would read as "¶=1"
@@ -171,10 +172,11 @@ def _changed(
     marks and ignorables, "ß" -> "ss", ligatures)."""
     swaps, others = [], {}
     changes = _CHANGES[casefold]
-    for c in set("".join(_NON_ASCII.findall(text))):
+    for c in _non_ascii(text, _SAME[casefold]):
         changed = changes.get(c)
         if changed is None:
             changed = changes[c] = _WORK[casefold].match(c) is not None
+            _SAME[casefold][ord(c)] = not changed
         if changed:
             piece = folds.get(c) or folds.setdefault(c, fold_char(c, casefold))
             if len(piece) == 1:
@@ -207,6 +209,27 @@ def _splice(text: str, others: dict[str, str], casefold: bool) -> Normalized:
 
 _NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
 _CHANGES: dict[bool, dict[str, bool]] = {True: {}, False: {}}  # character -> in _WORK
+# per code point: known to be one that steps 2-4 leave as it is (filled as characters are met,
+# so a text's unchanged characters are skipped by one numpy mask, not a Python loop: CJK text)
+_SAME = {casefold: np.zeros(0x110000, dtype=bool) for casefold in (True, False)}
+
+
+BULK = 256  # non-ASCII characters from which numpy masks beat Python sets
+
+
+def _non_ascii(text: str, same: np.ndarray) -> Iterable[str]:
+    """The distinct non-ASCII characters of `text`, less those known to stay as they are: a
+    set for a few (streamed chunks, accented Latin), a numpy mask over many (CJK text)."""
+    chars = "".join(_NON_ASCII.findall(text))
+    if len(chars) < BULK:
+        return set(chars)
+    codes = _codes(chars)
+    return map(chr, np.unique(codes[~same[codes]]).tolist())
+
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of `text` (a lone surrogate is one like any other)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 # Non-ASCII characters that steps 2-4 may change: compatibility forms, marks, ignorables,
@@ -286,6 +309,14 @@ _ASCII_ALNUM = regex.compile(r"[A-Za-z0-9]")
 
 
 @lru_cache(maxsize=1)
+def _prototype_mask() -> np.ndarray:
+    """Per code point: does it have a prototype?"""
+    mask = np.zeros(0x110000, dtype=bool)
+    mask[[ord(c) for c in _prototypes()]] = True
+    return mask
+
+
+@lru_cache(maxsize=1)
 def _prototype_table() -> dict[int, str]:
     return str.maketrans(_prototypes())
 
@@ -293,14 +324,17 @@ def _prototype_table() -> dict[int, str]:
 def _map_confusables(text: str) -> str:
     """Step 5 (one character for one, so offsets stay). Only the words around characters
     that have a prototype are looked at: most non-ASCII text (CJK, accented Latin) has none,
-    which a set intersection finds out without a loop over the text."""
+    which a mask over its code points finds out without a loop over the text."""
     if text.isascii():
         return text
     protos = _prototypes()
-    found = protos.keys() & set(text)
-    if not found:
+    if len(text) < BULK:
+        found = protos.keys() & set(text)
+        hits = sorted(i for c in found for i in _positions(text, c))
+    else:
+        hits = np.flatnonzero(_prototype_mask()[_codes(text)]).tolist()
+    if not hits:
         return text
-    hits = sorted(i for c in found for i in _positions(text, c))
     pieces: list[str] = []
     pos = done = 0
     for i in hits:
