@@ -201,7 +201,10 @@ class InjectionModel:
         n = (last - first + 1).clip(0, None)
         gram = np.repeat(np.arange(len(ids)), n)
         win = first[gram] + np.arange(len(gram)) - np.repeat(np.cumsum(n) - n, n)
-        keys, counts = np.unique(win * (2 * self.n_features) + ids[gram], return_counts=True)
+        key = win * (2 * self.n_features) + ids[gram]
+        if len(spans) * 2 * self.n_features < 2**31:  # int32 keys sort faster than int64
+            key = key.astype(np.int32)
+        keys, counts = np.unique(key, return_counts=True)
         win, feat = np.divmod(keys, 2 * self.n_features)
         dot = np.bincount(win, counts * self.coef[feat].astype(np.float64), len(spans))
         norm = np.sqrt(np.bincount(win, counts.astype(np.float64) ** 2, len(spans)))
