@@ -290,7 +290,7 @@ def builtin(name: str) -> list[Detector]:
                 validate=v,
                 shorter=k in CHECKSUMMED,
                 context=PHONE_CONTEXT if k == "phone" else 0,
-            )  # fmt: skip
+            )
             for k, (p, label, v) in PII.items()
             if not member or k == member
         ]

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import regex
 
+from safety.normalize import code_points
+
 MODEL = Path(__file__).with_name("models") / "prompt_injection.npz"
 WINDOW, STEP = 320, 200  # characters of the view per scored window, and the stride
 
@@ -48,9 +50,7 @@ def flatten(text: str) -> str:
 
 
 def _codes(text: str) -> np.ndarray:
-    # surrogatepass: a lone surrogate (valid in a JSON string) is a code point like any other
-    raw = text.encode("utf-32-le", "surrogatepass")
-    return np.frombuffer(raw, dtype=np.uint32).astype(np.int64)
+    return code_points(text).astype(np.int64)
 
 
 @cache

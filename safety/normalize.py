@@ -223,12 +223,12 @@ def _non_ascii(text: str, same: np.ndarray) -> Iterable[str]:
     chars = "".join(_NON_ASCII.findall(text))
     if len(chars) < BULK:
         return set(chars)
-    codes = _codes(chars)
+    codes = code_points(chars)
     return map(chr, np.unique(codes[~same[codes]]).tolist())
 
 
-def _codes(text: str) -> np.ndarray:
-    """The code points of `text` (a lone surrogate is one like any other)."""
+def code_points(text: str) -> np.ndarray:
+    """The code points of `text` as uint32 (a lone surrogate is one like any other)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
@@ -332,7 +332,7 @@ def _map_confusables(text: str) -> str:
         found = protos.keys() & set(text)
         hits = sorted(i for c in found for i in _positions(text, c))
     else:
-        hits = np.flatnonzero(_prototype_mask()[_codes(text)]).tolist()
+        hits = np.flatnonzero(_prototype_mask()[code_points(text)]).tolist()
     if not hits:
         return text
     pieces: list[str] = []
