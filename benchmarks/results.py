@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
-FLAGS = "--dtype bfloat16 --max-model-len 1024 --enforce-eager"
+# both servers in vLLM's default (compiled) mode, the mode `make serve` uses (issue 17)
+FLAGS = "--dtype bfloat16 --max-model-len 1024"
 OURS, REF = "llm-serve", "vllm"
 
 
