@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -95,14 +96,16 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-async def _watch_engine(engine: object, server: DrainingServer) -> None:
-    """A dead engine is not a healthy server: report it and exit non-zero so it is restarted."""
+async def _watch_engine(engine: object, server: DrainingServer, tick: Callable[[], None]) -> None:
+    """A dead engine is not a healthy server: report it and exit non-zero so it is restarted.
+    `tick` runs each second (the metrics other API processes cannot read at a scrape)."""
     while not server.should_exit:
         if getattr(engine, "dead", False):
             log.error("engine died; shutting down so the supervisor restarts the server")
             server.exit_code = 1
             server.should_exit = True
             return
+        tick()
         await asyncio.sleep(1.0)
 
 
@@ -140,12 +143,24 @@ async def serve(settings: ServerSettings, engine_args: AsyncEngineArgs, guard: G
         log.info("engine shut down")
 
 
-async def _serve_with(engine: VLLMEngine, settings: ServerSettings, guard: Guard | None) -> int:
+async def _serve_with(
+    engine: VLLMEngine,
+    settings: ServerSettings,
+    guard: Guard | None,
+    sock: socket.socket | None = None,
+    ledger: Any = None,
+) -> int:
+    """Serve the app over `engine` until told to stop: on host:port, or on `sock` with the
+    counters of `ledger` (one of several API processes, serve.scaleout)."""
     from serve.access import reload_keys
     from serve.app import build_app, reload_policy
 
     app = build_app(settings, engine, guard=guard)
     service = app.state.service
+    if ledger is not None:
+        from serve.shared import attach
+
+        attach(service, ledger)
     asyncio.get_running_loop().add_signal_handler(
         signal.SIGHUP, lambda: (reload_policy(app), reload_keys(app))
     )
@@ -162,7 +177,7 @@ async def _serve_with(engine: VLLMEngine, settings: ServerSettings, guard: Guard
         access_log=False,
     )
     server = DrainingServer(config, on_drain, settings.drain_delay)
-    watcher = asyncio.create_task(_watch_engine(engine, server))
+    watcher = asyncio.create_task(_watch_engine(engine, server, app.state.metrics.refresh))
     freeze_startup_heap()
     log.info(
         "serving",
@@ -174,7 +189,7 @@ async def _serve_with(engine: VLLMEngine, settings: ServerSettings, guard: Guard
         },
     )
     try:
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
     finally:
         watcher.cancel()
     return server.exit_code
@@ -223,7 +238,14 @@ def main(argv: list[str] | None = None) -> None:
         apply_server_defaults(engine_args, sys.argv[1:] if argv is None else argv, fair)
         if is_cpu():
             safe_cpu_dtype(engine_args)
-        code = run_loop(serve(settings, engine_args, guard))
+        if settings.api_servers < 1:
+            raise ValueError(f"--api-servers must be 1 or more, not {settings.api_servers}")
+        if settings.api_servers > 1:
+            from serve.scaleout import run_api_servers
+
+            code = run_api_servers(settings, engine_args)
+        else:
+            code = run_loop(serve(settings, engine_args, guard))
     except KeyboardInterrupt:
         code = 130
     except (OSError, ValueError, RuntimeError) as exc:

@@ -24,6 +24,14 @@ log = logging.getLogger("serve")
 def keyring(settings: ServerSettings) -> KeyRing:
     """The flag keys (unlimited) and the keys file's keys; KeysError names a bad file's line."""
     spec = load_keys(Path(settings.keys_file)) if settings.keys_file else None
+    if spec is not None and settings.api_servers > 1 and settings.limits_store == "memory://":
+        counted = [k.name for k in spec.keys if k.rpm or k.tpm]
+        if counted:  # memory:// is one process's memory: each API process would count apart
+            raise KeysError(
+                f"{settings.keys_file}: key '{counted[0]}' has rpm/tpm limits, which "
+                f"--api-servers {settings.api_servers} processes can only count together in "
+                "a shared --limits-store (redis://HOST:PORT)"
+            )
     return KeyRing(settings.keys(), spec)
 
 

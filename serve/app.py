@@ -101,6 +101,8 @@ class RequestMiddleware:
             "status": status,
             "latency_ms": round(seconds * 1000, 2),
         }
+        if ctx.admitted_at is not None:  # time before admission: checks, fair headroom waits
+            extra["admitted_ms"] = round((ctx.admitted_at - start) * 1000, 2)
         if ctx.prompt_tokens or ctx.completion_tokens:
             extra["prompt_tokens"] = ctx.prompt_tokens
             extra["completion_tokens"] = ctx.completion_tokens

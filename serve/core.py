@@ -53,6 +53,7 @@ class RequestContext:
     screened: list[str] = field(default_factory=list)  # input texts the guard checked
     caller: Caller = ANONYMOUS  # the API key's owner (set by the auth dependency)
     rate_headers: dict[str, str] = field(default_factory=dict)  # the key's limits, on the reply
+    admitted_at: float | None = None  # perf_counter() when admitted (the access log's admitted_ms)
 
 
 class Slot:
@@ -66,7 +67,7 @@ class Slot:
 
     def release(self) -> None:
         if self._seqs:
-            self._admission.in_flight -= self._seqs
+            self._admission.release(self._seqs)
             self._seqs = 0
             if self.on_release is not None:
                 self.on_release()
@@ -94,6 +95,9 @@ class Admission:
             )
         self.in_flight += seqs
         return Slot(self, seqs)
+
+    def release(self, seqs: int) -> None:
+        self.in_flight -= seqs
 
 
 @dataclass
@@ -257,6 +261,7 @@ class ServingCore:
         ctx.prompt_tokens = sum(len(p) for p in prompts)
         seqs = params.n * len(prompts)
         slot = self.admission.acquire(seqs)  # sequences, not requests
+        ctx.admitted_at = time.perf_counter()
         try:
             may_use = ctx.prompt_tokens + params.max_tokens * seqs
             grant = self.quotas.admit(ctx.caller, ctx.prompt_tokens, may_use)

@@ -152,6 +152,25 @@ class VLLMEngine:
         llm = AsyncLLM.from_engine_args(args, usage_context=UsageContext.OPENAI_API_SERVER)
         return cls(llm, str(args.model))
 
+    @classmethod
+    def attach(cls, args: AsyncEngineArgs, client: dict[str, Any]) -> VLLMEngine:
+        """A client of the engine another process started: one of several API processes, with
+        the addresses vLLM's APIServerProcessManager hands each (as `vllm serve` does)."""
+        client = dict(client)
+        client.pop("api_server_loads", None)  # vLLM's own accept balancing; the kernel's here
+        count, index = int(client.pop("client_count")), int(client.pop("client_index"))
+        args._api_process_count, args._api_process_rank = count, index
+        config = args.create_engine_config(usage_context=UsageContext.OPENAI_API_SERVER)
+        llm = AsyncLLM.from_vllm_config(
+            config,
+            usage_context=UsageContext.OPENAI_API_SERVER,
+            disable_log_stats=args.disable_log_stats,
+            client_addresses=client,
+            client_count=count,
+            client_index=index,
+        )
+        return cls(llm, str(args.model))
+
     # ---- contract ----------------------------------------------------------------------------
     @property
     def dead(self) -> bool:

@@ -6,9 +6,10 @@ running/waiting, KV-cache usage) in prometheus_client's default registry; /metri
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 from safety.guard import Recorder
 
@@ -50,12 +51,16 @@ class ServerMetrics:
             registry=registry,
         )
         self.in_flight = Gauge(
-            "llm_deploy_in_flight_requests", "Requests being served now", registry=registry
+            "llm_deploy_in_flight_requests",
+            "Requests being served now",
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.engine_unfinished = Gauge(
             "llm_deploy_engine_unfinished_requests",
             "Requests the engine holds (running + waiting); returns to 0 after aborts",
             registry=registry,
+            multiprocess_mode="livesum",
         )
 
     def _safety(self, registry: CollectorRegistry) -> None:
@@ -128,8 +133,26 @@ class ServerMetrics:
         self.key_tokens.labels(key, "completion").inc(completion)
 
     def bind_engine(self, unfinished: Callable[[], int]) -> None:
-        """Export the engine's own count of unfinished requests, read at scrape time."""
-        self.engine_unfinished.set_function(lambda: float(unfinished()))
+        """Export the engine's own count of unfinished requests, read at scrape time (in
+        multiprocess mode, each process's own count, written by `refresh`)."""
+        self._unfinished = unfinished
+        if not multiprocess_mode():
+            self.engine_unfinished.set_function(lambda: float(unfinished()))
+
+    def refresh(self) -> None:
+        """Write the values read at scrape time (multiprocess mode: no scrape reaches the
+        other processes, so each writes its own now and then)."""
+        if multiprocess_mode() and getattr(self, "_unfinished", None) is not None:
+            self.engine_unfinished.set(float(self._unfinished()))
+
+    def exposition(self) -> CollectorRegistry:
+        """The registry /metrics renders: this one, or every process's files in multiprocess
+        mode."""
+        if not multiprocess_mode():
+            return self.registry
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return merged
 
     def request_done(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()
@@ -140,6 +163,10 @@ class ServerMetrics:
     def tokens(self, prompt: int, generated: int) -> None:
         self.prompt_tokens.inc(prompt)
         self.generation_tokens.inc(generated)
+
+
+def multiprocess_mode() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 class SafetyMetrics(Recorder):

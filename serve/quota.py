@@ -86,6 +86,20 @@ class Grant:
         self.quotas.finish(self.caller, prompt_tokens, completion_tokens)
 
 
+class Running:
+    """Requests each limited key has running (serve.shared.SharedRunning is the same over
+    several API processes)."""
+
+    def __init__(self) -> None:
+        self._n: dict[str, int] = {}
+
+    def count(self, key: str) -> int:
+        return self._n.get(key, 0)
+
+    def add(self, key: str, delta: int) -> None:
+        self._n[key] = max(0, self._n.get(key, 0) + delta)
+
+
 class Quotas:
     """The limits of every keys-file key, and where usage is kept."""
 
@@ -103,7 +117,7 @@ class Quotas:
         self.metrics = metrics
         self.fail_open = fail_open
         self.store_down = False
-        self.in_flight: dict[str, int] = {}  # per replica
+        self.running: Running = Running()  # per replica (shared by its API processes)
         self.fair = FairShare() if fair else None
 
     def admit(self, caller: Caller, prompt_tokens: int, may_use: int = 0) -> Grant:
@@ -126,7 +140,7 @@ class Quotas:
                 raise ServiceUnavailable(
                     "the rate-limit store is unreachable; retry later", headers=retry_after(5)
                 ) from None
-        self.in_flight[caller.name] = self.in_flight.get(caller.name, 0) + 1
+        self.running.add(caller.name, 1)
         return self._in_order(grant, may_use)
 
     def _in_order(self, grant: Grant, may_use: int) -> Grant:
@@ -140,7 +154,7 @@ class Quotas:
     def finish(self, caller: Caller, prompt_tokens: int, completion_tokens: int) -> None:
         name, spec = caller.name, caller.spec
         if spec is not None:
-            self.in_flight[name] = max(0, self.in_flight.get(name, 0) - 1)
+            self.running.add(name, -1)
             try:
                 self._settle(name, spec, prompt_tokens, completion_tokens)
             except STORE_ERRORS as exc:
@@ -209,7 +223,7 @@ class Quotas:
         }
 
     def _check_concurrency(self, name: str, spec: KeySpec) -> None:
-        if spec.max_concurrent and self.in_flight.get(name, 0) >= spec.max_concurrent:
+        if spec.max_concurrent and self.running.count(name) >= spec.max_concurrent:
             raise TooManyRequests(
                 f"key '{name}' already has {spec.max_concurrent} requests in flight "
                 "(max_concurrent); retry when one finishes",

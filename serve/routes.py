@@ -178,7 +178,8 @@ async def version(svc: ServiceDep) -> dict[str, str]:
 @api.get("/metrics")
 async def metrics(request: Request) -> Response:
     m: ServerMetrics = request.app.state.metrics
-    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+    m.refresh()
+    return Response(generate_latest(m.exposition()), media_type=CONTENT_TYPE_LATEST)
 
 
 @public.get("/health")

@@ -60,6 +60,10 @@ class ServerSettings:
     drain_delay: float = 0.0
     """Seconds /ready reports 503 after SIGTERM before the listener closes (lets load balancers
     notice)."""
+    api_servers: int = 1
+    """API-server processes in front of the one engine, sharing the port (vLLM's
+    --api-server-count mechanism): admission, per-key limits, the fair order and /metrics stay
+    those of one server."""
     log_level: str = "info"
     """Log level for the server's JSON logs."""
     safety_policy: str = "default"

@@ -28,7 +28,7 @@ def test_the_timed_path_counts_every_request_and_its_tokens(tmp_path: Path) -> N
     used = usage.summary("team-2")["team-2"]
     assert used["requests"] == 25
     assert (used["prompt_tokens"], used["completion_tokens"]) == (25 * 128, 25 * 64)
-    assert quotas.in_flight["team-2"] == 0  # every grant settled
+    assert quotas.running.count("team-2") == 0  # every grant settled
 
 
 def test_the_timed_key_is_really_limited(tmp_path: Path) -> None:
