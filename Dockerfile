@@ -46,7 +46,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=300s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 ENTRYPOINT ["llm-serve"]
-CMD ["/models/default", "--host", "0.0.0.0", "--port", "8000", "--enforce-eager"]
+# vLLM's default compiled mode, as make serve (issue 17): the first start compiles (~2 min on 2 cores)
+CMD ["/models/default", "--host", "0.0.0.0", "--port", "8000"]
 
 # ---- cuda: vLLM's official image (CUDA, torch, vllm 0.32.0) plus llm-deploy -------------------
 FROM ${VLLM_IMAGE} AS cuda
