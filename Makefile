@@ -96,6 +96,7 @@ bench: install default-model
 	$(BIN)/python -m benchmarks.perf_report
 	$(BIN)/python -m benchmarks.roofline
 	$(BIN)/python -m benchmarks.fairness
+	$(BIN)/python -m benchmarks.scaleout
 
 # llm-quantize against llm-compressor (the reference) on the same model and calibration windows,
 # scored by this project's evaluation; fails when ours is worse beyond the paired interval.
