@@ -11,11 +11,12 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, MutableSequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from vllm.entrypoints.launchers.launcher import NoSignalServer
 
 from serve import logs
 from serve.settings import ServerSettings, add_arguments, from_namespace
@@ -42,14 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class DrainingServer(uvicorn.Server):
+class DrainingServer(NoSignalServer):
     """On SIGTERM/SIGINT: /ready turns 503 and new requests are refused at once; the listener
-    closes after `drain_delay`; in-flight requests then get `shutdown_grace` seconds."""
+    closes after `drain_delay`; in-flight requests then get `shutdown_grace` seconds.
+
+    vLLM's uvicorn server underneath, for its accept loop: with `peer_loads` (several API
+    processes on one socket) a pending connection goes to the process with the fewest open
+    connections, not to whichever wakes first. Its signal handling is replaced by ours."""
 
     def __init__(
-        self, config: uvicorn.Config, on_drain: Callable[[], None], drain_delay: float
+        self,
+        config: uvicorn.Config,
+        on_drain: Callable[[], None],
+        drain_delay: float,
+        peer_loads: tuple[MutableSequence[int], int] | None = None,
     ) -> None:
-        super().__init__(config)
+        super().__init__(config, peer_loads=peer_loads)
         self._on_drain = on_drain
         self._drain_delay = drain_delay
         self.exit_code = 0
@@ -149,9 +158,11 @@ async def _serve_with(
     guard: Guard | None,
     sock: socket.socket | None = None,
     ledger: Any = None,
+    peer_loads: tuple[MutableSequence[int], int] | None = None,
 ) -> int:
     """Serve the app over `engine` until told to stop: on host:port, or on `sock` with the
-    counters of `ledger` (one of several API processes, serve.scaleout)."""
+    counters of `ledger` and the accept balance of `peer_loads` (one of several API processes,
+    serve.scaleout)."""
     from serve.access import reload_keys
     from serve.app import build_app, reload_policy
 
@@ -176,7 +187,7 @@ async def _serve_with(
         timeout_graceful_shutdown=int(settings.shutdown_grace),
         access_log=False,
     )
-    server = DrainingServer(config, on_drain, settings.drain_delay)
+    server = DrainingServer(config, on_drain, settings.drain_delay, peer_loads)
     watcher = asyncio.create_task(_watch_engine(engine, server, app.state.metrics.refresh))
     freeze_startup_heap()
     log.info(

@@ -261,7 +261,6 @@ class ServingCore:
         ctx.prompt_tokens = sum(len(p) for p in prompts)
         seqs = params.n * len(prompts)
         slot = self.admission.acquire(seqs)  # sequences, not requests
-        ctx.admitted_at = time.perf_counter()
         try:
             may_use = ctx.prompt_tokens + params.max_tokens * seqs
             grant = self.quotas.admit(ctx.caller, ctx.prompt_tokens, may_use)
@@ -270,6 +269,7 @@ class ServingCore:
         except BaseException:
             slot.release()
             raise
+        ctx.admitted_at = time.perf_counter()
         ctx.rate_headers = grant.headers
         params.priority = grant.priority
         if self.settings.log_prompts:

@@ -156,8 +156,7 @@ class VLLMEngine:
     def attach(cls, args: AsyncEngineArgs, client: dict[str, Any]) -> VLLMEngine:
         """A client of the engine another process started: one of several API processes, with
         the addresses vLLM's APIServerProcessManager hands each (as `vllm serve` does)."""
-        client = dict(client)
-        client.pop("api_server_loads", None)  # vLLM's own accept balancing; the kernel's here
+        client = {k: v for k, v in client.items() if k != "api_server_loads"}  # the server's
         count, index = int(client.pop("client_count")), int(client.pop("client_index"))
         args._api_process_count, args._api_process_rank = count, index
         config = args.create_engine_config(usage_context=UsageContext.OPENAI_API_SERVER)

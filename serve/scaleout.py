@@ -150,9 +150,13 @@ async def _serve(sock: socket.socket, job: Job, client: dict[str, Any]) -> int:
     from serve.engine import VLLMEngine, self_test
 
     guard = load_guard(job.settings.safety_policy)
+    loads = client.get("api_server_loads")  # each process's open connections (accept balance)
+    peer_loads = (loads, int(client["client_index"])) if loads is not None else None
     engine = VLLMEngine.attach(job.engine_args, client)
     try:
         await self_test(engine)
-        return await _serve_with(engine, job.settings, guard, sock=sock, ledger=job.ledger)
+        return await _serve_with(
+            engine, job.settings, guard, sock=sock, ledger=job.ledger, peer_loads=peer_loads
+        )
     finally:
         engine.shutdown()
