@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,9 @@ def run_api_servers(settings: ServerSettings, engine_args: AsyncEngineArgs) -> i
     config = engine_args.create_engine_config(usage_context=UsageContext.OPENAI_API_SERVER)
     ledger_manager, ledger = start_ledger()
     stopping = _stop_on_signals()
+    lost: list[int] = []  # the ledger's exit code, if it died while serving
+    closing: list[bool] = []
+    _watch_ledger(ledger_manager, lost, stopping, closing)
     listeners = bind_engine_zmq_listeners(config, n)
     servers: Any = None
     launch: Any = None
@@ -88,13 +92,14 @@ def run_api_servers(settings: ServerSettings, engine_args: AsyncEngineArgs) -> i
         )
         return 0
     except SystemExit:
-        return 0 if stopping else 1
+        return 1 if lost or not stopping else 0
     except Exception as exc:  # an API process or the engine failed: vLLM says which
         if stopping:
             return 0
         log.error("stopping: %s", exc)
         return 1
     finally:
+        closing.append(True)
         _stop(servers, launch, settings)
         ledger_manager.shutdown()
         sock.close()
@@ -108,6 +113,22 @@ def _stop(servers: Any, launch: Any, settings: ServerSettings) -> None:
         launch.engine_manager.shutdown()
     if launch is not None and launch.coordinator is not None:
         launch.coordinator.shutdown()
+
+
+def _watch_ledger(manager: Any, lost: list[int], stopping: list[int], closing: list[bool]) -> None:
+    """The counters' process is part of the server: without it no request is admitted. If it
+    dies while serving, stop with a non-zero code (the supervisor restarts the server), as when
+    an API process or the engine dies."""
+    process = manager._process
+
+    def watch() -> None:
+        process.join()
+        if not closing and not stopping:
+            log.error("the shared-counter process exited (code %s); stopping", process.exitcode)
+            lost.append(process.exitcode or 1)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="ledger-watch", daemon=True).start()
 
 
 def _stop_on_signals() -> list[int]:

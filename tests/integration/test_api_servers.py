@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
@@ -114,3 +115,23 @@ def test_two_api_processes_serve_as_one_server(tiny_model: Path, tmp_path: Path)
         assert result["r"].status_code == 200
         assert result["r"].json()["usage"]["completion_tokens"] == 480
         assert server.wait(90) == 0
+
+
+def test_the_server_stops_non_zero_when_its_counters_process_dies(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Without the ledger nothing can be admitted: the server stops with a non-zero code (a
+    supervisor restarts it), as when an API process or the engine dies."""
+    port = free_port()
+    argv = llm_serve_argv(
+        str(tiny_model), port, "--enforce-eager", "--max-model-len", "512", "--api-servers", "2"
+    )
+    server = ServerProcess(argv, port, tmp_path / "server.log")
+    with server:
+        assert server.proc is not None
+        children = psutil.Process(server.proc.pid).children()
+        ledger = [p for p in children if "spawn_main" in " ".join(p.cmdline())]
+        assert len(ledger) == 1, [p.cmdline() for p in children]  # API processes are retitled
+        ledger[0].kill()
+        assert server.wait(120) != 0
+        assert "the shared-counter process exited" in server.log_path.read_text()
