@@ -102,9 +102,19 @@ def test_engine_killed_under_16_streams(slow_model: Path, tmp_path: Path) -> Non
         for child in family:
             os.kill(child.pid, signal.SIGKILL)
         streams.join()
+        broken = 0
         for lines in streams.lines:
             assert lines[-1] == "[DONE]", lines[-3:]
-            assert "error" in json.loads(lines[-2]), lines[-3:]
+            last = json.loads(lines[-2])
+            # a stream still generating ends in an error event; one that had already received
+            # its 400 tokens ends normally (seen on a faster CPU, where the first of 16 threads'
+            # streams can finish before the sixteenth has its first token)
+            if "error" in last:
+                broken += 1
+            else:  # the whole answer (400 tokens come in far more than 50 chunks)
+                assert last["choices"][0]["finish_reason"] == "length", lines[-3:]
+                assert len(lines) > 50, lines[-3:]
+        assert broken >= 8, f"only {broken} of 16 streams were still running at the kill"
         try:
             assert httpx.get(srv.base_url + "/ready", timeout=5).status_code != 200
         except httpx.TransportError:
