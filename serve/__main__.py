@@ -22,6 +22,7 @@ from serve import logs
 from serve.settings import ServerSettings, add_arguments, from_namespace
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from vllm.engine.arg_utils import AsyncEngineArgs
 
     from safety.guard import Guard
@@ -163,18 +164,8 @@ async def _serve_with(
     """Serve the app over `engine` until told to stop: on host:port, or on `sock` with the
     counters of `ledger` and the accept balance of `peer_loads` (one of several API processes,
     serve.scaleout)."""
-    from serve.access import reload_keys
-    from serve.app import build_app, reload_policy
-
-    app = build_app(settings, engine, guard=guard)
+    app = _app(engine, settings, guard, ledger)
     service = app.state.service
-    if ledger is not None:
-        from serve.shared import attach
-
-        attach(service, ledger)
-    asyncio.get_running_loop().add_signal_handler(
-        signal.SIGHUP, lambda: (reload_policy(app), reload_keys(app))
-    )
 
     def on_drain() -> None:
         service.core.draining = True
@@ -204,6 +195,22 @@ async def _serve_with(
     finally:
         watcher.cancel()
     return server.exit_code
+
+
+def _app(engine: VLLMEngine, settings: ServerSettings, guard: Guard | None, ledger: Any) -> FastAPI:
+    """The app, on the ledger's counters when there is one, reloading on SIGHUP."""
+    from serve.access import reload_keys
+    from serve.app import build_app, reload_policy
+
+    app = build_app(settings, engine, guard=guard)
+    if ledger is not None:
+        from serve.shared import attach
+
+        attach(app.state.service, ledger)
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGHUP, lambda: (reload_policy(app), reload_keys(app))
+    )
+    return app
 
 
 def _exit_on_sigterm() -> None:

@@ -39,6 +39,19 @@ class Job:
     max_num_queued_reqs: None = None  # vLLM's own admission counters: not used, ours are shared
 
 
+@dataclass
+class Ending:
+    """How the wait for the processes ended: a signal (a normal stop), the counters' process
+    lost, or the launcher already closing down."""
+
+    signalled: bool = False
+    lost: bool = False
+    closing: bool = False
+
+    def exit_code(self) -> int:
+        return 0 if self.signalled and not self.lost else 1
+
+
 def run_api_servers(settings: ServerSettings, engine_args: AsyncEngineArgs) -> int:
     """Start the engine and the API processes; wait until one fails or a signal ends them."""
     from vllm.entrypoints.launchers.launcher import create_server_socket
@@ -46,63 +59,66 @@ def run_api_servers(settings: ServerSettings, engine_args: AsyncEngineArgs) -> i
     from vllm.v1.engine.utils import bind_engine_zmq_listeners, launch_core_engines
     from vllm.v1.executor import Executor
     from vllm.v1.metrics.prometheus import setup_multiprocess_prometheus
-    from vllm.v1.utils import APIServerProcessManager, wait_for_completion_or_failure
+    from vllm.v1.utils import wait_for_completion_or_failure
 
     from serve.shared import start_ledger
 
     n = settings.api_servers
-    setup_multiprocess_prometheus()  # type: ignore[no-untyped-call]  # before the API processes import prometheus_client
+    setup_multiprocess_prometheus()  # type: ignore[no-untyped-call]  # before API processes start
     sock = create_server_socket((settings.host, settings.port), reuse_port=True)
     engine_args._api_process_count, engine_args._api_process_rank = n, -1
     config = engine_args.create_engine_config(usage_context=UsageContext.OPENAI_API_SERVER)
     ledger_manager, ledger = start_ledger()
-    stopping = _stop_on_signals()
-    lost: list[int] = []  # the ledger's exit code, if it died while serving
-    closing: list[bool] = []
-    _watch_ledger(ledger_manager, lost, stopping, closing)
+    ending = Ending()
+    _stop_on_signals(ending)
+    _watch_ledger(ledger_manager, ending)
     listeners = bind_engine_zmq_listeners(config, n)
     servers: Any = None
     launch: Any = None
     try:
+        log_stats = not engine_args.disable_log_stats
         with launch_core_engines(
-            config, Executor.get_class(config), not engine_args.disable_log_stats,
-            listeners.addresses,
-        ) as launched:  # fmt: skip
-            launch = launched
-            servers = APIServerProcessManager(
-                listen_address=f"http://{settings.host}:{settings.port}",
-                sock=sock,
-                args=Job(settings, engine_args, ledger),  # type: ignore[arg-type]
-                num_servers=n,
-                input_listeners=listeners.inputs,
-                output_listeners=listeners.outputs,
-                target_server_fn=api_process,
-                stats_update_address=(
-                    launch.coordinator.get_stats_publish_address() if launch.coordinator else None
-                ),
-                tensor_queue=launch.tensor_queue,
-            )
-            launch.watched_frontend_processes = servers.processes
-            _pass_on_sighup(servers.processes)
+            config, Executor.get_class(config), log_stats, listeners.addresses
+        ) as launch:
+            servers = _spawn(launch, listeners, sock, Job(settings, engine_args, ledger), n)
         log.info("serving", extra={"port": settings.port, "api_servers": n})
         wait_for_completion_or_failure(
             api_server_manager=servers,
             engine_manager=launch.engine_manager,
             coordinator=launch.coordinator,
         )
-        return 0
     except SystemExit:
-        return 1 if lost or not stopping else 0
+        pass
     except Exception as exc:  # an API process or the engine failed: vLLM says which
-        if stopping:
-            return 0
-        log.error("stopping: %s", exc)
-        return 1
+        if not ending.signalled:
+            log.error("stopping: %s", exc)
     finally:
-        closing.append(True)
+        ending.closing = True
         _stop(servers, launch, settings)
         ledger_manager.shutdown()
         sock.close()
+    return ending.exit_code()
+
+
+def _spawn(launch: Any, listeners: Any, sock: socket.socket, job: Job, n: int) -> Any:
+    """The API processes, through vLLM's APIServerProcessManager with our process function."""
+    from vllm.v1.utils import APIServerProcessManager
+
+    coordinator = launch.coordinator
+    servers = APIServerProcessManager(
+        listen_address=f"http://{job.settings.host}:{job.settings.port}",
+        sock=sock,
+        args=job,  # type: ignore[arg-type]
+        num_servers=n,
+        input_listeners=listeners.inputs,
+        output_listeners=listeners.outputs,
+        target_server_fn=api_process,
+        stats_update_address=coordinator.get_stats_publish_address() if coordinator else None,
+        tensor_queue=launch.tensor_queue,
+    )
+    launch.watched_frontend_processes = servers.processes
+    _pass_on_sighup(servers.processes)
+    return servers
 
 
 def _stop(servers: Any, launch: Any, settings: ServerSettings) -> None:
@@ -115,7 +131,7 @@ def _stop(servers: Any, launch: Any, settings: ServerSettings) -> None:
         launch.coordinator.shutdown()
 
 
-def _watch_ledger(manager: Any, lost: list[int], stopping: list[int], closing: list[bool]) -> None:
+def _watch_ledger(manager: Any, ending: Ending) -> None:
     """The counters' process is part of the server: without it no request is admitted. If it
     dies while serving, stop with a non-zero code (the supervisor restarts the server), as when
     an API process or the engine dies."""
@@ -123,26 +139,24 @@ def _watch_ledger(manager: Any, lost: list[int], stopping: list[int], closing: l
 
     def watch() -> None:
         process.join()
-        if not closing and not stopping:
+        if not ending.closing and not ending.signalled:
             log.error("the shared-counter process exited (code %s); stopping", process.exitcode)
-            lost.append(process.exitcode or 1)
+            ending.lost = True
             os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="ledger-watch", daemon=True).start()
 
 
-def _stop_on_signals() -> list[int]:
-    """SIGTERM/SIGINT end the wait (as in `vllm serve`); the list records that one came."""
-    seen: list[int] = []
+def _stop_on_signals(ending: Ending) -> None:
+    """SIGTERM/SIGINT end the wait (as in `vllm serve`), once."""
 
-    def stop(signum: int, _frame: object) -> None:
-        if not seen:
-            seen.append(signum)
+    def stop(_signum: int, _frame: object) -> None:
+        if not ending.signalled:
+            ending.signalled = True
             raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return seen
 
 
 def _pass_on_sighup(processes: list[Any]) -> None:
