@@ -97,7 +97,10 @@ def test_two_api_processes_serve_as_one_server(tiny_model: Path, tmp_path: Path)
         # eight long requests sent at once: never more than BOUND admitted at a time over both
         # processes (per-process counts would admit up to twice as many), read from the access
         # log's admission and end times
-        statuses = _burst(url, 8, 480)
+        for _ in range(3):  # on a loaded 2-core machine a burst can arrive one by one
+            statuses = _burst(url, 8, 480)
+            if statuses[429]:
+                break
         assert statuses[429] >= 1 and statuses[200] >= BOUND, statuses
         assert _most_admitted_at_once(_requests(server.log_path)) == BOUND
         text = httpx.get(url + "/metrics", timeout=10).text
