@@ -19,6 +19,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import limits
 from limits.storage import storage_from_string
@@ -96,8 +97,25 @@ class Running:
     def count(self, key: str) -> int:
         return self._n.get(key, 0)
 
-    def add(self, key: str, delta: int) -> None:
-        self._n[key] = max(0, self._n.get(key, 0) + delta)
+    def enter(self, key: str, limit: int | None) -> bool:
+        """Count one more request of `key`, unless it already has `limit` running (the test
+        and the count in one step: with several API processes they must not be two)."""
+        if limit and self._n.get(key, 0) >= limit:
+            return False
+        self._n[key] = self._n.get(key, 0) + 1
+        return True
+
+    def leave(self, key: str) -> None:
+        self._n[key] = max(0, self._n.get(key, 0) - 1)
+
+
+def _concurrency_error(name: str, spec: KeySpec) -> TooManyRequests:
+    return TooManyRequests(
+        f"key '{name}' already has {spec.max_concurrent} requests in flight "
+        "(max_concurrent); retry when one finishes",
+        headers=retry_after(1),
+        code="concurrency_limit",
+    )
 
 
 class Quotas:
@@ -131,17 +149,22 @@ class Quotas:
             grant.headers = self._take(caller.name, caller.spec, prompt_tokens)
             self._store_is("up")
         except TooManyRequests as exc:
-            if self.metrics is not None:
-                self.metrics.key_rejected.labels(caller.name, exc.code).inc()
-            raise
+            self._refuse(caller.name, exc)
         except STORE_ERRORS as exc:
             self._store_is("down", exc)
             if not self.fail_open:
                 raise ServiceUnavailable(
                     "the rate-limit store is unreachable; retry later", headers=retry_after(5)
                 ) from None
-        self.running.add(caller.name, 1)
+        if not self.running.enter(caller.name, caller.spec.max_concurrent):
+            # the place was free at the check above, but another API process has taken it
+            self._refuse(caller.name, _concurrency_error(caller.name, caller.spec))
         return self._in_order(grant, may_use)
+
+    def _refuse(self, name: str, exc: TooManyRequests) -> NoReturn:
+        if self.metrics is not None:
+            self.metrics.key_rejected.labels(name, exc.code).inc()
+        raise exc
 
     def _in_order(self, grant: Grant, may_use: int) -> Grant:
         """The admitted request's place in the fair order between keys."""
@@ -154,7 +177,7 @@ class Quotas:
     def finish(self, caller: Caller, prompt_tokens: int, completion_tokens: int) -> None:
         name, spec = caller.name, caller.spec
         if spec is not None:
-            self.running.add(name, -1)
+            self.running.leave(name)
             try:
                 self._settle(name, spec, prompt_tokens, completion_tokens)
             except STORE_ERRORS as exc:
@@ -223,13 +246,9 @@ class Quotas:
         }
 
     def _check_concurrency(self, name: str, spec: KeySpec) -> None:
+        """Before the windows are charged; `Running.enter` makes the count itself."""
         if spec.max_concurrent and self.running.count(name) >= spec.max_concurrent:
-            raise TooManyRequests(
-                f"key '{name}' already has {spec.max_concurrent} requests in flight "
-                "(max_concurrent); retry when one finishes",
-                headers=retry_after(1),
-                code="concurrency_limit",
-            )
+            raise _concurrency_error(name, spec)
 
     def _budget_used(self, name: str, spec: KeySpec) -> int | None:
         """Tokens used this period: from the shared store across replicas, else from the

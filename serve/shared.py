@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from serve.core import Admission, Slot
 from serve.errors import TooManyRequests
 from serve.fair import FairShare
+from serve.quota import Running
 
 if TYPE_CHECKING:
     from serve.service import Service
@@ -29,7 +30,7 @@ class Ledger:
         self.admitted = 0
         self.fair = FairShare()
         self.held: dict[str, int] = {}  # sequences each key holds (fair headroom)
-        self.running: dict[str, int] = {}  # requests each limited key has running
+        self.running = Running()  # requests each limited key has running
 
     def admit(self, seqs: int, limit: int) -> int | None:
         """Admit `seqs` sequences under `limit`: None when admitted, else the count held."""
@@ -59,10 +60,13 @@ class Ledger:
         self.held[key] = max(0, self.held.get(key, 0) - seqs)
 
     def count(self, key: str) -> int:
-        return self.running.get(key, 0)
+        return self.running.count(key)
 
-    def add(self, key: str, delta: int) -> None:
-        self.running[key] = max(0, self.running.get(key, 0) + delta)
+    def enter(self, key: str, limit: int | None) -> bool:
+        return self.running.enter(key, limit)
+
+    def leave(self, key: str) -> None:
+        self.running.leave(key)
 
 
 class LedgerManager(BaseManager):
@@ -139,8 +143,11 @@ class SharedRunning:
     def count(self, key: str) -> int:
         return int(self._ledger.count(key))
 
-    def add(self, key: str, delta: int) -> None:
-        self._ledger.add(key, delta)
+    def enter(self, key: str, limit: int | None) -> bool:
+        return bool(self._ledger.enter(key, limit))
+
+    def leave(self, key: str) -> None:
+        self._ledger.leave(key)
 
 
 def attach(service: Service, ledger: Any) -> None:

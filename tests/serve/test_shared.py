@@ -65,11 +65,16 @@ async def test_headroom_waits_for_another_process_to_leave(ledger: Any) -> None:
 
 
 def test_running_requests_per_key_are_counted_once(ledger: Any) -> None:
+    """The test and the count are one step: two processes racing for a key's last place
+    cannot both get it."""
     a, b = SharedRunning(ledger), SharedRunning(ledger)
-    a.add("team", 1)
-    b.add("team", 1)
+    assert a.enter("team", 2) and b.enter("team", None)
     assert a.count("team") == b.count("team") == 2
-    a.add("team", -5)
+    assert not b.enter("team", 2)  # full, whichever process asks
+    a.leave("team")
+    assert b.enter("team", 2)
+    for _ in range(3):
+        a.leave("team")
     assert b.count("team") == 0
 
 
