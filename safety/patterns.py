@@ -21,9 +21,16 @@ from stdnum.us import ssn as us_ssn
 
 def luhn_ok(s: str) -> bool:
     digits = "".join(c for c in s if c.isdigit())
-    if not 13 <= len(digits) <= 19 or digits[0] == "0" or len(set(digits)) == 1:
+    if not 12 <= len(digits) <= 19 or digits[0] == "0" or len(set(digits)) == 1:
         return False  # no issuer number starts with 0; all-same digits are placeholders
+    if len(digits) == 12 and not MAESTRO.match(digits):
+        return False  # only Maestro issues 12-digit cards
     return bool(luhn.is_valid(digits))
+
+
+# Maestro's issuer prefixes (50, 56-69; ISO/IEC 7812 gives it 12-19 digits). A hand rule: python-
+# stdnum checks Luhn but keeps no issuer table, and the packages that do are unmaintained.
+MAESTRO = regex.compile(r"5[06-9]|6")
 
 
 def iban_ok(s: str) -> bool:
@@ -67,12 +74,14 @@ def phone_ok(s: str, before: str = "") -> bool:
     written, else in the national format of one of PHONE_REGIONS. Or a number that the words
     just `before` it label as a phone number ("Phone: 467 3395", "call me on 9472 7916"): the
     label is the evidence, so a local number without its area code, or one libphonenumber
-    finds unassigned, counts with 6-15 digits."""
+    finds unassigned, counts with 6-15 digits; an unbroken run of digits counts only so."""
     if _NOT_PHONE.search(s):
         return False
     digits = "".join(c for c in s if c.isdigit())
     if before and _PHONE_LABEL.search(before) and 6 <= len(digits) <= 15:
         return len(set(digits)) > 1
+    if s.isdigit():  # one unbroken run ("手机号：13812345678") counts only after such a label
+        return False
     international = s.lstrip().startswith("+")
     if not (7 if international else 9) <= len(digits) <= 15 or len(set(digits)) == 1:
         return False
@@ -152,27 +161,42 @@ def _entropy_ok(s: str) -> bool:
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_VERSION_WORD = (
-    r"(?:version|ver\.?|release|build|v|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to"
-    r"|[=<>~!]=)\s{0,2}"
+_VERSION_WORD = (  # also a standard's or firmware's numbered section, in the five languages
+    r"(?:version|ver\.?|release|build|v|sdk|firmware|fw|section|chapter|clause|§"
+    r"|abschnitt|kapitel|secci[oó]n|apartado|cap[ií]tulo|chapitre|versi[oó]n|版本|固件|章节"
+    r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to|[=<>~!]=)\s{0,2}"
 )
+
+# Chinese and Japanese put no space between words: in "卡号4111111111111111，" or "IP是10.0.12.5"
+# the number stands right after an ideograph. The look-arounds that keep a match from starting or
+# ending inside a word (a one-character class or \w) are made blind to these scripts. Written
+# with ranges, not \p{Han}, so that the stdlib can still parse the patterns (safety.plain).
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff01-\uff0f"
+_EDGE = regex.compile(r"\(\?<?!(?=\[|\\w\))")  # "(?<![", "(?![", "(?<!\w)", "(?!\w)"
+
+
+def cjk_edges(pattern: str) -> str:
+    """`pattern` with its word-edge look-arounds ignoring CJK characters."""
+    return str(_EDGE.sub(lambda m: f"{m.group()}(?![{CJK}])", pattern))
+
 
 PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "email": (
-        r"(?<![\w.+/-])[\p{L}\p{N}._%+-]{1,64}@[\p{L}\p{N}-]{1,63}(?:\.[\p{L}\p{N}-]{1,63}){0,8}"
-        r"\.(?:[\p{L}]{2,24}|xn--[a-z0-9-]{1,59})(?![\w-])",
+        rf"(?<![\w.+/-])(?:[^\W_{CJK}]|[._%+-]){{1,64}}@[\p{{L}}\p{{N}}-]{{1,63}}"
+        rf"(?:\.[\p{{L}}\p{{N}}-]{{1,63}}){{0,8}}\.(?:[^\W\d_{CJK}]{{2,24}}|[{CJK}]{{2,3}}"
+        r"|xn--[a-z0-9-]{1,59})(?![\w-])",
         "[EMAIL]",
         email_ok,
     ),
     "phone": (  # candidates; phone_ok decides (libphonenumber)
-        r"(?<![\w+.:/#-])(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
-        r"|(?:\(\d{2,5}\)[ .-]?|\d{2,5}[ .-])\d{2,8}(?:[ .-]\d{2,5}){0,3})"
+        r"(?<![\w+./#-]|[\d:]:)(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
+        r"|(?:\(\d{2,5}\)[ .-]?|\d{2,5}[ .-])\d{2,8}(?:[ .-]\d{2,5}){0,3}|\d{6,15})"
         r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w:-]|\.\d)",
         "[PHONE]",
         phone_ok,
     ),
     "payment_card": (
-        r"(?<![\w-])\d(?:(?:[ \t]{1,2}|[-.])?\d){12,18}(?![\w-]|\.\d)",
+        r"(?<![\w-])\d(?:(?:[ \t]{1,2}|[-.])?\d){11,18}(?![\w-]|\.\d)",
         "[CARD]",
         luhn_ok,
     ),
@@ -190,6 +214,7 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     ),
     "ipv6": (r"(?<![\w:\[])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:\]])", "[IP]", ipv6_ok),
 }
+PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
 
 
 def _detect_secrets_patterns() -> dict[str, str]:
@@ -314,6 +339,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS.items()},
     **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS_KEYWORD.items()},
 }
+SECRETS = {k: (p if k.startswith("ds_") else cjk_edges(p), v) for k, (p, v) in SECRETS.items()}
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
