@@ -28,9 +28,12 @@ from safety.learned import MODEL, InjectionModel, features
 
 DATA = [
     Path(__file__).with_name("data") / "public" / "injection_train.jsonl",
+    Path(__file__).with_name("data") / "public" / "injection_train_bipia.jsonl",
     Path(__file__).with_name("data") / "injection_extra.jsonl",
     Path(__file__).with_name("data") / "injection_extra2.jsonl",
     Path(__file__).with_name("data") / "injection_tuned.jsonl",
+    Path(__file__).with_name("data") / "injection_benign_docs.jsonl",
+    Path(__file__).with_name("data") / "injection_benign_trigger.jsonl",
 ]
 
 

@@ -155,13 +155,13 @@ def test_every_suite_runs_and_reports_its_categories(name: str) -> None:
 # keep detection from sliding back, and are below the issue's 0.95 targets where those are
 # not met yet.
 FLOORS = {
-    ("pii", "pii_financial"): (0.99, 0.93),
-    ("pii", "pii_contact"): (0.95, 0.68),
+    ("pii", "pii_financial"): (0.99, 0.98),  # 0.942 before 12-digit Maestro cards
+    ("pii", "pii_contact"): (0.95, 0.88),
     ("pii", "pii_network"): (0.99, 0.99),
     ("secrets", "secrets"): (0.74, 0.35),
-    # measured 0.895 / 0.617; with safety/data/injection_extra2.jsonl in training 0.848 / 0.647
-    # (held-out recall 0.842 -> 0.971): a chosen trade of precision for recall, not a slide
-    ("injection", "prompt_injection"): (0.83, 0.62),
+    # measured 0.895 / 0.617; with safety/data/injection_extra2.jsonl in training 0.848 / 0.647;
+    # with BIPIA's train split and the benign documents and trigger-word texts 0.868 / 0.794
+    ("injection", "prompt_injection"): (0.85, 0.77),
 }
 
 
@@ -329,3 +329,18 @@ def test_a_twelve_digit_card_is_found_only_with_a_maestro_prefix() -> None:
 )  # fmt: skip
 def test_section_and_firmware_numbers_are_not_ip_addresses(text: str) -> None:
     assert "pii_network" not in categories(text)
+
+
+def test_no_evaluation_text_is_a_near_copy_of_a_training_text() -> None:
+    """The learned detector's training files (BIPIA's train split and the handwritten benign
+    texts among them) and the public injection suite stay apart: no evaluation row is an exact
+    or near duplicate (Jaccard >= 0.5 of word 5-grams) of a training row."""
+    from safety.data.public.rebuild.injection_eval import near_dup_filter
+    from safety.data.public.rebuild.text import read_jsonl
+    from safety.train_injection import DATA
+
+    train = [r for path in DATA for r in read_jsonl(str(path))]
+    evaluation = read_jsonl(str(SUITES["injection"].path))
+    assert any("BIPIA" in r["source"] for r in train) and len(evaluation) == 1280
+    _, copies = near_dup_filter(evaluation, train)
+    assert copies == []

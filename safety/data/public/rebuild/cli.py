@@ -6,12 +6,13 @@ from collections import Counter
 from typing import Any
 
 from . import __doc__ as package_doc
-from .injection_eval import build_injection_eval
+from .injection_bipia import build_bipia_train
+from .injection_eval import build_injection_eval, near_dup_filter
 from .injection_train import build_injection_train
 from .mirrors import Mirrors
 from .pii import build_pii
 from .secrets_eval import build_secrets
-from .text import Record, write_jsonl
+from .text import Record, read_jsonl, write_jsonl
 
 # safety/data/public/, the directory above this package
 DATA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mirror-root", default="/work/.mirror")
     ap.add_argument("--repo", action="append", default=[], help="owner/name=/path/to/git-dir")
     ap.add_argument("--out", default=DATA_DIR)
+    ap.add_argument("--only", choices=sorted(WRITERS), action="append",
+                    help="build only these files (repeatable; default: all)")  # fmt: skip
     return ap.parse_args(argv)
 
 
@@ -55,6 +58,17 @@ def write_injection(m: Mirrors, out: str) -> None:
     write_jsonl(os.path.join(out, "injection_eval.jsonl"), ev)
     summarize("injection_eval", ev)
     print("   conflicting-label duplicates dropped:", conf_ev)
+
+
+def write_bipia_train(m: Mirrors, out: str) -> None:
+    train = build_bipia_train(m)
+    ev = read_jsonl(os.path.join(out, "injection_eval.jsonl"))
+    _, dups = near_dup_filter(ev, train)
+    if dups:  # the eval file is built from other attacks and contexts; this proves it
+        raise SystemExit(f"{len(dups)} eval rows are near duplicates of BIPIA train rows")
+    write_jsonl(os.path.join(out, "injection_train_bipia.jsonl"), train)
+    summarize("injection_train_bipia", train)
+    print("   eval rows that are near duplicates of these: 0")
 
 
 def write_pii(m: Mirrors, out: str) -> None:
@@ -76,11 +90,18 @@ def write_secrets(m: Mirrors, out: str) -> None:
     print("   ", {k: (dict(v) if isinstance(v, Counter) else v) for k, v in info.items()})
 
 
+WRITERS = {
+    "injection": write_injection,
+    "bipia-train": write_bipia_train,
+    "pii": write_pii,
+    "secrets": write_secrets,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
     overrides = dict(x.split("=", 1) for x in a.repo)
     m = Mirrors(a.mirror_root, overrides)
     os.makedirs(a.out, exist_ok=True)
-    write_injection(m, a.out)
-    write_pii(m, a.out)
-    write_secrets(m, a.out)
+    for name in a.only or WRITERS:
+        WRITERS[name](m, a.out)

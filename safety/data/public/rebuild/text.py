@@ -149,3 +149,8 @@ def clean_notes(comments: Iterable[str]) -> str:
             continue
         out.append(c)
     return "; ".join(out)
+
+
+def read_jsonl(path: str) -> list[Record]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
