@@ -111,10 +111,11 @@ class Scorer:
 
 
 def _load(path: Path) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
+    """Either tool's output (or the float model) as llm-quantize's report loads it: float32, and
+    tensors the checkpoint kept in 16 bits (a MoE router) cast too."""
+    from quantize.pipeline import load_checkpoint
 
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+    return load_checkpoint(path)
 
 
 def judge(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
