@@ -250,7 +250,8 @@ def quantize_layers(
                     assert h is not None
                     q, s = gptq(w, h.h, cfg.bits, group_size, cfg.damp, cfg.act_order)
                 else:
-                    q, s = rtn(w, cfg.bits, group_size)
+                    # the floor: the reference's rounding of the 16-bit checkpoint (see rtn)
+                    q, s = rtn(w, cfg.bits, group_size, quotient=scale_dtype)
                 s = s.to(scale_dtype).float()  # the checkpoint's scales
                 mod.weight.copy_(dequantize(q, s, group_size).to(mod.weight.dtype))
                 codes[prefix + name] = LayerCodes(q, s)

@@ -26,7 +26,8 @@ def scales_for(w: torch.Tensor, bits: int, tuned: bool = False) -> torch.Tensor:
     a group's extreme lands on -8 or 7 by its sign and all 16 levels are used (the old absmax / 7
     left -8 unused: KL +12% for GPTQ on the default model), and / 127.5 for int8. RTN keeps it:
     tuned variants lowered RTN's KL on the default model but raised it on the 80M one (clipping
-    +3.7% for int4, / 127 +2.9% for int8 in `make quant-referee`), so RTN is the reference's floor.
+    +3.7% for int4, / 127 +2.9% for int8 in `make quant-referee`), so RTN is the reference's floor,
+    down to its rounding (`quantize_with`'s `quotient`): its codes equal llm-compressor's.
 
     `tuned` (GPTQ): int4 adds the clipping search above (KL -4% on the default model; GPTQ beats
     the reference on both models), int8 takes absmax / 127 (the / 127.5 doubled GPTQ's
@@ -57,26 +58,36 @@ def stored(scale: torch.Tensor) -> torch.Tensor:
     return scale.to(torch.bfloat16).float()
 
 
-def quantize_with(w: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
-    """Integer codes of `w` under `scale` (broadcast), as int8."""
+def quantize_with(
+    w: torch.Tensor, scale: torch.Tensor, bits: int, quotient: torch.dtype | None = None
+) -> torch.Tensor:
+    """Integer codes of `w` under `scale` (broadcast), as int8. `quotient`: divide in that dtype
+    (compressed-tensors divides a bf16 checkpoint's weights by its scales in bf16, so a quotient
+    within bf16's spacing of a half rounds to even), else exactly in float32."""
     lo, hi = qrange(bits)
-    return torch.clamp(torch.round(w / scale), lo, hi).to(torch.int8)
+    x = w / scale if quotient is None else (w.to(quotient) / scale.to(quotient)).float()
+    return torch.clamp(torch.round(x), lo, hi).to(torch.int8)
 
 
 def rtn(
-    w: torch.Tensor, bits: int, group_size: int | None, tuned: bool = False
+    w: torch.Tensor,
+    bits: int,
+    group_size: int | None,
+    tuned: bool = False,
+    quotient: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(codes int8 (out, in), scales (out, groups)); group_size None = one scale per row."""
+    """(codes int8 (out, in), scales (out, groups)); group_size None = one scale per row.
+    `quotient`: see quantize_with."""
     w = w.float()
     out, cols = w.shape
     if group_size is None or group_size >= cols:
         s = scales_for(w, bits, tuned)
-        return quantize_with(w, s, bits), s
+        return quantize_with(w, s, bits, quotient), s
     if cols % group_size:
         raise ValueError(f"in_features {cols} is not a multiple of group size {group_size}")
     g = w.view(out, cols // group_size, group_size)
     s = scales_for(g, bits, tuned)  # (out, groups, 1)
-    return quantize_with(g, s, bits).view(out, cols), s.squeeze(-1)
+    return quantize_with(g, s, bits, quotient).view(out, cols), s.squeeze(-1)
 
 
 def dequantize(codes: torch.Tensor, scales: torch.Tensor, group_size: int | None) -> torch.Tensor:
