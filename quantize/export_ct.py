@@ -87,6 +87,21 @@ def save_compressed_tensors(
         n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in layers
     ]
     apply_quantization_config(model, scheme_config(scheme, group_size, kept))
+    _put_codes(model, layers, dtype)
+    compressor = ModelCompressor.from_pretrained_model(
+        model, quantization_format=SCHEMES[scheme][2]
+    )
+    compressor.compress_model(model)
+    model = model.to(dtype)
+    model.save_pretrained(str(dest))  # type: ignore[operator]
+    compressor.update_config(str(dest))
+    if also_ignore:  # names no module has here: compressed-tensors would drop them
+        _add_to_ignore(dest / "config.json", also_ignore)
+
+
+def _put_codes(model: torch.nn.Module, layers: dict[str, LayerCodes], dtype: torch.dtype) -> None:
+    """Each targeted Linear's weight becomes codes x scale and its scale ours, rounded to the
+    checkpoint dtype first, so the compressor recovers exactly our codes."""
     done = set()
     for name, mod in model.named_modules():
         if not hasattr(mod, "weight_scale"):
@@ -107,15 +122,6 @@ def save_compressed_tensors(
     missing = set(layers) - done
     if missing:
         raise ValueError(f"layers not targeted by the scheme: {sorted(missing)[:3]}")
-    compressor = ModelCompressor.from_pretrained_model(
-        model, quantization_format=SCHEMES[scheme][2]
-    )
-    compressor.compress_model(model)
-    model = model.to(dtype)
-    model.save_pretrained(str(dest))  # type: ignore[operator]
-    compressor.update_config(str(dest))
-    if also_ignore:  # names no module has here: compressed-tensors would drop them
-        _add_to_ignore(dest / "config.json", also_ignore)
 
 
 def _add_to_ignore(config_file: Path, names: list[str]) -> None:

@@ -375,7 +375,6 @@ def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, 
     what the methods cannot quantize."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from quantize.experts import unfuse
     from quantize.layerwise import decoder_layers, layer_linears
 
     with torch.device("meta"):
@@ -384,6 +383,26 @@ def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, 
         path, layers = decoder_layers(m)
     except ValueError as exc:
         raise QuantizeError(str(exc)) from None
+    routers = _unfused_experts(m, layers, cfg)
+    ignore = [*cfg.ignore, *routers]
+    if (cfg.smooths or cfg.method == "awq") and not set(archs) & set(SCALING_ARCHITECTURES):
+        raise QuantizeError(
+            f"--method {cfg.method} needs the norm-before-Linear layout of "
+            f"{', '.join(SCALING_ARCHITECTURES)}; use gptq or rtn for {', '.join(archs)}"
+        )
+    in_features = {
+        f"{path}.{i}.{n}": mod.in_features
+        for i, layer in enumerate(layers)
+        for n, mod in layer_linears(layer, ignore, f"{path}.{i}.").items()
+    }
+    return in_features, sum(p.numel() for p in m.parameters())
+
+
+def _unfused_experts(m: torch.nn.Module, layers: Any, cfg: QuantizeConfig) -> dict[str, str]:
+    """Mixture-of-experts blocks of the (meta) model made Linears; their routers, or a one-line
+    refusal of what cannot be quantized or measured."""
+    from quantize.experts import unfuse
+
     try:
         routers = unfuse(m)
     except ValueError as exc:
@@ -399,18 +418,7 @@ def _shape(src: Path, cfg: QuantizeConfig, archs: list[str]) -> tuple[dict[str, 
             "int8 per-expert weights into its fused experts fails), so their quality cannot be "
             "measured; use --scheme w4a16"
         )
-    ignore = [*cfg.ignore, *routers]
-    if (cfg.smooths or cfg.method == "awq") and not set(archs) & set(SCALING_ARCHITECTURES):
-        raise QuantizeError(
-            f"--method {cfg.method} needs the norm-before-Linear layout of "
-            f"{', '.join(SCALING_ARCHITECTURES)}; use gptq or rtn for {', '.join(archs)}"
-        )
-    in_features = {
-        f"{path}.{i}.{n}": mod.in_features
-        for i, layer in enumerate(layers)
-        for n, mod in layer_linears(layer, ignore, f"{path}.{i}.").items()
-    }
-    return in_features, sum(p.numel() for p in m.parameters())
+    return routers
 
 
 def _versions() -> dict[str, str]:
