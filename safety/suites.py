@@ -8,6 +8,9 @@
 - pii: presidio-research's synthetic sentences with labelled spans, scored span by span (a
   finding that overlaps no labelled span of its category is a false positive).
 - secrets: gitleaks' rule test cases and detect-secrets' plugin tests (true and false positives).
+  Both libraries' own patterns are among our detectors, so this measures our use of them.
+- secrets-np: Nosey Parker's rule examples and negative examples (none in `secrets`), a third
+  team's formats and test strings that none of our patterns were written from: the cross-check.
 - heldout: adversarial texts in five languages written for this project by a writer who never
   saw the detectors (safety/data/heldout/heldout_v2.jsonl; never used for tuning).
 
@@ -56,6 +59,9 @@ SUITES = {
     ),
     "secrets": Suite(
         DATA / "secrets_eval.jsonl", lambda r: ["secrets"] if r["label"] else [], ("secrets",)
+    ),
+    "secrets-np": Suite(
+        DATA / "secrets_np_eval.jsonl", lambda r: ["secrets"] if r["label"] else [], ("secrets",)
     ),
     "pii": Suite(
         DATA / "pii_eval.jsonl",

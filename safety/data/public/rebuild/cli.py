@@ -12,6 +12,7 @@ from .injection_train import build_injection_train
 from .mirrors import Mirrors
 from .pii import build_pii
 from .secrets_eval import build_secrets
+from .secrets_np import build_secrets_np
 from .text import Record, read_jsonl, write_jsonl
 
 # safety/data/public/, the directory above this package
@@ -90,11 +91,21 @@ def write_secrets(m: Mirrors, out: str) -> None:
     print("   ", {k: (dict(v) if isinstance(v, Counter) else v) for k, v in info.items()})
 
 
+def write_secrets_np(m: Mirrors, out: str) -> None:
+    taken = {r["text"] for r in read_jsonl(os.path.join(out, "secrets_eval.jsonl"))}
+    sec, info = build_secrets_np(m, taken)
+    write_jsonl(os.path.join(out, "secrets_np_eval.jsonl"), sec)
+    labels = dict(Counter(r["label"] for r in sec))
+    print(f"== secrets_np_eval: {len(sec)} records, labels {labels}, rules", end=" ")
+    print(len({k for r in sec for k in r["kinds"]}), info)
+
+
 WRITERS = {
     "injection": write_injection,
     "bipia-train": write_bipia_train,
     "pii": write_pii,
     "secrets": write_secrets,
+    "secrets-np": write_secrets_np,
 }
 
 

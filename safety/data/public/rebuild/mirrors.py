@@ -28,6 +28,8 @@ COMMITS = {
     # secrets
     "gitleaks/gitleaks": "b58d3f102cf3a2c84cb7f923d05c25c9b1aed84b",
     "Yelp/detect-secrets": "5e141933554a0b74e7341841f318be21e895339c",
+    # secrets, the cross-tool check: Nosey Parker's rule examples (neither gitleaks' nor ours)
+    "praetorian-inc/noseyparker": "2e6e7f36ce36619852532bbe698d8cb7a26d2da7",
 }
 
 
