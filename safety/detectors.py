@@ -13,11 +13,14 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import regex
 
+from safety.gitleaks_rules import holds_streams
+from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.normalize import Normalized, normalize
-from safety.patterns import CHECKSUMMED, INJECTION, PHONE_CONTEXT, PII, SECRETS
+from safety.patterns import CHECKSUMMED, INJECTION, PHONE_CONTEXT, PII, SECRETS, STD_RE_SECRETS
 
 
 @dataclass(frozen=True)
@@ -126,14 +129,30 @@ class RegexDetector:
     context: int = 0
     """Characters of the view before a match that `validate` also reads (its second argument):
     a phone number's label."""
+    keywords: tuple[str, ...] = ()
+    """Lower-case words one of which every match contains (gitleaks' rules): the detector runs
+    only on text that has one (scan.Group finds them all in one pass)."""
+    std_re: bool = False
+    """Find complete matches with the standard `re` module, `regex` only for partial ones.
+    gitleaks' patterns are written for RE2 (linear time): on some that fail late, `regex`
+    backtracks for seconds where `re` takes microseconds."""
+    holds: bool = True
+    """Whether the stream guard holds output while a match could be forming. False for a rule
+    whose match may run over lines of ordinary text (after "curl"): it flags streamed output."""
 
     def __post_init__(self) -> None:
         self.view = self.view or ("folded" if self.casefold else "cased")
         self._re = regex.compile(self.pattern, regex.V1)
+        self._find: Any = re.compile(self.pattern) if self.std_re else self._re
 
     def find(self, views: Views, pos: int = 0) -> list[Finding]:
         """Matches starting at view position `pos` or later, as original spans (plus matches
-        inside base64 runs, for a detector that decodes them)."""
+        inside base64 runs, for a detector that decodes them). A detector with keywords finds
+        nothing in text without one (scan.Group asks them all at once, then `find_plain`)."""
+        if self.keywords:
+            low = views.get(self.view).text.lower()
+            if not any(k in low for k in self.keywords):
+                return []
         out = self.find_plain(views, pos)
         if self.decode_base64:
             out.extend(self.find_encoded(views))
@@ -142,7 +161,7 @@ class RegexDetector:
     def find_plain(self, views: Views, pos: int = 0) -> list[Finding]:
         view = views.get(self.view)
         out = []
-        for m in self._re.finditer(view.text, pos, overlapped=False):
+        for m in self._find.finditer(view.text, pos):
             end = self._valid_end(view.text, m)
             if end is not None:
                 s, e = view.span(m.start(), end)
@@ -153,10 +172,10 @@ class RegexDetector:
         return [
             Finding(self.category, self.name, s, e, self.label)
             for s, e, inner in views.encoded()
-            if self._re.search(inner.get(self.view).text)
+            if self._find.search(inner.get(self.view).text)
         ]
 
-    def _valid_end(self, text: str, m: regex.Match[str]) -> int | None:
+    def _valid_end(self, text: str, m: Any) -> int | None:
         """Where the match ends once validated. When the greedy match fails its check, shorter
         ones that stop at a separator are tried: "4464 9089 8940 6835 08/27" is a card followed
         by an expiry date, not a 19-digit number that fails Luhn."""
@@ -166,7 +185,7 @@ class RegexDetector:
             return None
         for e in range(m.end() - 1, m.start(), -1):
             if text[e] in " -.\t" and text[e - 1] not in " -.\t":
-                short = self._re.fullmatch(text, m.start(), e)
+                short = self._find.fullmatch(text, m.start(), e)
                 if short is not None and self._ok(text, m.start(), short.group()):
                     return e
         return None
@@ -253,15 +272,18 @@ def dominant(findings: list[Finding], action: Callable[[str], str] | None = None
     def rank(f: Finding) -> tuple[int, int]:
         return (STRENGTH[action(f.category)] if action else 0, f.end - f.start)
 
-    keep = []
-    spans = [f for f in findings if not f.whole]  # verdicts on whole stretches shadow nothing
+    keep: list[Finding] = []
+    seen: set[tuple[str, int, int]] = set()  # one finding per category and span (a key that
+    spans = [f for f in findings if not f.whole]  # both gitleaks and our own pattern know)
     for f in findings:
         beaten = not f.whole and any(
             g.detector != f.detector and g.start < f.end and f.start < g.end and rank(g) > rank(f)
             for g in spans
         )
-        if not beaten:
+        same = (f.category, f.start, f.end) in seen and not f.whole
+        if not beaten and not same:
             keep.append(f)
+            seen.add((f.category, f.start, f.end))
     return keep
 
 
@@ -295,11 +317,14 @@ def builtin(name: str) -> list[Detector]:
             if not member or k == member
         ]
     if family == "secrets":
-        return [
-            RegexDetector(f"secrets.{k}", "secrets", p, "[SECRET]", casefold=False, validate=v)
+        secrets: list[Detector] = [
+            RegexDetector(
+                f"secrets.{k}", "secrets", p, "[SECRET]", validate=v, std_re=k in STD_RE_SECRETS
+            )
             for k, (p, v) in SECRETS.items()
             if not member or k == member
         ]
+        return secrets + [d for d in gitleaks_detectors() if not member or d.name == name]
     if family == "prompt_injection" and member == "learned":
         return [LearnedDetector("prompt_injection.learned", "prompt_injection")]
     if family == "prompt_injection" and member in ("", "rules"):
@@ -318,8 +343,26 @@ def builtin(name: str) -> list[Detector]:
     raise KeyError(name)
 
 
+def gitleaks_detectors() -> list[RegexDetector]:
+    """gitleaks' rules (safety/gitleaks_rules.py), one detector each: `secrets.gl_<rule id>`."""
+    return [
+        RegexDetector(
+            f"secrets.gl_{r.id}",
+            "secrets",
+            r.pattern,
+            "[SECRET]",
+            validate=r.is_secret,
+            keywords=r.keywords,
+            std_re=True,
+            holds=holds_streams(r),
+        )
+        for r in gitleaks_rules()
+    ]
+
+
 BUILTIN_NAMES = (
     ["pii", "secrets", "prompt_injection", "prompt_injection.rules", "prompt_injection.learned"]
     + [f"pii.{k}" for k in PII]
     + [f"secrets.{k}" for k in SECRETS]
+    + [f"secrets.gl_{r.id}" for r in gitleaks_rules()]
 )

@@ -14,6 +14,8 @@ import regex
 from stdnum import iban, luhn
 from stdnum.us import ssn as us_ssn
 
+from safety.gitleaks_rules import allowed_by_gitleaks
+
 # Checksums and number formats come from python-stdnum (luhn, iban, us.ssn) and Google's
 # libphonenumber port (phonenumbers): maintained registries of what each country issues, which
 # a pattern here can only approximate. The patterns only propose candidates.
@@ -119,6 +121,11 @@ def _not_placeholder(s: str) -> bool:
     return len(set(body)) >= 8 and not _PLACEHOLDER.search(body)
 
 
+def _no_x_run(s: str) -> bool:
+    """Not a key written with a run of x's ("ghp_xxxx...", "glpat-XXXX...", "AKIAXXXX...")."""
+    return not _X_RUN.search(s)
+
+
 def ipv6_ok(s: str) -> bool:
     try:
         ipaddress.IPv6Address(s)
@@ -133,6 +140,7 @@ _PLACEHOLDER = regex.compile(
     r"|x{6,}|X{6,}",
     regex.IGNORECASE,
 )
+_X_RUN = regex.compile(r"x{6,}|X{6,}")
 _REFERENCE = regex.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?$|^(?:os\.)?getenv|^env\[")
 
 
@@ -304,19 +312,26 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
         None,
     ),
-    "aws_access_key": (r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])", None),
+    # (Slack and Stripe keys: gitleaks' rules, whose exact formats tell a key from a malformed
+    # example; ours were looser and flagged its "wrong suffix" cases)
+    "aws_access_key": (
+        r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])",
+        _no_x_run,
+    ),
     "github_token": (
         r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255})(?!\w)",
-        None,
+        _no_x_run,
     ),
-    "openai_key": (
-        r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![\w-])",
+    "openai_key": (  # not "sk-ant-": an Anthropic key (gitleaks' rule knows its format)
+        r"(?<![\w-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![\w-])",
         _not_placeholder,
     ),
+    # looser than gitleaks' rule (108 characters ending in AA): a truncated key is redacted too
     "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", _not_placeholder),
-    "slack_token": (r"(?<![\w-])xox[abposr]-[A-Za-z0-9-]{10,200}(?![\w-])", _not_placeholder),
-    "google_api_key": (r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])", _not_placeholder),
-    "stripe_key": (r"(?<!\w)[rsp]k_(?:live|test)_[0-9A-Za-z]{16,99}(?!\w)", _not_placeholder),
+    "google_api_key": (  # gitleaks' allowlist: the public example keys of Google's docs
+        r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])",
+        lambda s: _not_placeholder(s) and not allowed_by_gitleaks("gcp-api-key", s),
+    ),
     "jwt": (
         r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,1000}\.eyJ[A-Za-z0-9_-]{8,1000}\.[A-Za-z0-9_-]{8,1000}",
         None,
@@ -336,10 +351,13 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"@[^\s/?#@]{1,255}",
         lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
     ),
-    **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS.items()},
+    **{f"ds_{k}": (p, _no_x_run) for k, p in DETECT_SECRETS.items()},
     **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS_KEYWORD.items()},
 }
 SECRETS = {k: (p if k.startswith("ds_") else cjk_edges(p), v) for k, (p, v) in SECRETS.items()}
+# detect-secrets' keyword plugins' patterns, written for the standard `re` module, which finds
+# their matches three times faster than `regex` (on 2,000 characters of prose 0.31 vs 0.73 ms)
+STD_RE_SECRETS = frozenset(f"ds_{k}" for k in DETECT_SECRETS_KEYWORD)
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"

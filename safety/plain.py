@@ -16,6 +16,7 @@ import re
 import re._compiler as sre_compile
 import re._constants as sre  # the stdlib's own parse of a pattern, to measure look-behinds
 import re._parser as sre_parse
+from functools import cache
 from typing import Any
 
 import regex
@@ -30,6 +31,7 @@ MEMO = 65536  # remembered answers per plan (cleared when full)
 _MAY_CONSTRUCT = re.compile(r"&(?:[#A-Za-z]|$)|[\[({] ?(?:[aAdD]|$)")
 
 
+@cache  # a pure function of the pattern; a policy reload or a second guard asks it again
 def lookbehind(pattern: str) -> int | None:
     """The most characters before a match's start that `pattern` reads (look-behinds, word
     boundaries); None when the stdlib cannot parse it, so the width is unknown."""
@@ -85,6 +87,11 @@ class CharClasses:
         return rep
 
 
+@cache  # CharClasses remembers only what its patterns decide: one per pattern can be shared
+def _char_classes(pattern: str) -> CharClasses:
+    return CharClasses(pattern)
+
+
 def _subpatterns(av: Any) -> list[sre_parse.SubPattern]:
     if isinstance(av, sre_parse.SubPattern):
         return [av]
@@ -106,7 +113,7 @@ class PlainCheck:
         known = [w for w in widths if w is not None]
         self.behind = max(known, default=0) if len(known) == len(widths) else None
         self._classes = (
-            CharClasses("|".join(alt(dets) for dets in (cased, folded) if dets))
+            _char_classes("|".join(alt(dets) for dets in (cased, folded) if dets))
             if self.behind == 1
             else None
         )

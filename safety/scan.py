@@ -13,6 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
 import regex
 
 from safety.detectors import (
@@ -91,19 +92,22 @@ def _plain_check(by_view: dict[str, list[RegexDetector]]) -> PlainCheck | None:
 
 @dataclass
 class Group:
-    """Detectors by the view they read, each view's detectors also as one combined pattern."""
+    """Detectors by the view they read, each view's detectors also as one combined pattern;
+    those with keywords (gitleaks' rules) also by keyword, found in one Aho-Corasick pass."""
 
     detectors: dict[str, list[RegexDetector]]
     combined: dict[str, regex.Pattern[str] | None] = field(default_factory=dict)
     quick: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
     decoding: dict[str, list[RegexDetector]] = field(default_factory=dict)
+    keyed: dict[str, Keyed] = field(default_factory=dict)
     plain: PlainCheck | None = None  # the stream guard's check for plain chunks
     models: list[LearnedDetector] = field(default_factory=list)  # whole-text scorers
 
     def __post_init__(self) -> None:
         for v, dets in self.detectors.items():
             self.combined[v] = _combined(dets)
-            self.quick[v] = _quick(dets)
+            self.keyed[v] = Keyed([d for d in dets if d.keywords])
+            self.quick[v] = _quick([d for d in dets if not d.keywords])
             self.decoding[v] = [d for d in dets if d.decode_base64]
         self.plain = _plain_check(self.detectors)
 
@@ -116,18 +120,54 @@ class Group:
                 continue
             view = views.get(v)
             pos = _view_index(view, start)
-            quick = self.quick[v] if len(view.text) - pos <= QUICK_MAX_CHARS else None
-            # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
-            # classes) only `regex` decides
-            if quick is None or not view.text.isascii() or quick.search(view.text, pos):
-                for det in dets:  # some detector of this view may match here
-                    found.extend(det.find_plain(views, pos))
+            for det in self._candidates(v, view.text, pos):
+                found.extend(det.find_plain(views, pos))
             if self.decoding[v] and views.encoded():
                 for det in self.decoding[v]:
                     found.extend(f for f in det.find_encoded(views) if f.end > start)
         for model in self.models:
             found.extend(f for f in model.find(views) if f.end > start)
         return found
+
+    def _candidates(self, v: str, text: str, pos: int) -> list[RegexDetector]:
+        """The detectors of view `v` that may match text[pos:]: the keyed ones whose keyword
+        is there, and the others unless their combined pattern says none can."""
+        keyed = self.keyed[v]
+        out = keyed.present(text, pos)
+        quick = self.quick[v] if len(text) - pos <= QUICK_MAX_CHARS else None
+        # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
+        # classes) only `regex` decides
+        if quick is None or not text.isascii() or quick.search(text, pos):
+            out += [d for d in self.detectors[v] if not d.keywords]
+        return out
+
+
+class Keyed:
+    """Detectors that run only where one of their keywords is (gitleaks' prefilter): every
+    keyword of the text found in one pass over its lower case."""
+
+    def __init__(self, detectors: list[RegexDetector]) -> None:
+        self.detectors = detectors
+        self._automaton: Any = None
+        if detectors:
+            self._automaton = ahocorasick.Automaton()
+            by_word: dict[str, list[int]] = {}
+            for i, d in enumerate(detectors):
+                for w in d.keywords:
+                    by_word.setdefault(w, []).append(i)
+            for w, ids in by_word.items():
+                self._automaton.add_word(w, ids)
+            self._automaton.make_automaton()
+
+    def present(self, text: str, pos: int = 0) -> list[RegexDetector]:
+        """The detectors with a keyword in text (a match starting at `pos` or later may reach
+        back to a keyword before it only through a look-behind: the whole text is read)."""
+        if self._automaton is None:
+            return []
+        hits: set[int] = set()
+        for _, ids in self._automaton.iter(text.lower()):
+            hits.update(ids)
+        return [self.detectors[i] for i in sorted(hits)]
 
 
 @dataclass
@@ -162,8 +202,9 @@ def plan_for(policy: Policy, direction: str) -> Plan:
         }
         models: dict[str, list[LearnedDetector]] = {k: [] for k in kinds}
         for cat in policy.active(direction):
-            kind = "hold" if actions[cat.name] in ("block", "redact") else "flag"
+            holds = actions[cat.name] in ("block", "redact")
             for det in cat.detectors:
+                kind = "hold" if holds and getattr(det, "holds", True) else "flag"
                 for k in ("all", kind):
                     _add(groups[k], models[k], det)
         plan = Plan(actions, *(Group(groups[k], models=models[k]) for k in kinds))

@@ -94,7 +94,21 @@ CASES = [
     Case("secrets.github_token", "ghp_" + _rand(ALNUM, 36, 4), "[SECRET]"),
     Case("secrets.openai_key", "sk-proj-" + _rand(ALNUM, 48, 5), "[SECRET]"),
     Case("secrets.anthropic_key", "sk-ant-" + _rand(ALNUM, 40, 6), "[SECRET]"),
-    Case("secrets.slack_token", "xoxb-" + _rand(ALNUM, 30, 7), "[SECRET]"),
+    Case(  # gitleaks' rules: a provider prefix, one that starts at its keyword, a Slack bot token
+        "secrets.gl_slack-bot-token",
+        f"xoxb-{_rand(string.digits, 12, 7)}-{_rand(string.digits, 13, 7)}-{_rand(ALNUM, 24, 7)}",
+        "[SECRET]",
+    ),
+    Case(
+        "secrets.gl_huggingface-access-token",
+        "hf_" + _rand(string.ascii_letters, 34, 12),
+        "[SECRET]",
+    ),
+    Case(
+        "secrets.gl_snyk-api-token",
+        'SNYK_TOKEN="' + "-".join(_rand("0123456789abcdef", n, 13) for n in (8, 4, 4, 4, 12)) + '"',
+        '[SECRET]"',  # the closing quote ends the match and stays
+    ),
     Case("secrets.google_api_key", "AIza" + _rand(ALNUM, 35, 8), "[SECRET]"),
     Case("secrets.stripe_key", "sk_live_" + _rand(ALNUM, 24, 9), "[SECRET]"),
     Case("secrets.jwt", _jwt(120), "[SECRET]"),

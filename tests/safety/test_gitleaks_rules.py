@@ -1,0 +1,110 @@
+"""gitleaks' rule set as our secret detectors (safety/gitleaks_rules.py): the rewriting that makes
+a rule one of ours, gitleaks' own checks (entropy, allowlists, keywords), and the stream guard's
+treatment of rules that could begin at any word or run over lines."""
+
+from __future__ import annotations
+
+import json
+import re
+import re._parser as sre_parse
+
+import pytest
+import regex
+
+from safety.detectors import Views, gitleaks_detectors
+from safety.gitleaks_rules import REPEAT_CAP, portable, rules
+from safety.guard import Guard
+from safety.policy import DEFAULT_POLICY, load_policy
+from safety.scan import plan_for
+from safety.suites import DATA, findings
+
+POLICY = load_policy(DEFAULT_POLICY)
+CAP = REPEAT_CAP
+SGP = "sgp_AaD80dc6E02eCAE1_d3cba16CC0F18fA14A2EFB61CbDFceEBf9fAD16b"
+UNBOUNDED = regex.compile(r"(?<!\\)[*+](?![^\[]*\])|\{\d+,\}")
+
+
+def test_every_rule_reads_the_same_in_both_engines_with_bounded_repeats() -> None:
+    assert len(rules()) > 200
+    for r in rules():
+        re.compile(r.pattern)  # the stream guard measures look-behinds with the stdlib
+        regex.compile(r.pattern, regex.V1)
+        assert not UNBOUNDED.search(r.pattern), r.id
+        assert sre_parse.parse(r.pattern).getwidth()[1] < 10 * REPEAT_CAP, r.id
+
+
+@pytest.mark.parametrize(
+    ("go", "ours"),
+    [
+        (r"\ba(?i)b|c", r"\ba(?i:b)|(?i:c)"),  # Go's flag reaches the rest of its group
+        (r"(x(?i)y|z)w", r"(x(?i:y)|(?i:z))w"),
+        (r"[[:alnum:]]{14}\.", r"[a-zA-Z0-9]{14}\."),
+        (r".a+b*c{2,}", rf".a{{1,{CAP}}}b{{0,{CAP}}}c{{2,{CAP + 2}}}"),
+        (r"[+*]\+x", r"[+*]\+x"),  # inside a class or escaped: not a repeat
+        (r"ghp_[0-9]{36}", r"(?<![a-zA-Z0-9])ghp_[0-9]{36}"),  # a literal prefix: not mid-word
+        (r"(?:\s|\z)", r"(?=\s|\Z)"),  # the end character: a look-ahead
+        (r"(?i)[\w.-]{0,50}?(?:snyk)=(x)", r"(?i)(?<![a-zA-Z0-9])(?:snyk)=(x)"),
+        (r"[\w.-]{0,50}?(?i:[\w.-]{0,50}?(?:co)=)", r"(?i:(?<![a-zA-Z0-9])(?:co)=)"),
+    ],
+)
+def test_portable_rewrites_go_patterns(go: str, ours: str) -> None:
+    assert portable(go) == ours
+
+
+@pytest.mark.parametrize(
+    ("text", "detector", "secret"),
+    [
+        ("huggingface-cli login --token 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",
+         "huggingface-access-token", "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"),
+        ('export SNYK_TOKEN="12345678-abcd-4bcd-8bcd-1234567890ab" # ci', "snyk-api-token",
+         'SNYK_TOKEN="12345678-abcd-4bcd-8bcd-1234567890ab'),  # the closing quote ends it
+        (f"token: {SGP} ok", "sourcegraph-access-token", SGP),
+    ],
+)  # fmt: skip
+def test_provider_formats_from_gitleaks_are_found(text: str, detector: str, secret: str) -> None:
+    found = findings(POLICY, text)
+    assert [text[f.start : f.end] for f in found] == [secret]
+    assert f"secrets.gl_{detector}" in {f.detector for f in found}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lin_api_" + "ab" * 20,  # 1 bit per character: under Linear's rule's entropy floor of 2
+        "AIzaSyabcdefghijklmnopqrstuvwxyz1234567",  # gitleaks' allowlist: Google's example key
+        "vault token s.abcdefghijklmnopqrstuvwx here",  # allowlisted: letters only
+        "Hello, the mylookerclientid is private",  # a keyword inside a word starts nothing
+    ],
+)
+def test_gitleaks_entropy_floors_and_allowlists_hold(text: str) -> None:
+    assert not [f for f in findings(POLICY, text) if f.category == "secrets"]
+
+
+def test_the_keyword_prefilter_changes_no_finding() -> None:
+    """Group.find asks one Aho-Corasick pass which keyed detectors to run: on every text of both
+    secrets suites it finds what each detector finds with its own keyword check."""
+    plan = plan_for(POLICY, "input")
+    dets = gitleaks_detectors()
+    texts = [json.loads(x)["text"] for name in ("secrets_eval", "secrets_np_eval")
+             for x in (DATA / f"{name}.jsonl").read_text().splitlines()]  # fmt: skip
+    hits = 0
+    for text in texts:
+        views = Views(text)
+        every = {(f.detector, f.start, f.end) for d in dets for f in d.find(views)}
+        gated = {(f.detector, f.start, f.end) for f in plan.all.find(views) if f.detector in
+                 {d.name for d in dets}}  # fmt: skip
+        assert gated == every, text
+        hits += bool(every)
+    assert hits > 300
+
+
+def test_a_rule_that_may_run_over_lines_flags_streamed_output_and_holds_nothing() -> None:
+    """curl's rules reach five lines past "curl": held, most answers with a curl command would
+    wait; they flag streamed output (audited) and redact whole texts."""
+    guard = Guard(POLICY)
+    sg = guard.output("r1")
+    first = "Run curl -s https://api.example.com/v1/items \\\n"
+    assert sg.feed(first) == first
+    key = "  -H 'Authorization: Bearer 5eb4223e5008a46e5be67c7b8f2732305c' | jq ."
+    assert sg.feed(key) == key
+    assert guard.check_input(first + key, "r2") == "Run [SECRET] | jq ."
