@@ -20,7 +20,17 @@ import regex
 from safety.gitleaks_rules import holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.normalize import Normalized, normalize
-from safety.patterns import CHECKSUMMED, INJECTION, PHONE_CONTEXT, PII, SECRETS, STD_RE_SECRETS
+from safety.patterns import (
+    CHECKSUMMED,
+    INJECTION,
+    KEYWORD_LINE,
+    PHONE_CONTEXT,
+    PII,
+    SECRETS,
+    STD_RE_SECRETS,
+    STREAM_FLAG_SECRETS,
+    keyword_value,
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,9 @@ class RegexDetector:
     keywords: tuple[str, ...] = ()
     """Lower-case words one of which every match contains (gitleaks' rules): the detector runs
     only on text that has one (scan.Group finds them all in one pass)."""
+    locate: Callable[[str], tuple[int, int] | None] | None = None
+    """Where in the match the finding is, None for nowhere (a line that names a password: the
+    value assigned to it). Takes the place of `validate`."""
     std_re: bool = False
     """Find complete matches with the standard `re` module, `regex` only for partial ones.
     gitleaks' patterns are written for RE2 (linear time): on some that fail late, `regex`
@@ -162,11 +175,18 @@ class RegexDetector:
         view = views.get(self.view)
         out = []
         for m in self._find.finditer(view.text, pos):
-            end = self._valid_end(view.text, m)
-            if end is not None:
-                s, e = view.span(m.start(), end)
+            span = self._span(view.text, m)
+            if span is not None:
+                s, e = view.span(*span)
                 out.append(Finding(self.category, self.name, s, e, self.label))
         return out
+
+    def _span(self, text: str, m: Any) -> tuple[int, int] | None:
+        if self.locate is None:
+            end = self._valid_end(text, m)
+            return None if end is None else (m.start(), end)
+        sub = self.locate(m.group())
+        return None if sub is None else (m.start() + sub[0], m.start() + sub[1])
 
     def find_encoded(self, views: Views) -> list[Finding]:
         return [
@@ -318,11 +338,7 @@ def builtin(name: str) -> list[Detector]:
         ]
     if family == "secrets":
         secrets: list[Detector] = [
-            RegexDetector(
-                f"secrets.{k}", "secrets", p, "[SECRET]", validate=v, std_re=k in STD_RE_SECRETS
-            )
-            for k, (p, v) in SECRETS.items()
-            if not member or k == member
+            _secret_detector(k, p, v) for k, (p, v) in SECRETS.items() if not member or k == member
         ]
         return secrets + [d for d in gitleaks_detectors() if not member or d.name == name]
     if family == "prompt_injection" and member == "learned":
@@ -341,6 +357,21 @@ def builtin(name: str) -> list[Detector]:
             for i, p in enumerate(INJECTION)
         ]
     raise KeyError(name)
+
+
+def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:
+    keyword_line = key == "ds_keyword"
+    return RegexDetector(
+        f"secrets.{key}",
+        "secrets",
+        pattern,
+        "[SECRET]",
+        validate=validate,
+        std_re=key in STD_RE_SECRETS,
+        holds=key not in STREAM_FLAG_SECRETS,
+        keywords=KEYWORD_LINE if keyword_line else (),
+        locate=keyword_value if keyword_line else None,
+    )
 
 
 def gitleaks_detectors() -> list[RegexDetector]:

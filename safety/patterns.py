@@ -6,6 +6,7 @@ these tables into detectors.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -154,6 +155,35 @@ def _secret_value(s: str) -> bool:
     return _entropy_ok(s)
 
 
+def _keyword_plugin() -> tuple[list[tuple[re.Pattern[str], int]], re.Pattern[str]]:
+    """detect-secrets' KeywordDetector for text of no known file type: its patterns for a quoted
+    value assigned to, compared with, or passed as a password/secret/API-key name, each with the
+    group that is the value (written for the standard `re`), and its list of those names."""
+    from detect_secrets.plugins import keyword
+
+    names = re.compile("|".join(keyword.DENYLIST), re.IGNORECASE)
+    return list(keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items()), names
+
+
+_KEYWORD_REGEXES, _KEYWORD_NAME = _keyword_plugin()
+
+
+def keyword_value(line: str) -> tuple[int, int] | None:
+    """The span of the value detect-secrets' keyword patterns find in `line` (a hard-coded
+    password or key), unless it is a placeholder, a reference or a run of x's."""
+    if not _KEYWORD_NAME.search(line):
+        return None
+    for rx, group in _KEYWORD_REGEXES:
+        m = rx.search(line)
+        if m is None:
+            continue
+        value = m.group(group)
+        if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
+            continue
+        return m.span(group)
+    return None
+
+
 def _entropy_ok(s: str) -> bool:
     """Generic 'key = value' secrets: the value must look random, not like a word."""
     import math
@@ -231,10 +261,12 @@ def _detect_secrets_patterns() -> dict[str, str]:
     test or an unbounded line (npm's .npmrc) stay out, and ours cover AWS/GitHub/JWT/Stripe.
     Mailchimp's key begins with 32 lowercase letters or digits and Discord's with a capital
     M, N or O and 23 letters, so ordinary words could be the start of one: a streamed answer
-    would be held word by word; they stay out too."""
+    would be held word by word, so they flag streamed output (STREAM_FLAG_SECRETS)."""
     from detect_secrets.plugins import (
         azure_storage_key,
+        discord,
         gitlab_token,
+        mailchimp,
         openai,
         pypi_token,
         sendgrid,
@@ -246,7 +278,9 @@ def _detect_secrets_patterns() -> dict[str, str]:
 
     plugins: dict[str, Any] = {
         "azure_storage_key": azure_storage_key.AzureStorageKeyDetector,
+        "discord": discord.DiscordBotTokenDetector,
         "gitlab_token": gitlab_token.GitLabTokenDetector,
+        "mailchimp": mailchimp.MailchimpDetector,
         "openai": openai.OpenAIDetector,
         "pypi_token": pypi_token.PypiTokenDetector,
         "sendgrid": sendgrid.SendGridDetector,
@@ -352,12 +386,20 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
     ),
     **{f"ds_{k}": (p, _no_x_run) for k, p in DETECT_SECRETS.items()},
+    # a line (in pieces of 500) that names a password, secret or key: keyword_value finds the
+    # value in it (KEYWORD_LINE: its own keywords, span and stream treatment)
+    "ds_keyword": (r"[^\n]{1,500}", None),
     **{f"ds_{k}": (p, None) for k, p in DETECT_SECRETS_KEYWORD.items()},
 }
 SECRETS = {k: (p if k.startswith("ds_") else cjk_edges(p), v) for k, (p, v) in SECRETS.items()}
 # detect-secrets' keyword plugins' patterns, written for the standard `re` module, which finds
 # their matches three times faster than `regex` (on 2,000 characters of prose 0.31 vs 0.73 ms)
-STD_RE_SECRETS = frozenset(f"ds_{k}" for k in DETECT_SECRETS_KEYWORD)
+STD_RE_SECRETS = frozenset({*(f"ds_{k}" for k in DETECT_SECRETS_KEYWORD), "ds_keyword"})
+STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword"})
+# ds_keyword runs only on text with one of these (scan.Group's keyword prefilter; every name of
+# detect-secrets' list contains one), reports the value keyword_value finds, and flags streamed
+# output, since a line would be held to its end. Standard `re`, like the plugin.
+KEYWORD_LINE = ("key", "pass", "pwd", "secret", "contrase")
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"

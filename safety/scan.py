@@ -206,13 +206,13 @@ def plan_for(policy: Policy, direction: str) -> Plan:
             for det in cat.detectors:
                 kind = "hold" if holds and getattr(det, "holds", True) else "flag"
                 for k in ("all", kind):
-                    _add(groups[k], models[k], det)
+                    add_detector(groups[k], models[k], det)
         plan = Plan(actions, *(Group(groups[k], models=models[k]) for k in kinds))
         cache[direction] = plan
     return plan
 
 
-def _add(
+def add_detector(
     by_view: dict[str, list[RegexDetector]], models: list[LearnedDetector], det: Detector
 ) -> None:
     if isinstance(det, LearnedDetector):

@@ -158,9 +158,10 @@ FLOORS = {
     ("pii", "pii_financial"): (0.99, 0.98),  # 0.942 before 12-digit Maestro cards
     ("pii", "pii_contact"): (0.95, 0.88),
     ("pii", "pii_network"): (0.99, 0.99),
-    # 0.820 / 0.460; with gitleaks' rules 0.933 / 0.788 (their own tests: see secrets-np)
-    ("secrets", "secrets"): (0.92, 0.77),
-    ("secrets-np", "secrets"): (0.93, 0.41),  # measured 0.943 / 0.426 when added
+    # 0.820 / 0.460; with gitleaks' rules and detect-secrets' keyword patterns 0.923 / 0.867
+    # (largely the libraries' own tests: see secrets-np)
+    ("secrets", "secrets"): (0.91, 0.85),
+    ("secrets-np", "secrets"): (0.91, 0.47),  # 0.943 / 0.426 with gitleaks', then 0.924 / 0.485
     # measured 0.895 / 0.617; with safety/data/injection_extra2.jsonl in training 0.848 / 0.647;
     # with BIPIA's train split and the benign documents and trigger-word texts 0.868 / 0.794
     ("injection", "prompt_injection"): (0.85, 0.77),

@@ -108,3 +108,40 @@ def test_a_rule_that_may_run_over_lines_flags_streamed_output_and_holds_nothing(
     key = "  -H 'Authorization: Bearer 5eb4223e5008a46e5be67c7b8f2732305c' | jq ."
     assert sg.feed(key) == key
     assert guard.check_input(first + key, "r2") == "Run [SECRET] | jq ."
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [  # detect-secrets' KeywordDetector patterns: the finding is the value, not the line
+        ('password = "super$ecret"', "super$ecret"),
+        ("user = 'Aladdin'\npassword = 'open_sesame'\n", "open_sesame"),
+        ('if ("m{h}o)p$e]nob" != passwd) {', "m{h}o)p$e]nob"),
+        ('db_pass: "value with spaces"', "value with spaces"),
+    ],
+)
+def test_a_quoted_value_named_as_a_password_is_found(text: str, value: str) -> None:
+    found = [f for f in findings(POLICY, text) if f.detector == "secrets.ds_keyword"]
+    assert [text[f.start : f.end] for f in found] == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'password = "your_password"',  # placeholders, references and x's are not values
+        'api_key = "xxxxxxxxxxxx"',
+        'password = "${DB_PASSWORD}"',
+        "Please reset your password in the account settings; the key is on the desk.",
+        "password = settings.DATABASE_PASSWORD_V2",
+    ],
+)
+def test_placeholders_and_prose_about_passwords_are_not_keyword_secrets(text: str) -> None:
+    assert not [f for f in findings(POLICY, text) if f.category == "secrets"]
+
+
+def test_keyword_lines_and_word_like_shapes_flag_streams_instead_of_holding_them() -> None:
+    plan = plan_for(POLICY, "output")
+    flagged = {d.name for ds in plan.flag.detectors.values() for d in ds}
+    held = {d.name for ds in plan.hold.detectors.values() for d in ds}
+    for name in ("secrets.ds_keyword", "secrets.ds_discord", "secrets.gl_curl-auth-header"):
+        assert name in flagged and name not in held
+    assert "secrets.gl_github-pat" in held
