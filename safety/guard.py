@@ -324,7 +324,9 @@ class StreamGuard:
         assert self._plan is not None
         safe = len(self._sent) if final else len(self._sent) - CONTEXT
         found = self._plan.resolve(self._plan.flag.find(Views(self._sent)))
-        new = [d for d in found if self._sent_done < d.finding.end <= safe]
+        # already sent, so flagged, whatever the category does to text it holds (a secret of
+        # a rule that flags streams: curl's, detect-secrets' keyword lines)
+        new = [Decided(d.finding, "flag") for d in found if self._sent_done < d.finding.end <= safe]
         self.guard.audit(self.request_id, "output", new, self._sent_base)
         keep = max(0, safe - CONTEXT)
         self._sent, self._sent_base = self._sent[keep:], self._sent_base + keep

@@ -13,7 +13,7 @@ import regex
 
 from safety.detectors import Views, gitleaks_detectors
 from safety.gitleaks_rules import REPEAT_CAP, portable, rules
-from safety.guard import Guard
+from safety.guard import Guard, Recorder
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import plan_for
 from safety.suites import DATA, findings
@@ -101,13 +101,24 @@ def test_the_keyword_prefilter_changes_no_finding() -> None:
 def test_a_rule_that_may_run_over_lines_flags_streamed_output_and_holds_nothing() -> None:
     """curl's rules reach five lines past "curl": held, most answers with a curl command would
     wait; they flag streamed output (audited) and redact whole texts."""
-    guard = Guard(POLICY)
+    rec = _Decisions()
+    guard = Guard(POLICY, record=rec)
     sg = guard.output("r1")
     first = "Run curl -s https://api.example.com/v1/items \\\n"
     assert sg.feed(first) == first
     key = "  -H 'Authorization: Bearer 5eb4223e5008a46e5be67c7b8f2732305c' | jq ."
     assert sg.feed(key) == key
+    sg.finish()
+    assert rec.seen == [("output", "secrets", "flag")]  # sent, so flagged, not "blocked"
     assert guard.check_input(first + key, "r2") == "Run [SECRET] | jq ."
+
+
+class _Decisions(Recorder):
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str]] = []
+
+    def decision(self, direction: str, category: str, action: str) -> None:
+        self.seen.append((direction, category, action))
 
 
 @pytest.mark.parametrize(
