@@ -39,6 +39,7 @@ RULES = Path(__file__).with_name("rules") / "gitleaks.toml"
 REPEAT_CAP = 1024
 _SEMI_GENERIC = regex.compile(r"((?:\(\?i\)|\(\?i:)*)\[\\w\.-\]\{0,50\}\?")
 _KEYWORD_START = "(?<![a-zA-Z0-9])"  # "MY_SNYK_TOKEN", not "lo" of "Hello" held for "looker"
+_SENTENCE_END = r"[.,:!?)\]}](?:\s|$)"  # punctuation, then a space or the end
 _POSIX = {"[:alnum:]": "a-zA-Z0-9"}
 # Left out: its match is any "key/token/secret/password = value" whose value looks random, which
 # our assigned_secret already judges (with placeholders and references); on the secrets suite
@@ -194,14 +195,15 @@ def portable(pattern: str) -> str:
 
 def _end_as_lookahead(pattern: str) -> str:
     r"""A final `(?:[\x60'"\s;]|...|$)` (the character that ends a secret, or the text's end)
-    as a look-ahead: the span we redact ends with the secret, not with the space after it."""
+    as a look-ahead: the span we redact ends with the secret, not with the space after it. In
+    prose a full stop or comma may end it too ("my token is hf_....")."""
     start = _last_group(pattern)
     if start is None or not pattern.startswith("(?:", start):
         return pattern
     body = pattern[start + 3 : -1]
     if "(" in body or len(body) > 40 or ("$" not in body and "\\Z" not in body):
         return pattern  # not a list of end characters (kubernetes' rule ends in a big group)
-    return f"{pattern[:start]}(?={body})"
+    return f"{pattern[:start]}(?={body}|{_SENTENCE_END})"
 
 
 def _last_group(pattern: str) -> int | None:

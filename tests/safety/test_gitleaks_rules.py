@@ -42,7 +42,7 @@ def test_every_rule_reads_the_same_in_both_engines_with_bounded_repeats() -> Non
         (r".a+b*c{2,}", rf".a{{1,{CAP}}}b{{0,{CAP}}}c{{2,{CAP + 2}}}"),
         (r"[+*]\+x", r"[+*]\+x"),  # inside a class or escaped: not a repeat
         (r"ghp_[0-9]{36}", r"(?<![a-zA-Z0-9])ghp_[0-9]{36}"),  # a literal prefix: not mid-word
-        (r"(?:\s|\z)", r"(?=\s|\Z)"),  # the end character: a look-ahead
+        (r"(?:\s|\z)", r"(?=\s|\Z|[.,:!?)\]}](?:\s|$))"),  # the end: a look-ahead, or a stop
         (r"(?i)[\w.-]{0,50}?(?:snyk)=(x)", r"(?i)(?<![a-zA-Z0-9])(?:snyk)=(x)"),
         (r"[\w.-]{0,50}?(?i:[\w.-]{0,50}?(?:co)=)", r"(?i:(?<![a-zA-Z0-9])(?:co)=)"),
     ],
@@ -59,6 +59,9 @@ def test_portable_rewrites_go_patterns(go: str, ours: str) -> None:
         ('export SNYK_TOKEN="12345678-abcd-4bcd-8bcd-1234567890ab" # ci', "snyk-api-token",
          'SNYK_TOKEN="12345678-abcd-4bcd-8bcd-1234567890ab'),  # the closing quote ends it
         (f"token: {SGP} ok", "sourcegraph-access-token", SGP),
+        # gitleaks ends a secret at a quote, space or ";"; in prose a full stop may end it
+        ("My token is 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.", "huggingface-access-token",
+         "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"),
     ],
 )  # fmt: skip
 def test_provider_formats_from_gitleaks_are_found(text: str, detector: str, secret: str) -> None:
