@@ -120,6 +120,13 @@ def loosen(view: Normalized) -> Normalized:
 # ---- detectors --------------------------------------------------------------------------------
 
 
+def _end(m: Any) -> int:
+    """Where a match's finding ends: before its group `tail` if it has one (a word after a
+    phone number that its validator reads, "781 1704 office"), else where the match ends."""
+    tail = m.re.groupindex.get("tail")
+    return int(m.end() if tail is None or m.start(tail) < 0 else m.start(tail))
+
+
 @dataclass
 class RegexDetector:
     """One pattern (bounded length), optionally validated, on one view of the text."""
@@ -200,7 +207,7 @@ class RegexDetector:
         ones that stop at a separator are tried: "4464 9089 8940 6835 08/27" is a card followed
         by an expiry date, not a 19-digit number that fails Luhn."""
         if self.validate is None or self._ok(text, m.start(), m.group()):
-            return int(m.end())
+            return _end(m)
         if not self.shorter:
             return None
         for e in range(m.end() - 1, m.start(), -1):

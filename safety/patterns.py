@@ -70,6 +70,18 @@ _PHONE_LABEL = regex.compile(  # at the end of the text before the number
     regex.IGNORECASE,
 )
 PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
+# A label right after the number ("781 1704 office", "082 490 1693-Fax"), as address blocks and
+# signatures write it. It is part of the phone pattern (group `tail`), so a streamed number is
+# held until the word after it is known, and not part of the finding (RegexDetector.tail).
+# The label ends its line or clause ("781 1704 office\n", "(office)"), not "... office hours".
+_PHONE_AFTER_WORDS = r"office|fax|mobile|cell|home|work|tel|phone|landline"
+PHONE_TAIL = (
+    rf"(?P<tail>(?:[ \t]{{1,3}}|[ \t]?[-–(][ \t]?)(?:{_PHONE_AFTER_WORDS})"
+    r"(?=[ \t]{0,3}(?:$|[\n\r,;:.)\]\\|/])))"
+)
+# a count: with thousands separators ("1,200 office.") or round ("120 000 home.")
+_THOUSANDS = regex.compile(r"\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?: \d{3})*(?: 000)+)")
+_PHONE_TAIL = regex.compile(PHONE_TAIL + "$", regex.IGNORECASE)
 
 
 def phone_ok(s: str, before: str = "") -> bool:
@@ -77,11 +89,16 @@ def phone_ok(s: str, before: str = "") -> bool:
     written, else in the national format of one of PHONE_REGIONS. Or a number that the words
     just `before` it label as a phone number ("Phone: 467 3395", "call me on 9472 7916"): the
     label is the evidence, so a local number without its area code, or one libphonenumber
-    finds unassigned, counts with 6-15 digits; an unbroken run of digits counts only so."""
+    finds unassigned, counts with 6-15 digits; an unbroken run of digits counts only so. A
+    label right after it (PHONE_TAIL, "781 1704 office") is evidence in the same way."""
+    tail = _PHONE_TAIL.search(s)
+    s = s[: tail.start()] if tail else s
+    if tail and _THOUSANDS.fullmatch(s):
+        return False
     if _NOT_PHONE.search(s):
         return False
     digits = "".join(c for c in s if c.isdigit())
-    if before and _PHONE_LABEL.search(before) and 6 <= len(digits) <= 15:
+    if (tail or before and _PHONE_LABEL.search(before)) and 6 <= len(digits) <= 15:
         return len(set(digits)) > 1
     if s.isdigit():  # one unbroken run ("手机号：13812345678") counts only after such a label
         return False
@@ -242,7 +259,7 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "phone": (  # candidates; phone_ok decides (libphonenumber)
         r"(?<![\w+./#-]|[\d:]:)(?:\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
         r"|(?:\(\d{2,5}\)[ .-]?|\d{2,5}[ .-])\d{2,8}(?:[ .-]\d{2,5}){0,3}|\d{6,15})"
-        r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w:-]|\.\d)",
+        rf"(?: ?(?:x|ext\.?) ?\d{{1,5}})?(?:{PHONE_TAIL}|(?![\w:-]|\.\d))",
         "[PHONE]",
         phone_ok,
     ),

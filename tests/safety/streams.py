@@ -87,6 +87,8 @@ CASES = [
     Case("pii.email", "jane.doe+tag@mail.example.org", "[EMAIL]"),
     Case("pii.phone", "(415) 555-0132", "[PHONE]"),
     Case("pii.phone", "+44 20 7946 0958", "[PHONE]"),
+    # a number only the label after it makes a phone number: held until that label is known
+    Case("pii.phone", "416 60 039 office,", "[PHONE] office,"),
     Case("pii.ipv4", "185.220.101.4", "[IP]"),
     Case("pii.ipv6", "fe80::1ff:fe23:4567:890a", "[IP]"),
     Case("secrets.private_key", "-----BEGIN RSA PRIVATE KEY-----", "[SECRET]"),

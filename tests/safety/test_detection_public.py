@@ -100,6 +100,24 @@ def test_the_validators_are_the_libraries() -> None:
     assert email_ok("a@x.co.uk") and not email_ok("a@k.transpose")  # the public suffix list
 
 
+def test_a_label_after_a_number_makes_it_a_phone_number_and_stays() -> None:
+    """Address blocks and signatures put the label after the number (presidio's synthetic set:
+    "781 1704 office", "082 490 1693-Office\\,+41 (0)69 979 80 58-Fax"). The finding is the
+    number; the label stays. A count before a word is not a phone number."""
+    for text, number in [
+        ("unit 1009 box 0219\n781 1704 office\n", "781 1704"),
+        ("South Africa 70651\n082 490 1693-Office\\,+41 (0)69 979 80 58-Fax", "082 490 1693"),
+        ("Tel. 3660170548-Fax", "3660170548"),
+        ("reach me on 655 437 108 (office).", "655 437 108"),
+    ]:
+        spans = [text[f.start : f.end] for f in findings(POLICY, text) if f.detector == "pii.phone"]
+        assert number in spans, (text, spans)
+    for text in ["781 1704 office hours", "we sold 250 000 home.", "1,200,000 office.",
+                 "781 1704 officer.", "ticket 2024-03-15 office"]:  # fmt: skip
+        assert "pii_contact" not in categories(text), text
+    assert phone_ok("416 60 039 office") and not phone_ok("416 60 039")
+
+
 def test_the_learned_detector_reads_windows_and_is_a_verdict() -> None:
     model = InjectionModel.load()
     assert 0.3 <= model.threshold <= 0.95 and model.card["records"] > 5000
