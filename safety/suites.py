@@ -13,6 +13,9 @@
   team's formats and test strings that none of our patterns were written from: the cross-check.
 - heldout: adversarial texts in five languages written for this project by a writer who never
   saw the detectors (safety/data/heldout/heldout_v2.jsonl; never used for tuning).
+- heldout-v3: 300 injections and look-alikes in five languages (half of the attacks hidden in
+  documents), by another such writer, scored before the detector's last retraining and never
+  trained or tuned on (safety/data/heldout/heldout_v3.md). Only prompt_injection is labelled.
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -71,6 +74,9 @@ SUITES = {
         spans=True,
     ),
     "heldout": Suite(HELDOUT, lambda r: list(r["labels"])),
+    "heldout-v3": Suite(
+        HELDOUT.with_name("heldout_v3.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
+    ),
 }
 
 
