@@ -8,6 +8,7 @@ from typing import Any
 from . import __doc__ as package_doc
 from .injection_bipia import build_bipia_train
 from .injection_eval import build_injection_eval, near_dup_filter
+from .injection_selfinstruct import build_selfinstruct
 from .injection_train import build_injection_train
 from .mirrors import Mirrors
 from .pii import build_pii
@@ -72,6 +73,17 @@ def write_bipia_train(m: Mirrors, out: str) -> None:
     print("   eval rows that are near duplicates of these: 0")
 
 
+def write_selfinstruct(m: Mirrors, out: str) -> None:
+    train = build_selfinstruct(m)
+    ev = read_jsonl(os.path.join(out, "injection_eval.jsonl"))
+    _, dups = near_dup_filter(ev, train)
+    if dups:
+        raise SystemExit(f"{len(dups)} eval rows are near duplicates of Self-Instruct rows")
+    write_jsonl(os.path.join(out, "injection_train_selfinstruct.jsonl"), train)
+    summarize("injection_train_selfinstruct", train)
+    print("   eval rows that are near duplicates of these: 0")
+
+
 def write_pii(m: Mirrors, out: str) -> None:
     pii, bad = build_pii(m)
     write_jsonl(os.path.join(out, "pii_eval.jsonl"), pii)
@@ -103,6 +115,7 @@ def write_secrets_np(m: Mirrors, out: str) -> None:
 WRITERS = {
     "injection": write_injection,
     "bipia-train": write_bipia_train,
+    "selfinstruct": write_selfinstruct,
     "pii": write_pii,
     "secrets": write_secrets,
     "secrets-np": write_secrets_np,
