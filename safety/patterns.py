@@ -430,6 +430,11 @@ STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword"})
 # detect-secrets' list contains one), reports the value keyword_value finds, and flags streamed
 # output, since a line would be held to its end. Standard `re`, like the plugin.
 KEYWORD_LINE = ("key", "pass", "pwd", "secret", "contrase")
+# Every match of a keyword plugin has a value of 24 to 64 letters, digits, "_" or "-" (64 hex,
+# 24 letters, 44 characters, 48 hex). Their patterns try every position of the text, so they
+# run only on text with such a run (RegexDetector.needs): on 2,000 characters of prose without
+# one they cost 0.54 ms of the input check's 2.5; the search costs 0.02.
+SECRET_NEEDS = r"[A-Za-z0-9_\-]{24}"
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"

@@ -138,8 +138,17 @@ class Group:
         # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
         # classes) only `regex` decides
         if quick is None or not text.isascii() or quick.search(text, pos):
-            out += [d for d in self.detectors[v] if not d.keywords]
+            seen: dict[str, bool] = {}  # each `needs` pattern searched once per text
+            for d in self.detectors[v]:
+                if not d.keywords and (not d.needs or _has(seen, d.needs, text)):
+                    out.append(d)
         return out
+
+
+def _has(seen: dict[str, bool], needs: str, text: str) -> bool:
+    if needs not in seen:
+        seen[needs] = re.search(needs, text) is not None
+    return seen[needs]
 
 
 class Keyed:
