@@ -72,7 +72,7 @@ _PHONE_LABEL = regex.compile(  # at the end of the text before the number
 PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
 # A label right after the number ("781 1704 office", "082 490 1693-Fax"), as address blocks and
 # signatures write it. It is part of the phone pattern (group `tail`), so a streamed number is
-# held until the word after it is known, and not part of the finding (RegexDetector.tail).
+# held until the word after it is known, and not part of the finding (detectors._end).
 # The label ends its line or clause ("781 1704 office\n", "(office)"), not "... office hours".
 _PHONE_AFTER_WORDS = r"office|fax|mobile|cell|home|work|tel|phone|landline"
 PHONE_TAIL = (
