@@ -63,24 +63,22 @@ def write_injection(m: Mirrors, out: str) -> None:
 
 
 def write_bipia_train(m: Mirrors, out: str) -> None:
-    train = build_bipia_train(m)
-    ev = read_jsonl(os.path.join(out, "injection_eval.jsonl"))
-    _, dups = near_dup_filter(ev, train)
-    if dups:  # the eval file is built from other attacks and contexts; this proves it
-        raise SystemExit(f"{len(dups)} eval rows are near duplicates of BIPIA train rows")
-    write_jsonl(os.path.join(out, "injection_train_bipia.jsonl"), train)
-    summarize("injection_train_bipia", train)
-    print("   eval rows that are near duplicates of these: 0")
+    _write_train(out, "injection_train_bipia", build_bipia_train(m))
 
 
 def write_selfinstruct(m: Mirrors, out: str) -> None:
-    train = build_selfinstruct(m)
+    _write_train(out, "injection_train_selfinstruct", build_selfinstruct(m))
+
+
+def _write_train(out: str, name: str, train: list[Record]) -> None:
+    """A training file built from sources the eval does not read; refused if any eval row is
+    a near duplicate of one of its rows anyway."""
     ev = read_jsonl(os.path.join(out, "injection_eval.jsonl"))
     _, dups = near_dup_filter(ev, train)
     if dups:
-        raise SystemExit(f"{len(dups)} eval rows are near duplicates of Self-Instruct rows")
-    write_jsonl(os.path.join(out, "injection_train_selfinstruct.jsonl"), train)
-    summarize("injection_train_selfinstruct", train)
+        raise SystemExit(f"{len(dups)} eval rows are near duplicates of {name} rows")
+    write_jsonl(os.path.join(out, f"{name}.jsonl"), train)
+    summarize(name, train)
     print("   eval rows that are near duplicates of these: 0")
 
 
