@@ -236,6 +236,10 @@ class RegexDetector:
         so "DE44 7352 " (ending in the space before the next digit group) is still forming."""
         return self._re.fullmatch(view.text, pos, partial=True) is not None
 
+    def partial_search(self, text: str, pos: int) -> regex.Match[str] | None:
+        """The earliest complete match in text[pos:], else the earliest one the end cut short."""
+        return self._re.search(text, pos, partial=True)
+
     def partial_start(self, views: Views, start: int = 0) -> int | None:
         """Original offset of the earliest match, at or after original offset `start`, that
         the text's end has not finished (None when every match is complete)."""

@@ -23,6 +23,11 @@ import regex
 
 from safety.detectors import RegexDetector
 
+# Up to this many characters one partial search of the detectors' alternation is cheapest; past
+# it, each pattern's own search (with its literal-prefix scan) is: the alternation tries every
+# pattern at every position. gitleaks' 234 rules, 4 characters: 0.05 ms against 0.17; 16: 0.28
+# against 0.19; 128: 2.7 against 0.45 (`regex`, 2 cores).
+ALTERNATION_MAX = 12
 MEMO = 65536  # remembered answers per plan (cleared when full)
 # Where an entity ("&amp;", "&#64;") or a bracketed "[at]" / "(dot)" could begin (see
 # normalize): "&" before "#" or a letter, a bracket before "a"/"d" (one space allowed), or either
@@ -106,9 +111,10 @@ class PlainCheck:
 
     def __init__(self, cased: list[RegexDetector], folded: list[RegexDetector], alt: Any) -> None:
         self.patterns = [
-            (regex.compile(alt(dets)), lower) for dets, lower in ((cased, False), (folded, True))
+            (regex.compile(alt(dets)), dets, lower)
+            for dets, lower in ((cased, False), (folded, True))
             if dets
-        ]  # fmt: skip
+        ]
         widths = [lookbehind(alt(dets)) for dets in (cased, folded) if dets]
         known = [w for w in widths if w is not None]
         self.behind = max(known, default=0) if len(known) == len(widths) else None
@@ -140,10 +146,26 @@ class PlainCheck:
     def _search(self, before: str, chunk: str) -> int | None:
         text, base = before + chunk, len(before)
         cut = len(text)
-        for pattern, lower in self.patterns:
-            m = pattern.search(text.lower() if lower else text, base, partial=True)
+        for pattern, dets, lower in self.patterns:
+            m = partial_search(pattern, dets, text.lower() if lower else text, base)
             if m is not None:
                 if not m.partial:
                     return None
                 cut = min(cut, m.start())
         return cut - base
+
+
+def partial_search(
+    alternation: regex.Pattern[str], dets: list[RegexDetector], text: str, pos: int
+) -> regex.Match[str] | None:
+    """What `alternation.search(text, pos, partial=True)` answers, found the cheaper way."""
+    if len(text) - pos <= ALTERNATION_MAX:
+        return alternation.search(text, pos, partial=True)
+    return earliest([m for d in dets if (m := d.partial_search(text, pos)) is not None])
+
+
+def earliest(found: list[regex.Match[str]]) -> regex.Match[str] | None:
+    """The earliest complete match if there is one (`regex` prefers a complete match to an
+    earlier partial one, in an alternation as in one pattern), else the earliest partial."""
+    complete = [m for m in found if not m.partial]
+    return min(complete or found, key=lambda m: m.start(), default=None)

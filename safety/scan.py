@@ -26,7 +26,7 @@ from safety.detectors import (
     dominant,
 )
 from safety.normalize import Normalized
-from safety.plain import PlainCheck
+from safety.plain import ALTERNATION_MAX, PlainCheck, earliest
 from safety.policy import Policy
 
 # The start of a normalization construct that the next chunk may complete ("&#5" of "&#52;",
@@ -243,6 +243,32 @@ def _view_index(view: Normalized, start: int) -> int:
     return bisect_left(view.starts, start)
 
 
+class _Ahead:
+    """The detectors' next match or partial match from a position, as their alternation's
+    partial search answers it, but searched pattern by pattern past a few characters (see
+    `plain.ALTERNATION_MAX`). A pattern's answer stands until the position passes its start:
+    no match from pos means none from any later position."""
+
+    def __init__(self, dets: list[RegexDetector], combined: regex.Pattern[str] | None) -> None:
+        self.combined = combined
+        self.found: list[tuple[RegexDetector, regex.Match[str] | None]] | None = None
+        self.dets = dets
+
+    def first(self, text: str, pos: int) -> regex.Match[str] | None:
+        if self.combined is not None and len(text) - pos <= ALTERNATION_MAX:
+            return self.combined.search(text, pos, partial=True)
+        if self.found is None:
+            self.found = [(d, None) for d in self.dets]
+        found = []
+        for d, m in self.found:
+            if m is None or m.start() < pos:
+                m = d.partial_search(text, pos)
+            if m is not None:
+                found.append((d, m))
+        self.found = found
+        return earliest([m for _, m in found])
+
+
 def _forming_in(
     view: Normalized,
     dets: list[RegexDetector],
@@ -251,24 +277,24 @@ def _forming_in(
     before: int,
 ) -> tuple[int, RegexDetector] | None:
     """The first view position >= pos (whose origin is before `before`) where one of `dets`
-    could still be forming, with that detector. One partial search skips, in C, every position
-    where no pattern can even begin; only its candidates are checked anchored. `regex` prefers
-    a complete match to an earlier partial one, so when the search lands on a complete match
-    the positions before it are asked one by one."""
+    could still be forming, with that detector. The patterns' partial searches skip, in C,
+    every position where none can even begin; only their candidates are checked anchored.
+    `regex` prefers a complete match to an earlier partial one, so when the search lands on
+    a complete match the positions before it are asked one by one."""
     text = view.text
+    ahead = _Ahead(dets, combined)
     while pos < len(text):
-        if combined is not None:
-            m = combined.search(text, pos, partial=True)
-            if m is None:
-                return None
-            if not m.partial:  # a complete match: partial ones may start before it
-                for p in range(pos, m.start() + 1):
-                    hit = _prefix_here(view, dets, combined, p, before)
-                    if hit is not None:
-                        return None if hit[1] is None else (hit[0], hit[1])
-                pos = m.start() + 1
-                continue
-            pos = m.start()
+        m = ahead.first(text, pos)
+        if m is None:
+            return None
+        if not m.partial:  # a complete match: partial ones may start before it
+            for p in range(pos, m.start() + 1):
+                hit = _prefix_here(view, dets, combined, p, before)
+                if hit is not None:
+                    return None if hit[1] is None else (hit[0], hit[1])
+            pos = m.start() + 1
+            continue
+        pos = m.start()
         hit = _prefix_here(view, dets, combined, pos, before)
         if hit is not None:
             return None if hit[1] is None else (hit[0], hit[1])

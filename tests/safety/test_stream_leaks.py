@@ -10,7 +10,7 @@ from safety.detectors import Views, builtin
 from safety.guard import Guard, StreamGuard
 from safety.plain import PlainCheck, lookbehind
 from safety.policy import DEFAULT_POLICY, load_policy
-from safety.scan import plan_for
+from safety.scan import forming, plan_for
 from tests.safety.streams import (
     AFTER,
     BEFORE,
@@ -154,3 +154,20 @@ def test_plain_check_classes_the_character_before_without_changing_an_answer() -
             assert check.cut("ab" + c, chunk) == check._search(c, chunk), (c, chunk)
     classes = {check._classes.representative(c) for c in map(chr, range(128))}
     assert 2 < len(classes) < 20  # letters, digits, hyphen, ... are told apart, not each one
+
+
+def test_the_hold_back_search_finds_where_each_detector_alone_is_forming(
+    guards: dict[str, Guard],
+) -> None:
+    """`forming` searches pattern by pattern past a few characters, the alternation below that,
+    and checks candidates anchored; it must land where the detectors' own anchored partial
+    matches, asked at every position, say the earliest span is still forming."""
+    plan = plan_for(guards["redact"].policy, "output")
+    dets = [d for ds in plan.hold.detectors.values() for d in ds]
+    texts = [b + c.span[:n] for c in CASES for b in BEFORE[:3] for n in (3, 9, len(c.span))]
+    for text in texts + [t + a for t in texts[::5] for a in AFTER]:
+        views = Views(text)
+        for start in (0, 5):
+            starts = [d.partial_start(views, start) for d in dets]
+            want = min((s for s in starts if s is not None), default=len(text))
+            assert forming(plan, views, start)[0] == want, (text, start)
