@@ -154,8 +154,9 @@ def ipv6_ok(s: str) -> bool:
 
 _PLACEHOLDER = regex.compile(
     r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
-    r"your[_-]?\w+|example\w*|dummy\w*|redacted|placeholder|none|null|true|false)@?$"
-    r"|x{6,}|X{6,}",
+    r"your[_-]?\w+|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
+    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)@?$"  # "insert_key_here"
+    r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))",
     regex.IGNORECASE,
 )
 _X_RUN = regex.compile(r"x{6,}|X{6,}")
@@ -176,16 +177,29 @@ _Keyword = tuple[re.Pattern[str], re.Pattern[str], int]  # ignoring case, on low
 
 
 def _keyword_plugin() -> tuple[list[_Keyword], re.Pattern[str]]:
-    """detect-secrets' KeywordDetector for text of no known file type: its patterns for a quoted
-    value assigned to, compared with, or passed as a password/secret/API-key name, each with the
-    group that is the value (written for the standard `re`), and its list of those names. Each
-    pattern also without IGNORECASE, for lower-cased text: `re` searches that 20 times faster
-    (8 vs 180 us on 500 characters); it is only made where the pattern's own letters are lower
-    case, so both find the same."""
+    """detect-secrets' KeywordDetector: its patterns for a value assigned to, compared with, or
+    passed as a password/secret/API-key name, each with the group that is the value (written
+    for the standard `re`), and its list of those names. The quoted forms it uses for text of no
+    known file type come first, then the forms of its other file types (YAML and config
+    `password: value`, Go `:=`, C `char pw[] = "..."` and `@"..."`, C++ `secret("...")`): a
+    prompt carries no file name, so every form is tried, and an unquoted value must look like
+    a credential (see `_bare_secret`). Each pattern also without IGNORECASE, for lower-cased
+    text: `re` searches that 20 times faster (8 vs 180 us on 500 characters); it is only made
+    where the pattern's own letters are lower case, so both find the same."""
     from detect_secrets.plugins import keyword
 
-    out = []
-    for rx, group in keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items():
+    tables = (
+        keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+        keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP,
+        keyword.C_PLUS_PLUS_REGEX_TO_GROUP,
+        keyword.GOLANG_DENYLIST_REGEX_TO_GROUP,
+        keyword.CONFIG_DENYLIST_REGEX_TO_GROUP,
+    )
+    out, seen = [], set()
+    for rx, group in (item for table in tables for item in table.items()):
+        if rx.pattern in seen:
+            continue
+        seen.add(rx.pattern)
         letters = re.sub(r"\\.", "", rx.pattern)
         lower = re.compile(rx.pattern, rx.flags & ~re.IGNORECASE) if letters.islower() else rx
         out.append((rx, lower, group))
@@ -210,8 +224,21 @@ def keyword_value(line: str) -> tuple[int, int] | None:
         value = line[a:b]
         if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
             continue
-        return a, b
+        quoted = a > 0 and line[a - 1] in "'\"`"
+        if quoted or _bare_secret(value):
+            return a, b
     return None
+
+
+_BARE_NOT_SECRET = regex.compile(r"\s|^[~./]|://|^\W+$|^[A-Za-z_-]+$|^\d+$|redacted", regex.I)
+
+
+def _bare_secret(value: str) -> bool:
+    """An unquoted value after a password or key name that reads as the credential itself: one
+    run of 6 or more characters, not a word or words joined by "-" or "_", a number, a path, a
+    URL, a run of symbols ("password: ********") or a redacted one. "password: I forgot it",
+    "pwd: /home/me" and YAML's "secretStoreRef: aws-secretsmanager" are not credentials."""
+    return len(value) >= 6 and not _BARE_NOT_SECRET.search(value)
 
 
 def _entropy_ok(s: str) -> bool:

@@ -177,8 +177,9 @@ FLOORS = {
     ("pii", "pii_contact"): (0.97, 0.98),  # 0.985 / 0.915 before labels after the number
     ("pii", "pii_network"): (0.99, 0.99),
     # 0.820 / 0.460; with gitleaks' rules and detect-secrets' keyword patterns 0.923 / 0.867
-    # (largely the libraries' own tests: see secrets-np)
-    ("secrets", "secrets"): (0.91, 0.85),
+    # (largely the libraries' own tests: see secrets-np); with the keyword patterns of all its
+    # file types (unquoted values gated) and "fake"/"insert..here" placeholders 0.931 / 0.912
+    ("secrets", "secrets"): (0.92, 0.90),
     ("secrets-np", "secrets"): (0.91, 0.47),  # 0.943 / 0.426 with gitleaks', then 0.924 / 0.485
     # measured 0.895 / 0.617; with safety/data/injection_extra2.jsonl in training 0.848 / 0.647;
     # with BIPIA's train split and the benign documents and trigger-word texts 0.868 / 0.794;

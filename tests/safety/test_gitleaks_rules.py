@@ -131,9 +131,14 @@ class _Decisions(Recorder):
         ("user = 'Aladdin'\npassword = 'open_sesame'\n", "open_sesame"),
         ('if ("m{h}o)p$e]nob" != passwd) {', "m{h}o)p$e]nob"),
         ('db_pass: "value with spaces"', "value with spaces"),
+        # its other file types' forms: a prompt has no file name, so all are tried
+        ("private_key: m{h}o)p$e]nob", "m{h}o)p$e]nob"),  # YAML / config, unquoted
+        ("api_key := 9fQ2-kd81-Zx", "9fQ2-kd81-Zx"),  # Go
+        ('char secret[25] = "n0t-4-w0rd";', "n0t-4-w0rd"),  # C
+        ('std::string password("s3cr3t!value");', "s3cr3t!value"),  # C++
     ],
 )
-def test_a_quoted_value_named_as_a_password_is_found(text: str, value: str) -> None:
+def test_a_value_named_as_a_password_is_found(text: str, value: str) -> None:
     found = [f for f in findings(POLICY, text) if f.detector == "secrets.ds_keyword"]
     assert [text[f.start : f.end] for f in found] == [value]
 
@@ -146,6 +151,13 @@ def test_a_quoted_value_named_as_a_password_is_found(text: str, value: str) -> N
         'password = "${DB_PASSWORD}"',
         "Please reset your password in the account settings; the key is on the desk.",
         "password = settings.DATABASE_PASSWORD_V2",
+        # unquoted, the value must read as a credential: not prose, a path, a name or stars
+        "My password: I forgot it again",
+        "pwd: /home/me/projects",
+        "secretStoreRef: aws-secretsmanager",
+        "password: ********",
+        'CLOUD_APIKEY: "insert_key_here"',
+        'cl_api_key = "a-fake-api-key"',
     ],
 )
 def test_placeholders_and_prose_about_passwords_are_not_keyword_secrets(text: str) -> None:
