@@ -284,7 +284,9 @@ class LearnedDetector:
 
 Detector = RegexDetector | LearnedDetector
 
-_BASE64 = regex.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+# ASCII classes only, so `re` finds what `regex` finds, at a sixth of the cost on 2,000
+# characters of English (0.03 vs 0.22 ms): it reads every input
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 
 
 def _b64text(run: str) -> str | None:
