@@ -16,6 +16,9 @@
 - heldout-v3: 300 injections and look-alikes in five languages (half of the attacks hidden in
   documents), by another such writer, scored before the detector's last retraining and never
   trained or tuned on (safety/data/heldout/heldout_v3.md). Only prompt_injection is labelled.
+- heldout-v4: 350 texts in five languages over all five categories (attacks, PII and secrets in
+  messages, logs and config, look-alikes and hard negatives), by a third such writer, added
+  before the detector it is first scored with was trained (safety/data/heldout/heldout_v4.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -77,6 +80,7 @@ SUITES = {
     "heldout-v3": Suite(
         HELDOUT.with_name("heldout_v3.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
+    "heldout-v4": Suite(HELDOUT.with_name("heldout_v4.jsonl"), lambda r: list(r["labels"])),
 }
 
 
