@@ -40,7 +40,10 @@ def iban_ok(s: str) -> bool:
     compact = s.replace(" ", "").upper()
     if compact[2:4] in ("00", "01", "99"):  # never-issued check digits
         return False
-    return bool(iban.is_valid(compact))  # country, length and BBAN format too
+    # the ISO 13616 checksum, country, length and BBAN format; not the national check digits
+    # inside the account part (Spain's, Belgium's): a mistyped or made-up account number with
+    # a valid IBAN checksum is still someone's bank details to redact
+    return bool(iban.is_valid(compact, check_country=False))
 
 
 def ssn_ok(s: str) -> bool:
@@ -154,7 +157,11 @@ def ipv6_ok(s: str) -> bool:
 
 _PLACEHOLDER = regex.compile(
     r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
-    r"your[_-]?\w+|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
+    # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
+    # "VOTRE_MOT_DE_PASSE", "tu_clave", "你的API密钥")
+    r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
+    r"|(?:你的|您的)\w+"
+    r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
     r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)@?$"  # "insert_key_here"
     r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))",
     regex.IGNORECASE,
@@ -230,13 +237,18 @@ def keyword_value(line: str) -> tuple[int, int] | None:
     return None
 
 
-_BARE_NOT_SECRET = regex.compile(r"\s|^[~./]|://|^\W+$|^[A-Za-z_-]+$|^\d+$|redacted", regex.I)
+_BARE_NOT_SECRET = regex.compile(
+    r"\s|^[~./]|://|^\W+$|^[A-Za-z_-]+$|^\d+$|redacted"
+    r"|^[A-Za-z_][\w.]*(?:[(\[].*|[)\]][),;]*)$",  # code: db_password), os.environ["KEY"]
+    regex.I,
+)
 
 
 def _bare_secret(value: str) -> bool:
     """An unquoted value after a password or key name that reads as the credential itself: one
     run of 6 or more characters, not a word or words joined by "-" or "_", a number, a path, a
-    URL, a run of symbols ("password: ********") or a redacted one. "password: I forgot it",
+    URL, a run of symbols ("password: ********"), a redacted one or code (a name, a call or a
+    subscript: `password=db_password)`). "password: I forgot it",
     "pwd: /home/me" and YAML's "secretStoreRef: aws-secretsmanager" are not credentials."""
     return len(value) >= 6 and not _BARE_NOT_SECRET.search(value)
 
@@ -428,17 +440,22 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         None,
     ),
     "assigned_secret": (  # NAME = value, NAME: value, requirepass value; _secret_value decides
-        # the keyword may end a longer name (DB_PASSWORD, aws_secret_access_key): the match
-        # starts at the keyword, so ordinary words never look like the start of one
+        # the keyword may end a longer name (DB_PASSWORD, aws_secret_access_key; "pass", "token"
+        # after "_": SMTP_PASS, HF_TOKEN): the match starts at the keyword, so ordinary
+        # words never look like the start of one
         r"(?i)(?<![a-z0-9-])(?:(?:api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?token"
-        r"|auth[_-]?token|password|passwd|pwd|client[_-]?secret)[\"']?\s{0,3}[:=]"
+        r"|auth[_-]?token|(?<=_)token|password|passwd|pwd|(?<=_)pass|client[_-]?secret)"
+        r"[\"']?\s{0,3}[:=]"
         r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
         _secret_value,
     ),
     "url_password": (  # ://user:password@host (detect-secrets' BasicAuthDetector shape)
         # from the "://" on: a pattern that begins with the scheme could begin at any word and
         # would hold every streamed word; the span is the credentials and host
-        r"(?<![:/])://[^:/?#\[\]@!$&'()*+,;=\s]{1,100}:[^:/?#\[\]@!$&'()*+,;=\s]{3,200}"
+        # would hold every streamed word; the span is the credentials and host. The user may be
+        # empty (redis://:pw@host) and the password may hold any character but "/", "@", quotes
+        # and space: people paste raw passwords ("Tq8!vR2m#Lp4e"), not percent-encoded ones
+        r"(?<![:/])://[^:/?#\[\]@\s]{0,100}:[^/@\s\"'`]{3,200}"
         r"@[^\s/?#@]{1,255}",
         lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
     ),
@@ -463,6 +480,16 @@ KEYWORD_LINE = ("key", "pass", "pwd", "secret", "contrase")
 # one they cost 0.54 ms of the input check's 2.5; the search costs 0.02.
 SECRET_NEEDS = r"[A-Za-z0-9_\-]{24}"
 # Prompt injection: phrasings that try to override the system's instructions or extract them.
+# who an injected document speaks to, per language (INJECTION's last rules)
+_AI_EN = r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt)s?"
+_AI_DE = r"(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?|modell(?:e)?)"
+_AI_ES = r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente)s?"
+_AI_FR = (
+    r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
+    r"|robot)s?"
+)
+_AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
+
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
     r"|your\s{1,3}|my\s{1,3}|these\s{1,3}|those\s{1,3})?(?:previous|prior|above|earlier|preceding"
@@ -498,6 +525,21 @@ INJECTION = [
     r"(?:开发者|上帝|越狱|无限制|dan)模式",
     r"(?:没有|不受|摆脱)(?:任何)?(?:的)?(?:限制|约束|审查|过滤)",
     r"(?:之前|以前|先前|上面|原来)的(?:所有)?(?:指令|规则|设定|指示)(?:全部|都|一律)?(?:作废|无效|失效|取消)",
+    # a document that speaks to the AI reading it: "note to the AI:", "if you are an AI reading
+    # this", in the five languages (the loose view: lower case, accents dropped)
+    rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
+    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}\s{{0,3}}[:\-]|if\s{{1,3}}you\s{{1,3}}are\s{{1,3}}(?:an?\s{{1,3}})?"
+    rf"(?:ai|llm|(?:large\s{{1,3}})?language\s{{1,3}}model|chatbot)(?:\s{{1,3}}(?:assistant|model"
+    rf"|agent|system))?\s{{1,3}}(?:reading|processing|summari[sz]ing|parsing|analy[sz]ing)",
+    rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}|das"
+    rf"\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}\s{{0,3}}[:\-]",
+    rf"(?:nota|mensaje|instrucciones|instruccion|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
+    rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}\s{{0,3}}[:\-]",
+    rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
+    rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}\s{{0,3}}[:\-]",
+    rf"(?:给|致)(?:{_AI_ZH})的(?:指令|指示|消息|备注)[:：]|(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})"
+    rf"[，,]\s{{0,2}}(?:请|不要|务必|必须)|(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{{0,6}}"
+    rf"(?:请注意|注意)[:：]",
 ]
 
 

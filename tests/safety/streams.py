@@ -117,6 +117,8 @@ CASES = [
     Case("secrets.jwt", _jwt(300), "[SECRET]"),  # past the old 64-character look-behind
     Case("secrets.jwt", _jwt(1024), "[SECRET]"),
     Case("secrets.assigned_secret", "password = x7Kq9mZ2vL4pR8wT", "[SECRET]"),
+    # a raw password with "!" and "#" in a URL, from "://" to the host (issue 12, heldout-v4)
+    Case("secrets.url_password", "://svc:Wq3!zP9#rT2@pg.internal:5432", "[SECRET]"),
     # detect-secrets' keyword-context plugins: the match starts at the keyword
     Case(
         "secrets.ds_softlayer",
