@@ -22,6 +22,7 @@ from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
+    CJK_CHAR,
     DETECT_SECRETS_KEYWORD,
     INJECTION,
     KEYWORD_LINE,
@@ -378,9 +379,24 @@ def _injection_rules() -> list[Detector]:
             view="loose",
             decode_base64=True,
             std_re=True,  # the same matches as `regex` (a test), found in two thirds of the time
+            needs=CJK_CHAR if re.search(CJK_CHAR, p) else "",
+            keywords=_leading_words(p),
         )
         for i, p in enumerate(INJECTION)
     ]
+
+
+_LEADING = re.compile(r"^\(\?:((?:[^\W\d_]+(?:s\?)?\|)+[^\W\d_]+(?:s\?)?)\)")
+
+
+def _leading_words(pattern: str) -> tuple[str, ...]:
+    """The words of a rule that begins with a group of plain alternatives ("(?:ignore|
+    disregard|...)"): every match holds one, so the rule runs only on text that has one
+    (scan.Group finds all such words in one pass). Empty when one has two letters or fewer
+    ("ai"): such a gate would let nearly every text through."""
+    m = _LEADING.match(pattern)
+    words = tuple(w.removesuffix("s?") for w in m.group(1).split("|")) if m else ()
+    return words if all(len(w) >= 3 or not w.isascii() for w in words) else ()
 
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:

@@ -490,6 +490,10 @@ _AI_FR = (
 )
 _AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
 
+# Every match of a rule written with CJK characters holds one: such rules run only on text
+# that has one (RegexDetector.needs), so the other languages pay one scan for all of them
+CJK_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
+
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
     r"|your\s{1,3}|my\s{1,3}|these\s{1,3}|those\s{1,3})?(?:previous|prior|above|earlier|preceding"
@@ -526,20 +530,22 @@ INJECTION = [
     r"(?:没有|不受|摆脱)(?:任何)?(?:的)?(?:限制|约束|审查|过滤)",
     r"(?:之前|以前|先前|上面|原来)的(?:所有)?(?:指令|规则|设定|指示)(?:全部|都|一律)?(?:作废|无效|失效|取消)",
     # a document that speaks to the AI reading it: "note to the AI:", "if you are an AI reading
-    # this", in the five languages (the loose view: lower case, accents dropped)
+    # this", in the five languages (the loose view: lower case, accents dropped). Kept apart:
+    # `re` scans each short alternation in a tenth of a millisecond less than their union
     rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
-    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}\s{{0,3}}[:\-]|if\s{{1,3}}you\s{{1,3}}are\s{{1,3}}(?:an?\s{{1,3}})?"
-    rf"(?:ai|llm|(?:large\s{{1,3}})?language\s{{1,3}}model|chatbot)(?:\s{{1,3}}(?:assistant|model"
-    rf"|agent|system))?\s{{1,3}}(?:reading|processing|summari[sz]ing|parsing|analy[sz]ing)",
-    rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}|das"
-    rf"\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}\s{{0,3}}[:\-]",
+    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}\s{{0,3}}[:\-]",
+    r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
+    r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
+    r"|summari[sz]ing|parsing|analy[sz]ing)",
+    rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}"
+    rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}\s{{0,3}}[:\-]",
     rf"(?:nota|mensaje|instrucciones|instruccion|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}\s{{0,3}}[:\-]",
     rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
     rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}\s{{0,3}}[:\-]",
-    rf"(?:给|致)(?:{_AI_ZH})的(?:指令|指示|消息|备注)[:：]|(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})"
-    rf"[，,]\s{{0,2}}(?:请|不要|务必|必须)|(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{{0,6}}"
-    rf"(?:请注意|注意)[:：]",
+    rf"(?:给|致)(?:{_AI_ZH})的(?:指令|指示|消息|备注)[:：]",
+    rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
+    r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意)[:：]",
 ]
 
 
