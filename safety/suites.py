@@ -19,6 +19,8 @@
 - heldout-v4: 350 texts in five languages over all five categories (attacks, PII and secrets in
   messages, logs and config, look-alikes and hard negatives), by a third such writer, added
   before the detector it is first scored with was trained (safety/data/heldout/heldout_v4.md).
+- heldout-v5: 300 more such texts by a fourth writer, commissioned after heldout-v4's errors
+  were read and fixed, to score those fixes on unseen text (safety/data/heldout/heldout_v5.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -81,6 +83,7 @@ SUITES = {
         HELDOUT.with_name("heldout_v3.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
     "heldout-v4": Suite(HELDOUT.with_name("heldout_v4.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v5": Suite(HELDOUT.with_name("heldout_v5.jsonl"), lambda r: list(r["labels"])),
 }
 
 
