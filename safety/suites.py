@@ -21,6 +21,8 @@
   before the detector it is first scored with was trained (safety/data/heldout/heldout_v4.md).
 - heldout-v5: 300 more such texts by a fourth writer, commissioned after heldout-v4's errors
   were read and fixed, to score those fixes on unseen text (safety/data/heldout/heldout_v5.md).
+- heldout-v6: 300 more by a fifth writer, written while the answer to heldout-v5's false alarms
+  was being trained, and scored once at the end (safety/data/heldout/heldout_v6.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -84,6 +86,7 @@ SUITES = {
     ),
     "heldout-v4": Suite(HELDOUT.with_name("heldout_v4.jsonl"), lambda r: list(r["labels"])),
     "heldout-v5": Suite(HELDOUT.with_name("heldout_v5.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v6": Suite(HELDOUT.with_name("heldout_v6.jsonl"), lambda r: list(r["labels"])),
 }
 
 
