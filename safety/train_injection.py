@@ -45,6 +45,7 @@ DATA = [
     Path(__file__).with_name("data") / "injection_tuned.jsonl",
     Path(__file__).with_name("data") / "injection_benign_docs.jsonl",
     Path(__file__).with_name("data") / "injection_benign_trigger.jsonl",
+    Path(__file__).with_name("data") / "injection_benign_tech.jsonl",
 ]
 
 
