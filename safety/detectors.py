@@ -25,14 +25,13 @@ from safety.patterns import (
     CJK_CHAR,
     DETECT_SECRETS_KEYWORD,
     INJECTION,
-    KEYWORD_LINE,
+    LOCATED_SECRETS,
     PHONE_CONTEXT,
     PII,
     SECRET_NEEDS,
     SECRETS,
     STD_RE_SECRETS,
     STREAM_FLAG_SECRETS,
-    keyword_value,
 )
 
 
@@ -400,7 +399,7 @@ def _leading_words(pattern: str) -> tuple[str, ...]:
 
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:
-    keyword_line = key == "ds_keyword"
+    keywords, locate = LOCATED_SECRETS.get(key, ((), None))
     return RegexDetector(
         f"secrets.{key}",
         "secrets",
@@ -409,9 +408,9 @@ def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | Non
         validate=validate,
         std_re=key in STD_RE_SECRETS,
         holds=key not in STREAM_FLAG_SECRETS,
-        keywords=KEYWORD_LINE if keyword_line else (),
+        keywords=keywords,
         needs=SECRET_NEEDS if key.removeprefix("ds_") in DETECT_SECRETS_KEYWORD else "",
-        locate=keyword_value if keyword_line else None,
+        locate=locate,
     )
 
 

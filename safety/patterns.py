@@ -6,6 +6,7 @@ these tables into detectors.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -253,25 +254,57 @@ def _bare_secret(value: str) -> bool:
     return len(value) >= 6 and not _BARE_NOT_SECRET.search(value)
 
 
+_PROSE_TOKEN = regex.compile(r"[^\s,;，。、：:]+")
+# code, markup, a URL or path, a variable ("$GITHUB_URL"), a word ending a sentence
+_PROSE_NOT = regex.compile(r"[()\[\]=|<>{}]|://|^[/~$]|^[^\W\d_]+[?!.:;]+$")
+_JOINERS = "-_./'\"„“”‚‘’«»"  # join words and numbers: not the symbols of a password
+
+
+def prose_password_value(text: str) -> tuple[int, int] | None:
+    """The password in the four words after a password word ("Passwort mqMyN_stvk&#VCqtA",
+    "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"): 8-64 characters, not
+    code, a path or a URL, with three of lower case, upper case, digits and symbols (not "-_./" or
+    quotes), and random-looking (the entropy check). "Passwort vergessen", "Passwort-Manager",
+    "password manager" and "mot de passe oublié. Connectez-vous" have none."""
+    for m in itertools.islice(_PROSE_TOKEN.finditer(text), 1, 5):  # after the word itself
+        token = m.group().strip("=\"'()[]«»“”").rstrip(".")
+        if token and _prose_secret(token):
+            a = m.start() + m.group().index(token)
+            return a, a + len(token)
+    return None
+
+
+def _prose_secret(token: str) -> bool:
+    kinds = sum(
+        (any(c.islower() for c in token), any(c.isupper() for c in token),
+         any(c.isdigit() for c in token), any(not c.isalnum() and c not in _JOINERS for c in token))
+    )  # fmt: skip
+    if not 8 <= len(token) <= 64 or kinds < 3 or _PROSE_NOT.search(token):
+        return False
+    return not (_PLACEHOLDER.search(token) or _REFERENCE.search(token)) and _entropy(token) >= 3.0
+
+
 def _entropy_ok(s: str) -> bool:
     """Generic 'key = value' secrets: the value must look random, not like a word."""
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    return len(value) >= 8 and _entropy(value) >= 3.0 and any(c.isdigit() for c in value)
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy of the characters, in bits."""
     import math
     from collections import Counter
 
-    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
-    value = value.strip().strip("'\"")
-    if len(value) < 8:
-        return False
-    counts = Counter(value)
-    h = -sum(c / len(value) * math.log2(c / len(value)) for c in counts.values())
-    return h >= 3.0 and any(c.isdigit() for c in value)
+    return -sum(c / len(value) * math.log2(c / len(value)) for c in Counter(value).values())
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_VERSION_WORD = (  # also a standard's or firmware's numbered section, in the five languages
-    r"(?:version|ver\.?|release|build|v|sdk|firmware|fw|section|chapter|clause|§"
+_VERSION_WORD = (  # also a standard's or firmware's numbered section, in the five languages;
+    # a whole word: "server 85.214.132.117" ends in "ver" and is an address
+    r"(?:(?<![a-z])(?:version|ver\.?|release|build|v|sdk|firmware|fw|section|chapter|clause|§"
     r"|abschnitt|kapitel|secci[oó]n|apartado|cap[ií]tulo|chapitre|versi[oó]n|版本|固件|章节"
-    r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to|[=<>~!]=)\s{0,2}"
+    r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to)|[=<>~!]=)\s{0,2}"
 )
 
 # Chinese and Japanese put no space between words: in "卡号4111111111111111，" or "IP是10.0.12.5"
@@ -449,6 +482,14 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
         _secret_value,
     ),
+    # a password written in prose or notes after its word, in the five languages ("Passwort
+    # mqMyN_stvk&#VCqtA", "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"):
+    # the word and what follows on its line; prose_password_value finds the password in it
+    "prose_password": (
+        r"(?i)(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|mot\s{1,2}de\s{1,2}passe|mdp|密码"
+        r"|口令)[^\n]{1,60}",
+        None,
+    ),
     "url_password": (  # ://user:password@host (detect-secrets' BasicAuthDetector shape)
         # from the "://" on: a pattern that begins with the scheme could begin at any word and
         # would hold every streamed word; the span is the credentials and host
@@ -469,11 +510,20 @@ SECRETS = {k: (p if k.startswith("ds_") else cjk_edges(p), v) for k, (p, v) in S
 # detect-secrets' keyword plugins' patterns, written for the standard `re` module, which finds
 # their matches three times faster than `regex` (on 2,000 characters of prose 0.31 vs 0.73 ms)
 STD_RE_SECRETS = frozenset({*(f"ds_{k}" for k in DETECT_SECRETS_KEYWORD), "ds_keyword"})
-STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword"})
+STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword", "prose_password"})
 # ds_keyword runs only on text with one of these (scan.Group's keyword prefilter; every name of
 # detect-secrets' list contains one), reports the value keyword_value finds, and flags streamed
 # output, since a line would be held to its end. Standard `re`, like the plugin.
 KEYWORD_LINE = ("key", "pass", "pwd", "secret", "contrase")
+# detectors that read a stretch of text and report the credential inside it, with the words one
+# of which every match holds (scan.Group's keyword prefilter) and the function that finds it
+LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
+    "ds_keyword": (KEYWORD_LINE, keyword_value),
+    "prose_password": (
+        ("password", "passwort", "kennwort", "contrase", "passe", "mdp", "密码", "口令"),
+        prose_password_value,
+    ),
+}
 # Every match of a keyword plugin has a value of 24 to 64 letters, digits, "_" or "-" (64 hex,
 # 24 letters, 44 characters, 48 hex). Their patterns try every position of the text, so they
 # run only on text with such a run (RegexDetector.needs): on 2,000 characters of prose without

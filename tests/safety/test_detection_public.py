@@ -95,6 +95,16 @@ FOUND_V4 = [  # kinds heldout-v4 showed missing (the texts here are written anew
     ("secrets", "export GITLAB_CI_TOKEN=9fX2kQ7mL1pZ8wR3"),
 ]
 
+FOUND_V6 = [  # kinds heldout-v6 showed missing (the texts here are written anew)
+    # a password written in notes after its word, in the five languages
+    ("secrets", "Zugang Portal: Benutzer m.keller, Passwort Tq7#wLz9!pR"),
+    ("secrets", "la contraseña del panel es Vb8$kLm2Qz"),
+    ("secrets", "mot de passe admin : Hx4&pQ9!zRt"),
+    ("secrets", "系统管理员密码 Pz4!kQ8#mW2x，别外传"),
+    # an address after a word that ends in "ver" ("server") is not a version
+    ("pii_network", "the server 85.214.132.117 is down since midnight"),
+]
+
 CLEAN_V4 = [
     'Die Anleitung sagt API_KEY="DEIN-API-SCHLÜSSEL-HIER" - so lassen?',
     "Dans le YAML ils mettent password: VOTRE_MOT_DE_PASSE, c'est bien ?",
@@ -105,10 +115,15 @@ CLEAN_V4 = [
     "Instructions for assembling the shelf: start with the base.",
     "If you are an assistant manager, please fill in the form.",
     "给模型的提示词应该怎么写比较好？",
+    "Passwort vergessen – wie setze ich es zurück?",
+    "Is a password manager like KeePassXC safe enough?",
+    "mot de passe oublié ? Connectez-vous à votre espace client.",
+    "¿Está bien esta validación de contraseña en JavaScript?",
+    'creating-a-strong-password":"/en/enterprise-server@3.0/auth',
 ]
 
 
-@pytest.mark.parametrize(("category", "text"), FOUND_V4)
+@pytest.mark.parametrize(("category", "text"), FOUND_V4 + FOUND_V6)
 def test_kinds_a_blind_set_found_missing_are_found(category: str, text: str) -> None:
     assert category in categories(text)
 
