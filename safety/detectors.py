@@ -19,12 +19,11 @@ import regex
 
 from safety.gitleaks_rules import holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
+from safety.injection_rules import CJK_CHAR, INJECTION
 from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
-    CJK_CHAR,
     DETECT_SECRETS_KEYWORD,
-    INJECTION,
     LOCATED_SECRETS,
     PHONE_CONTEXT,
     PII,

@@ -1,13 +1,11 @@
-"""What the built-in detectors look for: the PII, secret and prompt-injection patterns, and the
-checks that confirm a candidate (checksums, number plans, entropy). `safety.detectors` turns
-these tables into detectors.
+"""What the built-in detectors look for: the PII and secret patterns, and the checks that
+confirm a candidate (checksums, number plans, entropy). `safety.detectors` turns these tables
+into detectors; the prompt-injection phrasings are in `safety.injection_rules`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import itertools
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +15,14 @@ from stdnum import iban, luhn
 from stdnum.us import ssn as us_ssn
 
 from safety.gitleaks_rules import allowed_by_gitleaks
+from safety.secret_values import (
+    keyword_value,
+    no_x_run,
+    not_placeholder,
+    placeholder,
+    prose_password_value,
+    secret_value,
+)
 
 # Checksums and number formats come from python-stdnum (luhn, iban, us.ssn) and Google's
 # libphonenumber port (phonenumbers): maintained registries of what each country issues, which
@@ -137,166 +143,12 @@ def email_ok(s: str) -> bool:
     return bool(_PSL(s.rsplit("@", 1)[1]).suffix)  # type: ignore[operator]
 
 
-def _not_placeholder(s: str) -> bool:
-    """A key's random part, not "sk-XXXXXXXX..." or "sk-your-key-here-..."."""
-    body = regex.sub(r"^[a-z]{2,4}[_-](?:(?:proj|svcacct|admin|ant|live|test)[_-])?", "", s)
-    return len(set(body)) >= 8 and not _PLACEHOLDER.search(body)
-
-
-def _no_x_run(s: str) -> bool:
-    """Not a key written with a run of x's ("ghp_xxxx...", "glpat-XXXX...", "AKIAXXXX...")."""
-    return not _X_RUN.search(s)
-
-
 def ipv6_ok(s: str) -> bool:
     try:
         ipaddress.IPv6Address(s)
     except ValueError:
         return False
     return s.count(":") >= 2 and sum(1 for g in s.split(":") if g) >= 3  # not "::", "::1"
-
-
-_PLACEHOLDER = regex.compile(
-    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
-    # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
-    # "VOTRE_MOT_DE_PASSE", "tu_clave", "你的API密钥")
-    r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
-    r"|(?:你的|您的)\w+"
-    r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
-    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)@?$"  # "insert_key_here"
-    r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))",
-    regex.IGNORECASE,
-)
-_X_RUN = regex.compile(r"x{6,}|X{6,}")
-_REFERENCE = regex.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?$|^(?:os\.)?getenv|^env\[")
-
-
-def _secret_value(s: str) -> bool:
-    """An assigned value that is a credential: not a placeholder, not a reference to another
-    variable (settings.DB_PASSWORD), and random-looking (the entropy check below)."""
-    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
-    value = value.strip().strip("'\"")
-    if _PLACEHOLDER.search(value) or _REFERENCE.search(value):
-        return False
-    return _entropy_ok(s)
-
-
-_Keyword = tuple[re.Pattern[str], re.Pattern[str], int]  # ignoring case, on lower case, group
-
-
-def _keyword_plugin() -> tuple[list[_Keyword], re.Pattern[str]]:
-    """detect-secrets' KeywordDetector: its patterns for a value assigned to, compared with, or
-    passed as a password/secret/API-key name, each with the group that is the value (written
-    for the standard `re`), and its list of those names. The quoted forms it uses for text of no
-    known file type come first, then the forms of its other file types (YAML and config
-    `password: value`, Go `:=`, C `char pw[] = "..."` and `@"..."`, C++ `secret("...")`): a
-    prompt carries no file name, so every form is tried, and an unquoted value must look like
-    a credential (see `_bare_secret`). Each pattern also without IGNORECASE, for lower-cased
-    text: `re` searches that 20 times faster (8 vs 180 us on 500 characters); it is only made
-    where the pattern's own letters are lower case, so both find the same."""
-    from detect_secrets.plugins import keyword
-
-    tables = (
-        keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
-        keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP,
-        keyword.C_PLUS_PLUS_REGEX_TO_GROUP,
-        keyword.GOLANG_DENYLIST_REGEX_TO_GROUP,
-        keyword.CONFIG_DENYLIST_REGEX_TO_GROUP,
-    )
-    out, seen = [], set()
-    for rx, group in (item for table in tables for item in table.items()):
-        if rx.pattern in seen:
-            continue
-        seen.add(rx.pattern)
-        letters = re.sub(r"\\.", "", rx.pattern)
-        lower = re.compile(rx.pattern, rx.flags & ~re.IGNORECASE) if letters.islower() else rx
-        out.append((rx, lower, group))
-    return out, re.compile("|".join(keyword.DENYLIST))
-
-
-_KEYWORD_REGEXES, _KEYWORD_NAME = _keyword_plugin()
-
-
-def keyword_value(line: str) -> tuple[int, int] | None:
-    """The span of the value detect-secrets' keyword patterns find in `line` (a hard-coded
-    password or key), unless it is a placeholder, a reference or a run of x's."""
-    low = line.lower()
-    same = len(low) == len(line)  # lower-casing kept every offset (not so for "İ")
-    if not _KEYWORD_NAME.search(low):
-        return None
-    for rx, lower, group in _KEYWORD_REGEXES:
-        m = lower.search(low) if same else rx.search(line)
-        if m is None:
-            continue
-        a, b = m.span(group)
-        value = line[a:b]
-        if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
-            continue
-        quoted = a > 0 and line[a - 1] in "'\"`"
-        if quoted or _bare_secret(value):
-            return a, b
-    return None
-
-
-_BARE_NOT_SECRET = regex.compile(
-    r"\s|^[~./]|://|^\W+$|^[A-Za-z_-]+$|^\d+$|redacted"
-    r"|^[A-Za-z_][\w.]*(?:[(\[].*|[)\]][),;]*)$",  # code: db_password), os.environ["KEY"]
-    regex.I,
-)
-
-
-def _bare_secret(value: str) -> bool:
-    """An unquoted value after a password or key name that reads as the credential itself: one
-    run of 6 or more characters, not a word or words joined by "-" or "_", a number, a path, a
-    URL, a run of symbols ("password: ********"), a redacted one or code (a name, a call or a
-    subscript: `password=db_password)`). "password: I forgot it",
-    "pwd: /home/me" and YAML's "secretStoreRef: aws-secretsmanager" are not credentials."""
-    return len(value) >= 6 and not _BARE_NOT_SECRET.search(value)
-
-
-_PROSE_TOKEN = regex.compile(r"[^\s,;，。、：:]+")
-# code, markup, a URL or path, a variable ("$GITHUB_URL"), a word ending a sentence
-_PROSE_NOT = regex.compile(r"[()\[\]=|<>{}]|://|^[/~$]|^[^\W\d_]+[?!.:;]+$")
-_JOINERS = "-_./'\"„“”‚‘’«»"  # join words and numbers: not the symbols of a password
-
-
-def prose_password_value(text: str) -> tuple[int, int] | None:
-    """The password in the four words after a password word ("Passwort mqMyN_stvk&#VCqtA",
-    "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"): 8-64 characters, not
-    code, a path or a URL, with three of lower case, upper case, digits and symbols (not "-_./" or
-    quotes), and random-looking (the entropy check). "Passwort vergessen", "Passwort-Manager",
-    "password manager" and "mot de passe oublié. Connectez-vous" have none."""
-    for m in itertools.islice(_PROSE_TOKEN.finditer(text), 1, 5):  # after the word itself
-        token = m.group().strip("=\"'()[]«»“”").rstrip(".")
-        if token and _prose_secret(token):
-            a = m.start() + m.group().index(token)
-            return a, a + len(token)
-    return None
-
-
-def _prose_secret(token: str) -> bool:
-    kinds = sum(
-        (any(c.islower() for c in token), any(c.isupper() for c in token),
-         any(c.isdigit() for c in token), any(not c.isalnum() and c not in _JOINERS for c in token))
-    )  # fmt: skip
-    if not 8 <= len(token) <= 64 or kinds < 3 or _PROSE_NOT.search(token):
-        return False
-    return not (_PLACEHOLDER.search(token) or _REFERENCE.search(token)) and _entropy(token) >= 3.0
-
-
-def _entropy_ok(s: str) -> bool:
-    """Generic 'key = value' secrets: the value must look random, not like a word."""
-    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
-    value = value.strip().strip("'\"")
-    return len(value) >= 8 and _entropy(value) >= 3.0 and any(c.isdigit() for c in value)
-
-
-def _entropy(value: str) -> float:
-    """Shannon entropy of the characters, in bits."""
-    import math
-    from collections import Counter
-
-    return -sum(c / len(value) * math.log2(c / len(value)) for c in Counter(value).values())
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -452,27 +304,27 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     # example; ours were looser and flagged its "wrong suffix" cases)
     "aws_access_key": (
         r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])",
-        _no_x_run,
+        no_x_run,
     ),
     "github_token": (
         r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255})(?!\w)",
-        _no_x_run,
+        no_x_run,
     ),
     "openai_key": (  # not "sk-ant-": an Anthropic key (gitleaks' rule knows its format)
         r"(?<![\w-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,200}(?![\w-])",
-        _not_placeholder,
+        not_placeholder,
     ),
     # looser than gitleaks' rule (108 characters ending in AA): a truncated key is redacted too
-    "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", _not_placeholder),
+    "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", not_placeholder),
     "google_api_key": (  # gitleaks' allowlist: the public example keys of Google's docs
         r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])",
-        lambda s: _not_placeholder(s) and not allowed_by_gitleaks("gcp-api-key", s),
+        lambda s: not_placeholder(s) and not allowed_by_gitleaks("gcp-api-key", s),
     ),
     "jwt": (
         r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,1000}\.eyJ[A-Za-z0-9_-]{8,1000}\.[A-Za-z0-9_-]{8,1000}",
         None,
     ),
-    "assigned_secret": (  # NAME = value, NAME: value, requirepass value; _secret_value decides
+    "assigned_secret": (  # NAME = value, NAME: value, requirepass value; secret_value decides
         # the keyword may end a longer name (DB_PASSWORD, aws_secret_access_key; "pass", "token"
         # after "_": SMTP_PASS, HF_TOKEN): the match starts at the keyword, so ordinary
         # words never look like the start of one
@@ -480,7 +332,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"|auth[_-]?token|(?<=_)token|password|passwd|pwd|(?<=_)pass|client[_-]?secret)"
         r"[\"']?\s{0,3}[:=]"
         r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
-        _secret_value,
+        secret_value,
     ),
     # a password written in prose or notes after its word, in the five languages ("Passwort
     # mqMyN_stvk&#VCqtA", "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"):
@@ -498,9 +350,9 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         # and space: people paste raw passwords ("Tq8!vR2m#Lp4e"), not percent-encoded ones
         r"(?<![:/])://[^:/?#\[\]@\s]{0,100}:[^/@\s\"'`]{3,200}"
         r"@[^\s/?#@]{1,255}",
-        lambda s: not _PLACEHOLDER.search(s[3:].split("@")[0].split(":", 1)[1]),
+        lambda s: not placeholder(s[3:].split("@")[0].split(":", 1)[1]),
     ),
-    **{f"ds_{k}": (p, _no_x_run) for k, p in DETECT_SECRETS.items()},
+    **{f"ds_{k}": (p, no_x_run) for k, p in DETECT_SECRETS.items()},
     # a line (in pieces of 500) that names a password, secret or key: keyword_value finds the
     # value in it (KEYWORD_LINE: its own keywords, span and stream treatment)
     "ds_keyword": (r"[^\n]{1,500}", None),
@@ -529,74 +381,4 @@ LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int
 # run only on text with such a run (RegexDetector.needs): on 2,000 characters of prose without
 # one they cost 0.54 ms of the input check's 2.5; the search costs 0.02.
 SECRET_NEEDS = r"[A-Za-z0-9_\-]{24}"
-# Prompt injection: phrasings that try to override the system's instructions or extract them.
-# who an injected document speaks to, per language (INJECTION's last rules)
-_AI_EN = r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt)s?"
-_AI_DE = r"(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?|modell(?:e)?)"
-_AI_ES = r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente)s?"
-_AI_FR = (
-    r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
-    r"|robot)s?"
-)
-_AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
-
-# Every match of a rule written with CJK characters holds one: such rules run only on text
-# that has one (RegexDetector.needs), so the other languages pay one scan for all of them
-CJK_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
-
-INJECTION = [
-    r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
-    r"|your\s{1,3}|my\s{1,3}|these\s{1,3}|those\s{1,3})?(?:previous|prior|above|earlier|preceding"
-    r"|original|initial|system|existing)\s{0,3}(?:instructions?|prompts?|rules|directions"
-    r"|guidelines|constraints|context|messages?)",
-    r"(?:ignore|disregard|forget|override|bypass)\s{1,3}(?:all|any|your)\s{1,3}(?:instructions"
-    r"|rules|guidelines|restrictions|safety\s{1,3}rules)",
-    # "your" instructions are the model's; "the" prompt/instructions must be its own kind
-    # ("print the instructions for the shelf" and "show me the prompt you used" are not)
-    r"(?:reveal|print|show|repeat|output|leak|display|tell\s{1,3}me)\s{1,3}(?:me\s{1,3})?"
-    r"(?:your\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
-    r"|initial\s{1,3})?(?:system\s{1,3}prompt|system\s{1,3}message|instructions|hidden\s{1,3}"
-    r"prompt|prompt)|the\s{1,3}(?:full\s{1,3}|entire\s{1,3}|exact\s{1,3})?(?:system\s{1,3}"
-    r"(?:prompt|message|instructions)|(?:hidden|secret|initial|original)\s{1,3}(?:prompt"
-    r"|instructions)))",
-    r"you\s{1,3}are\s{1,3}(?:now\s{1,3})?(?:dan|in\s{1,3}developer\s{1,3}mode|jailbroken"
-    r"|unrestricted|unfiltered|no\s{1,3}longer\s{1,3}bound)",
-    r"(?:developer|god|jailbreak|dan)\s{1,3}mode\s{1,3}(?:enabled|activated|on)",
-    r"do\s{1,3}anything\s{1,3}now",
-    r"(?:pretend|act|behave|imagine)\s{1,3}(?:that\s{1,3})?(?:you\s{1,3}(?:have|are)|as\s{1,3}"
-    r"(?:if\s{1,3})?(?:you\s{1,3}(?:have|are|were))?)\s{0,3}(?:an?\s{1,3})?(?:no|without|unbound"
-    r"|free\s{1,3}of)\s{0,3}(?:any\s{1,3})?(?:rules|restrictions|filters|guidelines|limits"
-    r"|ethics|content\s{1,3}polic(?:y|ies))",
-    r"<\|?(?:im_start|system|im_end)\|?>\s{0,3}(?:system)?",
-    r"\[(?:system|inst)\]|<<sys>>",
-    r"new\s{1,3}(?:system\s{1,3})?instructions?\s{0,3}:",
-    # Chinese (no spaces between words; the learned model has too little Chinese to learn from)
-    r"(?:忽略|无视|忘掉|忘记|不要理会|别管|跳过|抛开|放弃)(?:掉|你)?(?:之前|以前|先前|上面|上述|前面"
-    r"|原来|原有|所有|全部|一切|开发者)?(?:给你)?的?(?:所有|全部|一切)?(?:的)?(?:指令|指示|规则|设定|提示"
-    r"|说明|要求|限制|约束|安全策略)",
-    r"(?:输出|显示|告诉我|泄露|打印|重复|给我看|透露|展示|复述)(?:一下|出)?(?:你的|你)?(?:完整的?|全部)?"
-    r"(?:系统提示词?|系统指令|初始指令|隐藏指令|系统设定|提示词|原始指令)",
-    r"(?:开发者|上帝|越狱|无限制|dan)模式",
-    r"(?:没有|不受|摆脱)(?:任何)?(?:的)?(?:限制|约束|审查|过滤)",
-    r"(?:之前|以前|先前|上面|原来)的(?:所有)?(?:指令|规则|设定|指示)(?:全部|都|一律)?(?:作废|无效|失效|取消)",
-    # a document that speaks to the AI reading it: "note to the AI:", "if you are an AI reading
-    # this", in the five languages (the loose view: lower case, accents dropped). Kept apart:
-    # `re` scans each short alternation in a tenth of a millisecond less than their union
-    rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
-    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}\s{{0,3}}[:\-]",
-    r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
-    r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
-    r"|summari[sz]ing|parsing|analy[sz]ing)",
-    rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}"
-    rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}\s{{0,3}}[:\-]",
-    rf"(?:nota|mensaje|instrucciones|instruccion|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
-    rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}\s{{0,3}}[:\-]",
-    rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
-    rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}\s{{0,3}}[:\-]",
-    rf"(?:给|致)(?:{_AI_ZH})的(?:指令|指示|消息|备注)[:：]",
-    rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
-    r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意)[:：]",
-]
-
-
 CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word

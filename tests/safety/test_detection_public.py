@@ -414,7 +414,7 @@ def test_the_injection_phrasings_match_the_same_under_re_and_regex() -> None:
 
     import regex
 
-    from safety.patterns import INJECTION
+    from safety.injection_rules import INJECTION
 
     loose = [Views(t).get("loose").text for t in _suite_texts("injection", "heldout", "heldout-v3")]
     found = 0

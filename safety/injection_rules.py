@@ -1,0 +1,75 @@
+"""Prompt-injection phrase rules: wordings that try to override the system's instructions or
+extract them, in English, German, Spanish, French and Chinese, for the loose view (lower case,
+accents dropped, leetspeak undone). They run next to the learned detector (safety/learned.py)
+and, unlike it, can hold streamed output. Hand rules, since no library lists these phrasings.
+"""
+
+from __future__ import annotations
+
+# who an injected document speaks to, per language (INJECTION's last rules)
+_AI_EN = r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt)s?"
+_AI_DE = r"(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?|modell(?:e)?)"
+_AI_ES = r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente)s?"
+_AI_FR = (
+    r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
+    r"|robot)s?"
+)
+_AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
+
+# Every match of a rule written with CJK characters holds one: such rules run only on text
+# that has one (RegexDetector.needs), so the other languages pay one scan for all of them
+CJK_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
+
+INJECTION = [
+    r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
+    r"|your\s{1,3}|my\s{1,3}|these\s{1,3}|those\s{1,3})?(?:previous|prior|above|earlier|preceding"
+    r"|original|initial|system|existing)\s{0,3}(?:instructions?|prompts?|rules|directions"
+    r"|guidelines|constraints|context|messages?)",
+    r"(?:ignore|disregard|forget|override|bypass)\s{1,3}(?:all|any|your)\s{1,3}(?:instructions"
+    r"|rules|guidelines|restrictions|safety\s{1,3}rules)",
+    # "your" instructions are the model's; "the" prompt/instructions must be its own kind
+    # ("print the instructions for the shelf" and "show me the prompt you used" are not)
+    r"(?:reveal|print|show|repeat|output|leak|display|tell\s{1,3}me)\s{1,3}(?:me\s{1,3})?"
+    r"(?:your\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
+    r"|initial\s{1,3})?(?:system\s{1,3}prompt|system\s{1,3}message|instructions|hidden\s{1,3}"
+    r"prompt|prompt)|the\s{1,3}(?:full\s{1,3}|entire\s{1,3}|exact\s{1,3})?(?:system\s{1,3}"
+    r"(?:prompt|message|instructions)|(?:hidden|secret|initial|original)\s{1,3}(?:prompt"
+    r"|instructions)))",
+    r"you\s{1,3}are\s{1,3}(?:now\s{1,3})?(?:dan|in\s{1,3}developer\s{1,3}mode|jailbroken"
+    r"|unrestricted|unfiltered|no\s{1,3}longer\s{1,3}bound)",
+    r"(?:developer|god|jailbreak|dan)\s{1,3}mode\s{1,3}(?:enabled|activated|on)",
+    r"do\s{1,3}anything\s{1,3}now",
+    r"(?:pretend|act|behave|imagine)\s{1,3}(?:that\s{1,3})?(?:you\s{1,3}(?:have|are)|as\s{1,3}"
+    r"(?:if\s{1,3})?(?:you\s{1,3}(?:have|are|were))?)\s{0,3}(?:an?\s{1,3})?(?:no|without|unbound"
+    r"|free\s{1,3}of)\s{0,3}(?:any\s{1,3})?(?:rules|restrictions|filters|guidelines|limits"
+    r"|ethics|content\s{1,3}polic(?:y|ies))",
+    r"<\|?(?:im_start|system|im_end)\|?>\s{0,3}(?:system)?",
+    r"\[(?:system|inst)\]|<<sys>>",
+    r"new\s{1,3}(?:system\s{1,3})?instructions?\s{0,3}:",
+    # Chinese (no spaces between words; the learned model has too little Chinese to learn from)
+    r"(?:忽略|无视|忘掉|忘记|不要理会|别管|跳过|抛开|放弃)(?:掉|你)?(?:之前|以前|先前|上面|上述|前面"
+    r"|原来|原有|所有|全部|一切|开发者)?(?:给你)?的?(?:所有|全部|一切)?(?:的)?(?:指令|指示|规则|设定|提示"
+    r"|说明|要求|限制|约束|安全策略)",
+    r"(?:输出|显示|告诉我|泄露|打印|重复|给我看|透露|展示|复述)(?:一下|出)?(?:你的|你)?(?:完整的?|全部)?"
+    r"(?:系统提示词?|系统指令|初始指令|隐藏指令|系统设定|提示词|原始指令)",
+    r"(?:开发者|上帝|越狱|无限制|dan)模式",
+    r"(?:没有|不受|摆脱)(?:任何)?(?:的)?(?:限制|约束|审查|过滤)",
+    r"(?:之前|以前|先前|上面|原来)的(?:所有)?(?:指令|规则|设定|指示)(?:全部|都|一律)?(?:作废|无效|失效|取消)",
+    # a document that speaks to the AI reading it: "note to the AI:", "if you are an AI reading
+    # this", in the five languages (the loose view: lower case, accents dropped). Kept apart:
+    # `re` scans each short alternation in a tenth of a millisecond less than their union
+    rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
+    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}\s{{0,3}}[:\-]",
+    r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
+    r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
+    r"|summari[sz]ing|parsing|analy[sz]ing)",
+    rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}"
+    rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}\s{{0,3}}[:\-]",
+    rf"(?:nota|mensaje|instrucciones|instruccion|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
+    rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}\s{{0,3}}[:\-]",
+    rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
+    rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}\s{{0,3}}[:\-]",
+    rf"(?:给|致)(?:{_AI_ZH})的(?:指令|指示|消息|备注)[:：]",
+    rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
+    r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意)[:：]",
+]

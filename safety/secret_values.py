@@ -1,0 +1,170 @@
+"""When a candidate is a credential: not a placeholder ("sk-XXXX", "your_key", "insert_key_here"),
+not a reference to another variable (settings.DB_PASSWORD, os.environ[...]), and random-looking;
+and where the value is in a line that names a password (detect-secrets' keyword patterns, a
+password written in notes). `safety.patterns` uses these as the secrets' validators.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import regex
+
+_PLACEHOLDER = regex.compile(
+    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
+    # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
+    # "VOTRE_MOT_DE_PASSE", "tu_clave", "你的API密钥")
+    r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
+    r"|(?:你的|您的)\w+"
+    r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
+    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)@?$"  # "insert_key_here"
+    r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))",
+    regex.IGNORECASE,
+)
+_X_RUN = regex.compile(r"x{6,}|X{6,}")
+_REFERENCE = regex.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?$|^(?:os\.)?getenv|^env\[")
+
+
+def secret_value(s: str) -> bool:
+    """An assigned value that is a credential: not a placeholder, not a reference to another
+    variable (settings.DB_PASSWORD), and random-looking (the entropy check below)."""
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    if _PLACEHOLDER.search(value) or _REFERENCE.search(value):
+        return False
+    return _entropy_ok(s)
+
+
+_Keyword = tuple[re.Pattern[str], re.Pattern[str], int]  # ignoring case, on lower case, group
+
+
+def _keyword_plugin() -> tuple[list[_Keyword], re.Pattern[str]]:
+    """detect-secrets' KeywordDetector: its patterns for a value assigned to, compared with, or
+    passed as a password/secret/API-key name, each with the group that is the value (written
+    for the standard `re`), and its list of those names. The quoted forms it uses for text of no
+    known file type come first, then the forms of its other file types (YAML and config
+    `password: value`, Go `:=`, C `char pw[] = "..."` and `@"..."`, C++ `secret("...")`): a
+    prompt carries no file name, so every form is tried, and an unquoted value must look like
+    a credential (see `_bare_secret`). Each pattern also without IGNORECASE, for lower-cased
+    text: `re` searches that 20 times faster (8 vs 180 us on 500 characters); it is only made
+    where the pattern's own letters are lower case, so both find the same."""
+    from detect_secrets.plugins import keyword
+
+    tables = (
+        keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+        keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP,
+        keyword.C_PLUS_PLUS_REGEX_TO_GROUP,
+        keyword.GOLANG_DENYLIST_REGEX_TO_GROUP,
+        keyword.CONFIG_DENYLIST_REGEX_TO_GROUP,
+    )
+    out, seen = [], set()
+    for rx, group in (item for table in tables for item in table.items()):
+        if rx.pattern in seen:
+            continue
+        seen.add(rx.pattern)
+        letters = re.sub(r"\\.", "", rx.pattern)
+        lower = re.compile(rx.pattern, rx.flags & ~re.IGNORECASE) if letters.islower() else rx
+        out.append((rx, lower, group))
+    return out, re.compile("|".join(keyword.DENYLIST))
+
+
+_KEYWORD_REGEXES, _KEYWORD_NAME = _keyword_plugin()
+
+
+def keyword_value(line: str) -> tuple[int, int] | None:
+    """The span of the value detect-secrets' keyword patterns find in `line` (a hard-coded
+    password or key), unless it is a placeholder, a reference or a run of x's."""
+    low = line.lower()
+    same = len(low) == len(line)  # lower-casing kept every offset (not so for "İ")
+    if not _KEYWORD_NAME.search(low):
+        return None
+    for rx, lower, group in _KEYWORD_REGEXES:
+        m = lower.search(low) if same else rx.search(line)
+        if m is None:
+            continue
+        a, b = m.span(group)
+        value = line[a:b]
+        if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
+            continue
+        quoted = a > 0 and line[a - 1] in "'\"`"
+        if quoted or _bare_secret(value):
+            return a, b
+    return None
+
+
+_BARE_NOT_SECRET = regex.compile(
+    r"\s|^[~./]|://|^\W+$|^[A-Za-z_-]+$|^\d+$|redacted"
+    r"|^[A-Za-z_][\w.]*(?:[(\[].*|[)\]][),;]*)$",  # code: db_password), os.environ["KEY"]
+    regex.I,
+)
+
+
+def _bare_secret(value: str) -> bool:
+    """An unquoted value after a password or key name that reads as the credential itself: one
+    run of 6 or more characters, not a word or words joined by "-" or "_", a number, a path, a
+    URL, a run of symbols ("password: ********"), a redacted one or code (a name, a call or a
+    subscript: `password=db_password)`). "password: I forgot it",
+    "pwd: /home/me" and YAML's "secretStoreRef: aws-secretsmanager" are not credentials."""
+    return len(value) >= 6 and not _BARE_NOT_SECRET.search(value)
+
+
+_PROSE_TOKEN = regex.compile(r"[^\s,;，。、：:]+")
+# code, markup, a URL or path, a variable ("$GITHUB_URL"), a word ending a sentence
+_PROSE_NOT = regex.compile(r"[()\[\]=|<>{}]|://|^[/~$]|^[^\W\d_]+[?!.:;]+$")
+_JOINERS = "-_./'\"„“”‚‘’«»"  # join words and numbers: not the symbols of a password
+
+
+def prose_password_value(text: str) -> tuple[int, int] | None:
+    """The password in the four words after a password word ("Passwort mqMyN_stvk&#VCqtA",
+    "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"): 8-64 characters, not
+    code, a path or a URL, with three of lower case, upper case, digits and symbols (not "-_./" or
+    quotes), and random-looking (the entropy check). "Passwort vergessen", "Passwort-Manager",
+    "password manager" and "mot de passe oublié. Connectez-vous" have none."""
+    for m in itertools.islice(_PROSE_TOKEN.finditer(text), 1, 5):  # after the word itself
+        token = m.group().strip("=\"'()[]«»“”").rstrip(".")
+        if token and _prose_secret(token):
+            a = m.start() + m.group().index(token)
+            return a, a + len(token)
+    return None
+
+
+def _prose_secret(token: str) -> bool:
+    kinds = sum(
+        (any(c.islower() for c in token), any(c.isupper() for c in token),
+         any(c.isdigit() for c in token), any(not c.isalnum() and c not in _JOINERS for c in token))
+    )  # fmt: skip
+    if not 8 <= len(token) <= 64 or kinds < 3 or _PROSE_NOT.search(token):
+        return False
+    return not (_PLACEHOLDER.search(token) or _REFERENCE.search(token)) and _entropy(token) >= 3.0
+
+
+def _entropy_ok(s: str) -> bool:
+    """Generic 'key = value' secrets: the value must look random, not like a word."""
+    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
+    value = value.strip().strip("'\"")
+    return len(value) >= 8 and _entropy(value) >= 3.0 and any(c.isdigit() for c in value)
+
+
+def _entropy(value: str) -> float:
+    """Shannon entropy of the characters, in bits."""
+    import math
+    from collections import Counter
+
+    return -sum(c / len(value) * math.log2(c / len(value)) for c in Counter(value).values())
+
+
+def placeholder(value: str) -> bool:
+    """A stand-in for a credential: "changeme", "<your-key>", "${VAR}", "xxxxxx", "a-fake-key"."""
+    return _PLACEHOLDER.search(value) is not None
+
+
+def not_placeholder(s: str) -> bool:
+    """A key's random part, not "sk-XXXXXXXX..." or "sk-your-key-here-..."."""
+    body = regex.sub(r"^[a-z]{2,4}[_-](?:(?:proj|svcacct|admin|ant|live|test)[_-])?", "", s)
+    return len(set(body)) >= 8 and not _PLACEHOLDER.search(body)
+
+
+def no_x_run(s: str) -> bool:
+    """Not a key written with a run of x's ("ghp_xxxx...", "glpat-XXXX...", "AKIAXXXX...")."""
+    return not _X_RUN.search(s)
