@@ -23,6 +23,8 @@
   were read and fixed, to score those fixes on unseen text (safety/data/heldout/heldout_v5.md).
 - heldout-v6: 300 more by a fifth writer, written while the answer to heldout-v5's false alarms
   was being trained, and scored once at the end (safety/data/heldout/heldout_v6.md).
+- heldout-v7: 300 more by a sixth writer, written while the second batch of benign training
+  texts was, and scored once with it in (safety/data/heldout/heldout_v7.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -87,6 +89,7 @@ SUITES = {
     "heldout-v4": Suite(HELDOUT.with_name("heldout_v4.jsonl"), lambda r: list(r["labels"])),
     "heldout-v5": Suite(HELDOUT.with_name("heldout_v5.jsonl"), lambda r: list(r["labels"])),
     "heldout-v6": Suite(HELDOUT.with_name("heldout_v6.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v7": Suite(HELDOUT.with_name("heldout_v7.jsonl"), lambda r: list(r["labels"])),
 }
 
 

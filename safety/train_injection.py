@@ -14,7 +14,7 @@ that are not injections), and benign paragraphs of this interpreter's pydoc topi
 threshold is chosen on out-of-fold scores (five folds stratified by label and
 language: every text scored by a model that did not see it): the lowest one whose precision
 there reaches --precision (0.9). The public suites
-(`python -m safety.evaluate --suite injection`, heldout, heldout-v3 to v6) use other
+(`python -m safety.evaluate --suite injection`, heldout, heldout-v3 to v7) use other
 sources and are never read here.
 """
 

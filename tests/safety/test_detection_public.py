@@ -520,7 +520,7 @@ def test_no_evaluation_text_is_a_near_copy_of_a_training_text() -> None:
     for path, n in ((SUITES["injection"].path, 1280), (SUITES["heldout"].path, 455),
                     (SUITES["heldout-v3"].path, 300), (SUITES["heldout-v4"].path, 350),
                     (SUITES["heldout-v5"].path, 300), (SUITES["heldout-v6"].path, 300),
-                    (evasions, 182)):  # fmt: skip
+                    (SUITES["heldout-v7"].path, 300), (evasions, 182)):  # fmt: skip
         evaluation = read_jsonl(str(path))
         assert len(evaluation) == n
         _, copies = near_dup_filter(evaluation, train)
