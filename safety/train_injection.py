@@ -46,6 +46,7 @@ DATA = [
     Path(__file__).with_name("data") / "injection_benign_docs.jsonl",
     Path(__file__).with_name("data") / "injection_benign_trigger.jsonl",
     Path(__file__).with_name("data") / "injection_benign_tech.jsonl",
+    Path(__file__).with_name("data") / "injection_benign_more.jsonl",
 ]
 
 
