@@ -11,6 +11,8 @@ import re
 
 import regex
 
+from safety.gitleaks_rules import shannon_entropy
+
 _PLACEHOLDER = regex.compile(
     r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
     # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
@@ -33,7 +35,7 @@ def secret_value(s: str) -> bool:
     value = value.strip().strip("'\"")
     if _PLACEHOLDER.search(value) or _REFERENCE.search(value):
         return False
-    return _entropy_ok(s)
+    return len(value) >= 8 and shannon_entropy(value) >= 3.0 and any(c.isdigit() for c in value)
 
 
 _Keyword = tuple[re.Pattern[str], re.Pattern[str], int]  # ignoring case, on lower case, group
@@ -136,22 +138,9 @@ def _prose_secret(token: str) -> bool:
     )  # fmt: skip
     if not 8 <= len(token) <= 64 or kinds < 3 or _PROSE_NOT.search(token):
         return False
-    return not (_PLACEHOLDER.search(token) or _REFERENCE.search(token)) and _entropy(token) >= 3.0
-
-
-def _entropy_ok(s: str) -> bool:
-    """Generic 'key = value' secrets: the value must look random, not like a word."""
-    value = regex.split(r"[:=]|requirepass\s", s, maxsplit=1, flags=regex.IGNORECASE)[-1]
-    value = value.strip().strip("'\"")
-    return len(value) >= 8 and _entropy(value) >= 3.0 and any(c.isdigit() for c in value)
-
-
-def _entropy(value: str) -> float:
-    """Shannon entropy of the characters, in bits."""
-    import math
-    from collections import Counter
-
-    return -sum(c / len(value) * math.log2(c / len(value)) for c in Counter(value).values())
+    if _PLACEHOLDER.search(token) or _REFERENCE.search(token):
+        return False
+    return shannon_entropy(token) >= 3.0
 
 
 def placeholder(value: str) -> bool:
