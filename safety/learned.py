@@ -13,6 +13,7 @@ the stream guard's batches) but not hold it; the policy refuses block/redact on 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from safety.normalize import code_points
 
 MODEL = Path(__file__).with_name("models") / "prompt_injection.npz"
 WINDOW, STEP = 320, 200  # characters of the view per scored window, and the stride
+DENSE_MAX = 1 << 20  # window_scores counts (window, feature) pairs in a table up to this size
 
 
 _WORD = regex.compile(r"\w+")
@@ -201,16 +203,27 @@ class InjectionModel:
         n = (last - first + 1).clip(0, None)
         gram = np.repeat(np.arange(len(ids)), n)
         win = first[gram] + np.arange(len(gram)) - np.repeat(np.cumsum(n) - n, n)
-        key = win * (2 * self.n_features) + ids[gram]
-        if len(spans) * 2 * self.n_features < 2**31:  # int32 keys sort faster than int64
-            key = key.astype(np.int32)
-        keys, counts = np.unique(key, return_counts=True)
-        win, feat = np.divmod(keys, 2 * self.n_features)
-        dot = np.bincount(win, counts * self.coef[feat].astype(np.float64), len(spans))
-        norm = np.sqrt(np.bincount(win, counts.astype(np.float64) ** 2, len(spans)))
+        dot = np.bincount(win, self.coef[ids[gram]].astype(np.float64), len(spans))
+        norm = np.sqrt(self._squares(ids, gram, win, len(spans)))
         z = dot / np.where(norm > 0, norm, 1.0) + self.intercept
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float32)
 
+
+    def _squares(self, ids: np.ndarray, gram: np.ndarray, win: np.ndarray, n_win: int) -> Any:
+        """Per window, the sum of its feature counts squared (the norm of its count vector,
+        squared). Each n-gram reads how many n-grams of its window share its feature, and
+        those add up to the sum of squares. The n-grams are numbered by feature without a
+        sort: each feature's number is the last n-gram written to its cell of a per-thread
+        scratch table, and every n-gram of the feature reads back the same number."""
+        label = _scratch(2 * self.n_features)
+        label[ids] = np.arange(len(ids), dtype=np.int32)
+        key = win * len(ids) + label[ids][gram]
+        if n_win * len(ids) <= DENSE_MAX:  # count every (window, feature) pair in a table
+            count = np.bincount(key, minlength=n_win * len(ids))[key]
+        else:  # a long text: sort its pairs instead
+            _, inverse, c = np.unique(key, return_inverse=True, return_counts=True)
+            count = c[inverse]
+        return np.bincount(win, count.astype(np.float64), n_win)
 
 def _flat_index(text: str, pos: np.ndarray) -> np.ndarray:
     """Where each position of `text` lands in `flatten(text)`: a word character keeps its place
@@ -223,6 +236,17 @@ def _flat_index(text: str, pos: np.ndarray) -> np.ndarray:
     offset = 1 + np.concatenate(([0], np.cumsum(end - start + 1)[:-1]))
     k = (np.searchsorted(start, pos, "right") - 1).clip(0)  # the last run starting <= pos
     return np.where(pos < start[0], 1, offset[k] + np.minimum(pos, end[k]) - start[k])
+
+
+_LOCAL = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """This thread's scratch table of `size` int32 cells (holding what earlier calls left)."""
+    table: np.ndarray | None = getattr(_LOCAL, "table", None)
+    if table is None or len(table) < size:
+        table = _LOCAL.table = np.empty(size, np.int32)
+    return table
 
 
 @cache

@@ -214,6 +214,25 @@ def test_the_learned_detector_reads_windows_and_is_a_verdict() -> None:
     assert np.allclose(model.window_scores(text, [(0, len(text))]), model.scores([text]))
 
 
+def test_window_scores_count_a_long_text_as_a_short_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # past DENSE_MAX (window, feature) cells the counts come from a sort, not a table: the
+    # same scores either way, and for texts in any script
+    import safety.learned as learned
+
+    model = learned.default_model()
+    rows = [json.loads(x) for x in SUITES["heldout-v4"].path.read_text().splitlines() if x]
+    for lang in ("en", "zh"):
+        benign = " ".join(r["text"] for r in rows if r["lang"] == lang and not r["labels"])
+        attack = next(r["text"] for r in rows if r["lang"] == lang and r["kind"].startswith("direct"))
+        text = Views(benign[:2500] + " " + attack).get("loose").text
+        spans = windows(text)
+        table = model.window_scores(text, spans)
+        monkeypatch.setattr(learned, "DENSE_MAX", 0)
+        assert np.array_equal(model.window_scores(text, spans), table)
+        assert table.max() >= model.threshold > table.min()  # the windows tell apart
+        monkeypatch.undo()
+
+
 def test_the_learned_detector_cannot_block_streamed_output(tmp_path: Path) -> None:
     p = tmp_path / "p.yaml"
     p.write_text("categories:\n  inj:\n    detectors: [prompt_injection]\n    output: block\n")
