@@ -208,7 +208,6 @@ class InjectionModel:
         z = dot / np.where(norm > 0, norm, 1.0) + self.intercept
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float32)
 
-
     def _squares(self, ids: np.ndarray, gram: np.ndarray, win: np.ndarray, n_win: int) -> Any:
         """Per window, the sum of its feature counts squared (the norm of its count vector,
         squared). Each n-gram reads how many n-grams of its window share its feature, and
@@ -224,6 +223,7 @@ class InjectionModel:
             _, inverse, c = np.unique(key, return_inverse=True, return_counts=True)
             count = c[inverse]
         return np.bincount(win, count.astype(np.float64), n_win)
+
 
 def _flat_index(text: str, pos: np.ndarray) -> np.ndarray:
     """Where each position of `text` lands in `flatten(text)`: a word character keeps its place

@@ -223,7 +223,8 @@ def test_window_scores_count_a_long_text_as_a_short_one(monkeypatch: pytest.Monk
     rows = [json.loads(x) for x in SUITES["heldout-v4"].path.read_text().splitlines() if x]
     for lang in ("en", "zh"):
         benign = " ".join(r["text"] for r in rows if r["lang"] == lang and not r["labels"])
-        attack = next(r["text"] for r in rows if r["lang"] == lang and r["kind"].startswith("direct"))
+        direct = (r["text"] for r in rows if r["kind"].startswith("direct") and r["lang"] == lang)
+        attack = next(direct)
         text = Views(benign[:2500] + " " + attack).get("loose").text
         spans = windows(text)
         table = model.window_scores(text, spans)
