@@ -209,6 +209,31 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
 PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
 
 
+def pem_ok(s: str) -> bool:
+    """A private key block's header alone (its body may follow), or a whole block with a body
+    of a key's size: gitleaks' rule asks 64 characters between the header and "KEY-----"
+    (about 32 of base64), so an empty or one-word body is an example, not a key."""
+    m = _PEM_BODY.search(s)
+    return m is None or len("".join(m.group(1).split())) >= 32
+
+
+_PEM_BODY = regex.compile(r"PRIVATE KEY(?: BLOCK)?-----(.*?)-----END", regex.S)
+
+
+_JWT = regex.compile(r"eyJ[A-Za-z0-9_=.-]*")
+
+
+def jwt_ok(s: str) -> bool:
+    """A signed token as it is; one without a signature (header.payload) only if it passes
+    detect-secrets' JWT check (JwtTokenDetector.is_formally_valid: both parts decode to
+    JSON), as two dotted eyJ... runs are weaker evidence than three."""
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+
+    m = _JWT.search(s)
+    token = m.group().rstrip(".") if m else ""
+    return token.count(".") >= 2 or bool(JwtTokenDetector.is_formally_valid(token))
+
+
 def _detect_secrets_patterns() -> dict[str, str]:
     """Credential shapes from detect-secrets' plugins (Yelp, maintained with the providers'
     formats), those whose pattern stands alone; plugins needing a keyword context, an entropy
@@ -246,8 +271,16 @@ def _detect_secrets_patterns() -> dict[str, str]:
     out = {}
     for name, plugin in plugins.items():
         pats = [p.pattern for p in plugin().denylist]
+        for loose, tight in _WORD_END.get(name, ()):
+            pats = [p.replace(loose, tight) for p in pats]
         out[name] = r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![\w-])"
     return out
+
+
+# The plugins' patterns have no end anchor: Discord's matches the first 27 characters of a
+# token's last part, which is 38 long in today's tokens. Ours end at a word's edge, so the
+# part may run on to its end.
+_WORD_END = {"discord": (("{27}", "{27,38}"),)}
 
 
 DETECT_SECRETS = _detect_secrets_patterns()
@@ -298,7 +331,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     "private_key": (  # the whole block when its end is there, else the header
         r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{0,8000}?"
         r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
-        None,
+        pem_ok,
     ),
     # (Slack and Stripe keys: gitleaks' rules, whose exact formats tell a key from a malformed
     # example; ours were looser and flagged its "wrong suffix" cases)
@@ -320,9 +353,10 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])",
         lambda s: not_placeholder(s) and not allowed_by_gitleaks("gcp-api-key", s),
     ),
-    "jwt": (
-        r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,1000}\.eyJ[A-Za-z0-9_-]{8,1000}\.[A-Za-z0-9_-]{8,1000}",
-        None,
+    "jwt": (  # the signature may be left off (an unsecured JWT, as detect-secrets finds)
+        r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,1000}={0,2}\.eyJ[A-Za-z0-9_-]{8,1000}={0,2}"
+        r"(?:\.[A-Za-z0-9_-]{8,1000}={0,2})?(?![\w-])",
+        jwt_ok,
     ),
     "assigned_secret": (  # NAME = value, NAME: value, requirepass value; secret_value decides
         # the keyword may end a longer name (DB_PASSWORD, aws_secret_access_key; "pass", "token"

@@ -4,6 +4,7 @@ evaluation suites."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -147,6 +148,25 @@ def test_the_phrase_rules_find_a_document_speaking_to_the_ai(text: str) -> None:
 @pytest.mark.parametrize("text", CLEAN_V4)
 def test_their_look_alikes_stay_clean(text: str) -> None:
     assert categories(text) == set()
+
+
+def _b64url(obj: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+def test_token_formats_the_libraries_know_are_found_and_their_malformed_kin_are_not() -> None:
+    # an unsigned JWT (header.payload) whose parts decode to JSON, as detect-secrets checks;
+    # a Discord bot token with today's 38-character last part; a PEM block of a key's size
+    unsigned = f"{_b64url({'alg': 'none', 'typ': 'JWT'})}.{_b64url({'sub': 'u-7731', 'adm': 1})}"
+    discord = "MTE5NzQ4MjYxNTU1OTc4NDU0Mg.Gx7QpL." + "kV9zR2mW8qT4nY6bJ3hF1dS5aG0cX7eU2iO9pLk"[:38]
+    body = base64.b64encode(bytes(range(48))).decode()
+    pem = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----"
+    for text in (f"token: {unsigned}", f"bot token {discord}", pem):
+        assert "secrets" in categories(text), text
+    garbled = f"{_b64url({'alg': 'none'})[:-3]}.eyJub3QganNvbiBhdCBhbGw"  # parts that do not decode
+    example = "-----BEGIN PRIVATE KEY-----\nyour key here\n-----END PRIVATE KEY-----"
+    for text in (f"id {garbled} here", example):
+        assert "secrets" not in categories(text), text
 
 
 def test_a_password_passed_as_a_variable_is_not_a_secret() -> None:
