@@ -15,6 +15,19 @@ _AI_FR = (
     r"|robot)s?"
 )
 _AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
+# ... and the role it is given ("the AI reviewer", "den KI-Reviewer") or a relative clause on
+# what it does ("l'IA qui analyse ces avis", "la IA que resuma esto") before the colon
+_ROLE = (
+    r"(?:[\s-]{1,3}(?:reviewers?|summari[sz]ers?|screeners?|graders?|evaluators?|readers?"
+    r"|assistants?|agents?|models?|systems?|parsers?|recruiters?|prufer(?:in)?|gutachter(?:in)?"
+    r"|assistent(?:in|en)?|leser(?:in)?|revisora?s?|evaluadora?s?|revisores|evaluadores|lectora?s?"
+    r"|lectores|asistentes?|correct(?:eur|rice)s?|evaluat(?:eur|rice)s?|lect(?:eur|rice)s?"
+    r"|de\s{1,3}[a-z]{3,15}|d'[a-z]{3,15}))?"
+)
+_CLAUSE = (
+    r"(?:,?\s{1,3}(?:that|which|who|die|der|das|welche[rs]?|que|qui|[a-z]{3,20}ing)\s{1,3}"
+    r"[^\n:.!?]{1,60})?"
+)
 
 # Every match of a rule written with CJK characters holds one: such rules run only on text
 # that has one (RegexDetector.needs), so the other languages pay one scan for all of them
@@ -59,17 +72,24 @@ INJECTION = [
     # this", in the five languages (the loose view: lower case, accents dropped). Kept apart:
     # `re` scans each short alternation in a tenth of a millisecond less than their union
     rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
-    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}\s{{0,3}}[:\-]",
+    rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
     r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
     r"|summari[sz]ing|parsing|analy[sz]ing)",
     rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}"
-    rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}\s{{0,3}}[:\-]",
+    rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:nota|mensaje|instrucciones|instruccion|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
-    rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}\s{{0,3}}[:\-]",
+    rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
-    rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}\s{{0,3}}[:\-]",
-    rf"(?:给|致)(?:{_AI_ZH})的(?:指令|指示|消息|备注)[:：]",
+    rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
+    rf"(?:给|致)[^\n，。,:：]{{0,12}}(?:{_AI_ZH})的?(?:指令|指示|消息|备注|说明|提示)[:：]",
     rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意)[:：]",
+    # a line addressed to it: "To the AI reviewer:", "An den KI-Reviewer:", "Para la IA que lea
+    # esto:", "A l'IA :" (one rule for the four languages: it cannot be gated by a keyword). Only
+    # words that name an AI: "to the agent handling my claim:" is a person
+    rf"(?m)^[\s>*#-]{{0,6}}(?:(?:to|attn|attention)\s{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}})?"
+    rf"(?:ai|a\.i\.|llm|language\s{{1,3}}model|chatbot|gpt)s?|an\s{{1,3}}(?:die|den|das|alle)\s{{1,3}}"
+    rf"(?:ki|ai|sprachmodell|chatbot)|(?:a|para)\s{{1,3}}(?:la|el|los|las)\s{{1,3}}(?:ia|ai|chatbot)s?"
+    rf"|(?:a|pour)\s{{1,3}}(?:l'|le\s{{1,3}}|les\s{{1,3}})(?:ia|ai|chatbot)s?){_ROLE}{_CLAUSE}\s{{0,3}}:",
 ]
