@@ -22,11 +22,13 @@ from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.injection_rules import CJK_CHAR, INJECTION
 from safety.normalize import Normalized, normalize
 from safety.patterns import (
+    ASSIGNED_KEYWORDS,
     CHECKSUMMED,
     DETECT_SECRETS_KEYWORD,
     LOCATED_SECRETS,
     PHONE_CONTEXT,
     PII,
+    PII_NEEDS,
     SECRET_NEEDS,
     SECRETS,
     STD_RE_SECRETS,
@@ -174,7 +176,8 @@ class RegexDetector:
         inside base64 runs, for a detector that decodes them). A detector with keywords finds
         nothing in text without one (scan.Group asks them all at once, then `find_plain`)."""
         text = views.get(self.view).text
-        if self.keywords and not any(k in text.lower() for k in self.keywords):
+        folded = text.casefold() if self.keywords else ""
+        if self.keywords and not any(k in folded for k in self.keywords):
             return []
         if self.needs and not re.search(self.needs, text):
             return []
@@ -350,6 +353,7 @@ def builtin(name: str) -> list[Detector]:
                 validate=v,
                 shorter=k in CHECKSUMMED,
                 context=PHONE_CONTEXT if k == "phone" else 0,
+                needs=PII_NEEDS.get(k, ""),
             )
             for k, (p, label, v) in PII.items()
             if not member or k == member
@@ -399,6 +403,7 @@ def _leading_words(pattern: str) -> tuple[str, ...]:
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:
     keywords, locate = LOCATED_SECRETS.get(key, ((), None))
+    keywords = ASSIGNED_KEYWORDS if key == "assigned_secret" else keywords
     return RegexDetector(
         f"secrets.{key}",
         "secrets",

@@ -415,4 +415,11 @@ LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int
 # run only on text with such a run (RegexDetector.needs): on 2,000 characters of prose without
 # one they cost 0.54 ms of the input check's 2.5; the search costs 0.02.
 SECRET_NEEDS = r"[A-Za-z0-9_\-]{24}"
+# An IBAN begins with two letters and two digits: the pattern, tried at every letter of the
+# folded text, costs 0.18 ms on 2,000 characters of English prose; this search 0.01.
+PII_NEEDS = {"iban": r"[a-z]{2}\d\d"}
+# The words one of which every assigned_secret match holds ("api_key", "SECRET_KEY",
+# "access_token", "PASSWORD", "pwd", "requirepass"): it runs only on text with one (scan.Group's
+# keyword prefilter), where its case-blind search cost 0.13 ms on 2,000 characters of prose.
+ASSIGNED_KEYWORDS = ("api", "secret", "token", "pass", "pwd")
 CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word

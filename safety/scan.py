@@ -153,7 +153,7 @@ def _has(seen: dict[str, bool], needs: str, text: str) -> bool:
 
 class Keyed:
     """Detectors that run only where one of their keywords is (gitleaks' prefilter): every
-    keyword of the text found in one pass over its lower case."""
+    keyword of the text found in one pass over its case-folded text."""
 
     def __init__(self, detectors: list[RegexDetector]) -> None:
         self.detectors = detectors
@@ -174,7 +174,7 @@ class Keyed:
         if self._automaton is None:
             return []
         hits: set[int] = set()
-        for _, ids in self._automaton.iter(text.lower()):
+        for _, ids in self._automaton.iter(text.casefold()):  # "paßword": "password"
             hits.update(ids)
         return [self.detectors[i] for i in sorted(hits)]
 

@@ -444,6 +444,26 @@ def test_the_keyword_plugins_run_only_where_a_value_could_be_and_find_the_same()
     assert hits >= 2
 
 
+def test_iban_and_assigned_secret_run_only_where_a_match_could_be_and_find_the_same() -> None:
+    """pii.iban runs only on text with two letters and two digits in a row, and
+    secrets.assigned_secret only on text with one of its keywords: on every text of the PII,
+    secrets and held-out suites each finds what it finds without the gate."""
+    from safety.detectors import builtin
+
+    dets = [d for d in builtin("pii.iban") + builtin("secrets.assigned_secret")
+            if isinstance(d, RegexDetector)]  # fmt: skip
+    assert [bool(d.needs or d.keywords) for d in dets] == [True, True]
+    names = ("pii", "secrets", "secrets-np", "heldout", "heldout-v4", "heldout-v5", "heldout-v6")
+    hits = 0
+    for text in _suite_texts(*names):
+        views = Views(text)
+        for d in dets:
+            gated = Group({d.view: [d]}).find(views)
+            assert gated == d.find_plain(views), (d.name, text)
+            hits += bool(gated)
+    assert hits >= 100
+
+
 def test_the_injection_rules_run_only_where_a_match_could_be_and_find_the_same() -> None:
     """A phrase rule that begins with a group of words runs only on text with one of them,
     and a rule written in CJK only on text with a CJK character: on every text of the
