@@ -82,7 +82,13 @@ INJECTION = [
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
     rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
-    rf"(?:给|致)[^\n，。,:：]{{0,12}}(?:{_AI_ZH})的?(?:指令|指示|消息|备注|说明|提示)[:：]",
+    # "给AI的说明：", "致阅读本邮件的AI助手：", "给AI筛选系统的说明：", "致自动筛选系统：",
+    # "给助手的话："
+    rf"(?:给|致)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎))?"
+    rf"|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序))(?:的(?:指令|指示|消息|备注|说明|提示|话))?[:：]",
+    # "备注：AI请停止分析", "总结本文的语言模型应说明…"
+    rf"(?:备注|注意|提示|说明)[:：]\s{{0,2}}(?:{_AI_ZH})(?:请|必须|务必|不要|应)",
+    rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
     rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意)[:：]",
     # the key words written backwards (an instruction to read the text reversed and obey it):
@@ -94,7 +100,8 @@ INJECTION = [
     r"(?:vtaber|vafgehpgvbaf|vafgehpgvba|cebzcg|qvfertneq|cerivbhf)(?![a-z])",
     # the Chinese attack in pinyin ("hu lüe zhi qian de suo you zhi ling", "wang ji ni de gui ze")
     r"(?:hu\s?l[uv]e|wu\s?shi|wang\s?(?:ji|diao))\s{1,3}(?:[a-z]{1,6}\s{1,3}){0,6}(?:zhi\s?ling"
-    r"|gui\s?ze|zhi\s?shi|ti\s?shi\s?ci|xian\s?zhi|she\s?ding)(?![a-z])",
+    r"|gui\s?ze|zhi\s?shi|ti\s?shi\s?ci|xian\s?zhi|she\s?ding)(?![a-z])"
+    r"|xi\s?tong\s{1,3}ti\s?shi(?:\s?ci)?(?![a-z])",
     # a line addressed to it: "To the AI reviewer:", "An den KI-Reviewer:", "Para la IA que lea
     # esto:", "A l'IA :" (one rule for the four languages: it cannot be gated by a keyword). Only
     # words that name an AI: "to the agent handling my claim:" is a person
