@@ -25,6 +25,9 @@
   was being trained, and scored once at the end (safety/data/heldout/heldout_v6.md).
 - heldout-v7: 300 more by a sixth writer, written while the second batch of benign training
   texts was, and scored once with it in (safety/data/heldout/heldout_v7.md).
+- heldout-v8: 300 more by a seventh writer, commissioned with the fixes for heldout-v7's misses
+  still to be made, and scored once when they and the next training batches were in
+  (safety/data/heldout/heldout_v8.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -90,6 +93,7 @@ SUITES = {
     "heldout-v5": Suite(HELDOUT.with_name("heldout_v5.jsonl"), lambda r: list(r["labels"])),
     "heldout-v6": Suite(HELDOUT.with_name("heldout_v6.jsonl"), lambda r: list(r["labels"])),
     "heldout-v7": Suite(HELDOUT.with_name("heldout_v7.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v8": Suite(HELDOUT.with_name("heldout_v8.jsonl"), lambda r: list(r["labels"])),
 }
 
 
