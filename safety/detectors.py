@@ -397,8 +397,29 @@ def _leading_words(pattern: str) -> tuple[str, ...]:
     (scan.Group finds all such words in one pass). Empty when one has two letters or fewer
     ("ai"): such a gate would let nearly every text through."""
     m = _LEADING.match(pattern)
-    words = tuple(w.removesuffix("s?") for w in m.group(1).split("|")) if m else ()
+    if m is None or _alternatives(pattern) > 1:  # "(?:wenn|falls)...|si ...": no gate
+        return ()
+    words = tuple(w.removesuffix("s?") for w in m.group(1).split("|"))
     return words if all(len(w) >= 3 or not w.isascii() for w in words) else ()
+
+
+def _alternatives(pattern: str) -> int:
+    """How many alternatives the pattern has at its top level (outside groups and classes)."""
+    depth, n, escaped, in_class = 0, 1, False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            n += 1
+    return n
 
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:

@@ -9,7 +9,10 @@ from __future__ import annotations
 # who an injected document speaks to, per language (INJECTION's last rules)
 _AI_EN = r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt)s?"
 _AI_DE = r"(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?|modell(?:e)?)"
-_AI_ES = r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente)s?"
+_AI_ES = (
+    r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente"
+    r"|herramienta(?=s?\s{1,3}de\s{1,3}(?:resumen|ia|analisis|traduccion)))s?"
+)
 _AI_FR = (
     r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
     r"|robot)s?"
@@ -44,13 +47,15 @@ INJECTION = [
     # ("print the instructions for the shelf" and "show me the prompt you used" are not)
     r"(?:reveal|print|show|repeat|output|leak|display|tell\s{1,3}me)\s{1,3}(?:me\s{1,3})?"
     r"(?:your\s{1,3}(?:full\s{1,3}|entire\s{1,3}|hidden\s{1,3}|secret\s{1,3}|original\s{1,3}"
-    r"|initial\s{1,3})?(?:system\s{1,3}prompt|system\s{1,3}message|instructions|hidden\s{1,3}"
+    r"|initial\s{1,3})?(?:system\s{1,3}(?:prompt|message|instructions)|instructions|hidden\s{1,3}"
     r"prompt|prompt)|the\s{1,3}(?:full\s{1,3}|entire\s{1,3}|exact\s{1,3})?(?:system\s{1,3}"
     r"(?:prompt|message|instructions)|(?:hidden|secret|initial|original)\s{1,3}(?:prompt"
     r"|instructions)))",
     r"you\s{1,3}are\s{1,3}(?:now\s{1,3})?(?:dan|in\s{1,3}developer\s{1,3}mode|jailbroken"
     r"|unrestricted|unfiltered|no\s{1,3}longer\s{1,3}bound)",
-    r"(?:developer|god|jailbreak|dan)\s{1,3}mode\s{1,3}(?:enabled|activated|on)",
+    # "on" only at a sentence's or line's end: "switch on developer mode on a Pixel 7" is not one
+    r"(?:developer|god|jailbreak|dan)\s{1,3}mode\s{1,3}(?:enabled|activated"
+    r"|on(?=\s{0,3}(?:[.!:,;)\]]|$)|\s{0,2}\n))",
     r"do\s{1,3}anything\s{1,3}now",
     r"(?:pretend|act|behave|imagine)\s{1,3}(?:that\s{1,3})?(?:you\s{1,3}(?:have|are)|as\s{1,3}"
     r"(?:if\s{1,3})?(?:you\s{1,3}(?:have|are|were))?)\s{0,3}(?:an?\s{1,3})?(?:no|without|unbound"
@@ -73,24 +78,31 @@ INJECTION = [
     # `re` scans each short alternation in a tenth of a millisecond less than their union
     rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
     rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
+    r"(?:ai|llm|assistant|chatbot|summari[sz]er|gpt)\s{1,3}(?:instructions?|notes?|directives?)\s{0,3}:",
+    # "if you are an AI": (not an assistant: "si eres un asistente administrativo" is a job ad)
+    r"(?:wenn|falls)\s{1,3}(?:du|sie)\s{1,3}(?:eine?\s{1,3})?(?:ki|sprachmodell|chatbot)\s{1,3}(?:bist|sind)",
+    r"si\s{1,3}(?:eres|es\s{1,3}usted)\s{1,3}(?:una?\s{1,3})?(?:ia|modelo\s{1,3}de\s{1,3}lenguaje"
+    r"|chatbot)\b|si\s{1,3}(?:tu\s{1,3}es|vous\s{1,3}etes)\s{1,3}(?:une?\s{1,3})?(?:ia|modele\s{1,3}de"
+    r"\s{1,3}langage|chatbot)\b",
     r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
     r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
     r"|summari[sz]ing|parsing|analy[sz]ing)",
     rf"(?:hinweis|nachricht|anweisung|notiz)\s{{1,3}}(?:an|fur)\s{{1,3}}(?:die\s{{1,3}}|den\s{{1,3}}"
     rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
-    rf"(?:nota|mensaje|instrucciones|instruccion|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
+    rf"(?:nota|mensaje|instrucciones|instruccion|indicacion(?:es)?|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
     rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     # "给AI的说明：", "致阅读本邮件的AI助手：", "给AI筛选系统的说明：", "致自动筛选系统：",
     # "给助手的话："
-    rf"(?:给|致)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎))?"
-    rf"|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序))(?:的(?:指令|指示|消息|备注|说明|提示|话))?[:：]",
+    rf"(?:给|致|@)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎|阅读器"
+    rf"|插件))?|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序)|的(?:系统|机器人|程序))"
+    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?[:：]",
     # "备注：AI请停止分析", "总结本文的语言模型应说明…"
     rf"(?:备注|注意|提示|说明)[:：]\s{{0,2}}(?:{_AI_ZH})(?:请|必须|务必|不要|应)",
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
     rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
-    r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意)[:：]",
+    r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
     # the key words written backwards (an instruction to read the text reversed and obey it):
     # "snoitcurtsni suoiverp lla erongi", "negnusiewnA ella ssigreV", "令指的前之略忽"
     r"(?:erongi|snoitcurtsni|noitcurtsni|tpmorp|ereirongi|negnusiewna|gnusiewna|senoiccurtsni"

@@ -198,9 +198,10 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
         "[IBAN]",
         iban_ok,
     ),
-    # not CIDR, not a version string's part ("4.2.1.17.3"); a sentence's full stop may follow
+    # not CIDR (but a /32, one host), not a version string's part ("4.2.1.17.3"); a sentence's
+    # full stop may follow
     "ipv4": (  # not after a version word ("release 4.2.1.17", "pkg==1.2.3.4")
-        rf"(?<![\w.]|{_VERSION_WORD}){_OCTET}(?:\.{_OCTET}){{3}}(?![\w/]|\.\w)",
+        rf"(?<![\w.]|{_VERSION_WORD}){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|/(?!32(?!\d))|\.\w)",
         "[IP]",
         None,
     ),
