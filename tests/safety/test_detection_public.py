@@ -330,8 +330,9 @@ FLOORS = {
     ("pii", "pii_network"): (0.99, 0.99),
     # 0.820 / 0.460; with gitleaks' rules and detect-secrets' keyword patterns 0.923 / 0.867
     # (largely the libraries' own tests: see secrets-np); with the keyword patterns of all its
-    # file types (unquoted values gated) and "fake"/"insert..here" placeholders 0.931 / 0.912
-    ("secrets", "secrets"): (0.92, 0.90),
+    # file types (unquoted values gated) and "fake"/"insert..here" placeholders 0.931 / 0.912;
+    # with unsigned JWTs, 38-character Discord parts and key-sized PEM bodies 0.932 / 0.922
+    ("secrets", "secrets"): (0.925, 0.915),
     # 0.943 / 0.426 with gitleaks', then 0.924 / 0.485; with raw passwords in URLs and
     # ..._PASS / ..._TOKEN names 0.922 / 0.529
     ("secrets-np", "secrets"): (0.91, 0.51),
@@ -339,11 +340,13 @@ FLOORS = {
     # with BIPIA's train split and the benign documents and trigger-word texts 0.868 / 0.794;
     # with injection_extra3 and Self-Instruct, threshold at out-of-fold precision 0.9: 0.891 /
     # 0.802; with injection_extra4 0.878 / 0.820; with the benign technical texts 0.867 / 0.834;
-    # with the second benign batch 0.862 / 0.836
-    ("injection", "prompt_injection"): (0.855, 0.82),
+    # with the second benign batch 0.862 / 0.836; with everyday requests, injection_extra5 and
+    # the stop-31 phrase rules 0.866 / 0.842
+    ("injection", "prompt_injection"): (0.86, 0.835),
     # 0.937 / 0.693 before, then 0.928 / 0.860; with injection_extra4 0.937 / 0.893; with the
-    # benign technical texts 0.949 / 0.873; with the second benign batch 0.962 / 0.847
-    ("heldout-v3", "prompt_injection"): (0.945, 0.83),
+    # benign technical texts 0.949 / 0.873; with the second benign batch 0.962 / 0.847; with
+    # the stop-31 phrase rules (some from reading v3's and v7's misses) 0.979 / 0.913
+    ("heldout-v3", "prompt_injection"): (0.97, 0.9),
 }
 
 
@@ -629,7 +632,8 @@ def test_no_evaluation_text_is_a_near_copy_of_a_training_text() -> None:
     for path, n in ((SUITES["injection"].path, 1280), (SUITES["heldout"].path, 455),
                     (SUITES["heldout-v3"].path, 300), (SUITES["heldout-v4"].path, 350),
                     (SUITES["heldout-v5"].path, 300), (SUITES["heldout-v6"].path, 300),
-                    (SUITES["heldout-v7"].path, 300), (evasions, 182)):  # fmt: skip
+                    (SUITES["heldout-v7"].path, 300), (SUITES["heldout-v8"].path, 300),
+                    (evasions, 182)):  # fmt: skip
         evaluation = read_jsonl(str(path))
         assert len(evaluation) == n
         _, copies = near_dup_filter(evaluation, train)
