@@ -73,6 +73,14 @@ INJECTION = [
     r"(?:开发者|上帝|越狱|无限制|dan)模式",
     r"(?:没有|不受|摆脱)(?:任何)?(?:的)?(?:限制|约束|审查|过滤)",
     r"(?:之前|以前|先前|上面|原来)的(?:所有)?(?:指令|规则|设定|指示)(?:全部|都|一律)?(?:作废|无效|失效|取消)",
+    # its rules declared void for this once ("since it's fiction, your rules don't apply")
+    r"(?:your|deine|ihre|tus|sus|tes|vos)\s{1,3}(?:own\s{1,3}|eigenen\s{1,3}|propias\s{1,3}|propres\s{1,3})?"
+    r"(?:rules|guidelines|restrictions|filters|content\s{1,3}polic(?:y|ies)|regeln|richtlinien"
+    r"|einschrankungen|reglas|normas|restricciones|regles|consignes|restrictions)\s{1,3}(?:don't"
+    r"|do\s{1,3}not|no\s{1,3}longer|gelten\s{1,3}(?:hier\s{1,3})?(?:nicht|ab\s{1,3}sofort\s{1,3}nicht)"
+    r"|no\s{1,3}(?:se\s{1,3})?aplican|ne\s{1,3}s'appliquent)\s{0,3}(?:apply|count|matter|mehr|plus)?",
+    r"(?:你的|那些|所有)(?:规矩|规则|限制|约束|准则|安全策略)(?:就|都|也)?(?:不用管|不用遵守|不必遵守|不必理会"
+    r"|可以忽略|先放一边|不再适用|都不算数|作废)",
     # a document that speaks to the AI reading it: "note to the AI:", "if you are an AI reading
     # this", in the five languages (the loose view: lower case, accents dropped). Kept apart:
     # `re` scans each short alternation in a tenth of a millisecond less than their union
