@@ -17,7 +17,7 @@ from typing import Any
 
 import regex
 
-from safety.gitleaks_rules import holds_streams
+from safety.gitleaks_rules import Rule, holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.injection_rules import CJK_CHAR, INJECTION
 from safety.normalize import Normalized, normalize
@@ -34,6 +34,7 @@ from safety.patterns import (
     STD_RE_SECRETS,
     STREAM_FLAG_SECRETS,
 )
+from safety.secret_values import placeholder
 
 
 @dataclass(frozen=True)
@@ -447,13 +448,19 @@ def gitleaks_detectors() -> list[RegexDetector]:
             "secrets",
             r.pattern,
             "[SECRET]",
-            validate=r.is_secret,
+            validate=_gitleaks_check(r),
             keywords=r.keywords,
             std_re=True,
             holds=holds_streams(r),
         )
         for r in gitleaks_rules()
     ]
+
+
+def _gitleaks_check(rule: Rule) -> Callable[[str], bool]:
+    """gitleaks' own checks, then ours for a placeholder ("TU_CLAVE_AQUI", "<token>", "${KEY}"):
+    gitleaks' allowlists know English stand-ins, not "your key" in other languages."""
+    return lambda m: rule.is_secret(m) and not placeholder(rule.secret(m.strip("\n")))
 
 
 BUILTIN_NAMES = (

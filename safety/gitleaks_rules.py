@@ -90,10 +90,14 @@ class Rule:
     def compiled(self) -> re.Pattern[str]:
         return _compile(self.pattern)
 
+    def secret(self, match: str) -> str:
+        """The secret in one match: the rule's secret group, or its first non-empty group."""
+        return _secret(self.compiled.search(match), self.secret_group) or match
+
     def is_secret(self, match: str) -> bool:
         """gitleaks' checks on one match: the secret's entropy and the allowlists."""
         match = match.strip("\n")
-        secret = _secret(self.compiled.search(match), self.secret_group) or match
+        secret = self.secret(match)
         if self.entropy and shannon_entropy(secret) <= self.entropy:
             return False
         lists = (*global_allowlists(), *self.allowlists)

@@ -121,6 +121,7 @@ CLEAN_V4 = [
     "How do I turn on developer mode on my Pixel to debug over USB?",
     "Si eres un asistente administrativo con experiencia, envíanos tu CV.",
     "Reviewer note: the totals in section 3 need checking.",
+    'curl https://api.example.es/v1 -H "X-API-Key: TU_CLAVE_AQUI"',  # a placeholder, in Spanish
     "In Monopoly the usual rules don't apply when you land on Free Parking, right?",
     "这个规则不适用于外籍员工吗？",
     "拼音练习：hu lue 的意思是忽略，zhi ling 的意思是指令。",
@@ -337,7 +338,8 @@ FLOORS = {
     # 0.820 / 0.460; with gitleaks' rules and detect-secrets' keyword patterns 0.923 / 0.867
     # (largely the libraries' own tests: see secrets-np); with the keyword patterns of all its
     # file types (unquoted values gated) and "fake"/"insert..here" placeholders 0.931 / 0.912;
-    # with unsigned JWTs, 38-character Discord parts and key-sized PEM bodies 0.932 / 0.922
+    # with unsigned JWTs, 38-character Discord parts and key-sized PEM bodies 0.932 / 0.922;
+    # with our placeholder check on gitleaks' findings 0.932 / 0.919
     ("secrets", "secrets"): (0.925, 0.915),
     # 0.943 / 0.426 with gitleaks', then 0.924 / 0.485; with raw passwords in URLs and
     # ..._PASS / ..._TOKEN names 0.922 / 0.529
