@@ -28,6 +28,8 @@
 - heldout-v8: 300 more by a seventh writer, commissioned with the fixes for heldout-v7's misses
   still to be made, and scored once when they and the next training batches were in
   (safety/data/heldout/heldout_v8.md).
+- heldout-v9: 300 more by an eighth writer, commissioned after heldout-v8's misses were read and
+  fixed, and scored once at the end of that stop (safety/data/heldout/heldout_v9.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -94,6 +96,7 @@ SUITES = {
     "heldout-v6": Suite(HELDOUT.with_name("heldout_v6.jsonl"), lambda r: list(r["labels"])),
     "heldout-v7": Suite(HELDOUT.with_name("heldout_v7.jsonl"), lambda r: list(r["labels"])),
     "heldout-v8": Suite(HELDOUT.with_name("heldout_v8.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v9": Suite(HELDOUT.with_name("heldout_v9.jsonl"), lambda r: list(r["labels"])),
 }
 
 
