@@ -49,6 +49,7 @@ DATA = [
     Path(__file__).with_name("data") / "injection_benign_tech.jsonl",
     Path(__file__).with_name("data") / "injection_benign_more.jsonl",
     Path(__file__).with_name("data") / "injection_benign_requests.jsonl",
+    Path(__file__).with_name("data") / "injection_lookalike.jsonl",
 ]
 
 
