@@ -30,6 +30,8 @@
   (safety/data/heldout/heldout_v8.md).
 - heldout-v9: 300 more by an eighth writer, commissioned after heldout-v8's misses were read and
   fixed, and scored once at the end of that stop (safety/data/heldout/heldout_v9.md).
+- heldout-v10: 300 more by a ninth writer, commissioned with the look-alike training batch that
+  heldout-v9's false alarms led to, and scored once with it in (safety/data/heldout/heldout_v10.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -97,6 +99,7 @@ SUITES = {
     "heldout-v7": Suite(HELDOUT.with_name("heldout_v7.jsonl"), lambda r: list(r["labels"])),
     "heldout-v8": Suite(HELDOUT.with_name("heldout_v8.jsonl"), lambda r: list(r["labels"])),
     "heldout-v9": Suite(HELDOUT.with_name("heldout_v9.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v10": Suite(HELDOUT.with_name("heldout_v10.jsonl"), lambda r: list(r["labels"])),
 }
 
 
