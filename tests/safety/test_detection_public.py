@@ -349,11 +349,12 @@ FLOORS = {
     # with injection_extra3 and Self-Instruct, threshold at out-of-fold precision 0.9: 0.891 /
     # 0.802; with injection_extra4 0.878 / 0.820; with the benign technical texts 0.867 / 0.834;
     # with the second benign batch 0.862 / 0.836; with everyday requests, injection_extra5 and
-    # the stop-31 phrase rules 0.866 / 0.842
-    ("injection", "prompt_injection"): (0.86, 0.835),
+    # the stop-31 phrase rules 0.866 / 0.842; with the look-alike batch 0.868 / 0.834
+    ("injection", "prompt_injection"): (0.86, 0.825),
     # 0.937 / 0.693 before, then 0.928 / 0.860; with injection_extra4 0.937 / 0.893; with the
     # benign technical texts 0.949 / 0.873; with the second benign batch 0.962 / 0.847; with
-    # the stop-31 phrase rules (some from reading v3's and v7's misses) 0.979 / 0.913
+    # the stop-31 phrase rules (some from reading v3's and v7's misses) 0.979 / 0.913; with the
+    # look-alike batch 0.986 / 0.913
     ("heldout-v3", "prompt_injection"): (0.97, 0.9),
 }
 
