@@ -22,13 +22,13 @@ from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.injection_rules import CJK_CHAR, INJECTION, REGEX_FASTER
 from safety.normalize import Normalized, normalize
 from safety.patterns import (
-    ASSIGNED_KEYWORDS,
     CHECKSUMMED,
     DETECT_SECRETS_KEYWORD,
     LOCATED_SECRETS,
     PHONE_CONTEXT,
     PII,
     PII_NEEDS,
+    SECRET_KEYWORDS,
     SECRET_NEEDS,
     SECRETS,
     STD_RE_SECRETS,
@@ -425,8 +425,7 @@ def _alternatives(pattern: str) -> int:
 
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:
-    keywords, locate = LOCATED_SECRETS.get(key, ((), None))
-    keywords = ASSIGNED_KEYWORDS if key == "assigned_secret" else keywords
+    keywords, locate = LOCATED_SECRETS.get(key, (SECRET_KEYWORDS.get(key, ()), None))
     return RegexDetector(
         f"secrets.{key}",
         "secrets",
