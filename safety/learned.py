@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -84,8 +85,10 @@ def grams(flat: str, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     codes = _codes(flat).astype(np.uint64)
     ids, starts, ends = [], [], []
 
+    bucket = _bucket(n_features)
+
     def add(h: np.ndarray, at: np.ndarray, to: np.ndarray, offset: int = 0) -> None:
-        ids.append(((h >> np.uint64(20)) % np.uint64(n_features)).astype(np.int64) + offset)
+        ids.append(bucket(h >> np.uint64(20)).view(np.int64) + offset)
         starts.append(at)
         ends.append(to)
 
@@ -114,6 +117,15 @@ def grams(flat: str, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.concatenate(ids), np.concatenate(starts), np.concatenate(ends)
 
 
+def _bucket(n_features: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Hash -> feature id in [0, n_features): a mask when n_features is a power of two (the
+    same ids as the remainder, in half its time), else the remainder."""
+    size = np.uint64(n_features)
+    if n_features & (n_features - 1) == 0:
+        return lambda h: h & (size - np.uint64(1))
+    return lambda h: h % size
+
+
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) of the runs of True in `mask`."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
@@ -123,13 +135,26 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _substring_hashes(codes: np.ndarray, at: np.ndarray, to: np.ndarray) -> np.ndarray:
     """sum(codes[j] * BASE**(end-1-j)) mod 2**64 for each codes[at:to], from one prefix sum:
     BASE**(end-1) * (P[end] - P[at]) with P[k] = sum over j < k of codes[j] * BASE**-j."""
-    n = len(codes)
-    up = np.cumprod(np.full(n, _BASE, np.uint64))  # BASE**1 .. BASE**n
-    down = np.cumprod(np.full(n, _INV, np.uint64))  # BASE**-1 .. BASE**-n
-    down = np.concatenate((np.ones(1, np.uint64), down[:-1]))  # BASE**-j for j = 0 .. n-1
+    up, down = _powers(len(codes))  # BASE**1 .. BASE**n, BASE**-j for j = 0 .. n-1
     prefix = np.concatenate((np.zeros(1, np.uint64), np.cumsum(codes * down, dtype=np.uint64)))
     power = np.where(to >= 2, up[(to - 2).clip(0)], np.uint64(1))  # BASE**(end-1)
     return np.asarray(power * (prefix[to] - prefix[at]), dtype=np.uint64)
+
+
+_POWERS: list[tuple[np.ndarray, np.ndarray]] = [(np.ones(0, np.uint64),) * 2]  # longest yet
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n powers of BASE (from 1) and of its inverse (from 0), computed once for the
+    longest text yet (the pair is replaced whole, so a thread reads one pair or the other)."""
+    up, down = _POWERS[0]
+    if len(up) < n:
+        size = max(n, 4096)
+        up = np.cumprod(np.full(size, _BASE, np.uint64))
+        down = np.cumprod(np.full(size, _INV, np.uint64))
+        down = np.concatenate((np.ones(1, np.uint64), down[:-1]))
+        _POWERS[0] = up, down
+    return up[:n], down[:n]
 
 
 def features(texts: list[str], n_features: int) -> Any:
@@ -200,9 +225,10 @@ class InjectionModel:
         lo, hi = (bounds[:, 0] - 1).clip(0, None), bounds[:, 1] + 1
         first = np.searchsorted(hi, to, "left")  # windows are in order: each n-gram is in a
         last = np.searchsorted(lo, at, "right") - 1  # run of consecutive windows
-        n = (last - first + 1).clip(0, None)
-        gram = np.repeat(np.arange(len(ids)), n)
-        win = first[gram] + np.arange(len(gram)) - np.repeat(np.cumsum(n) - n, n)
+        n = last - first + 1  # how many windows hold each n-gram (at most three)
+        layer = [np.flatnonzero(n > k) for k in range(int(n.max(initial=0)))]
+        gram = np.concatenate(layer) if layer else n[:0]  # each n-gram once per window
+        win = np.concatenate([first[g] + k for k, g in enumerate(layer)]) if layer else n[:0]
         dot = np.bincount(win, self.coef[ids[gram]].astype(np.float64), len(spans))
         norm = np.sqrt(self._squares(ids, gram, win, len(spans)))
         z = dot / np.where(norm > 0, norm, 1.0) + self.intercept
