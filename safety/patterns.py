@@ -16,6 +16,7 @@ from stdnum.us import ssn as us_ssn
 
 from safety.gitleaks_rules import allowed_by_gitleaks
 from safety.secret_values import (
+    KEYWORD_NAME_WORDS,
     keyword_value,
     no_x_run,
     not_placeholder,
@@ -401,7 +402,7 @@ STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword", "pr
 # ds_keyword runs only on text with one of these (scan.Group's keyword prefilter; every name of
 # detect-secrets' list contains one), reports the value keyword_value finds, and flags streamed
 # output, since a line would be held to its end. Standard `re`, like the plugin.
-KEYWORD_LINE = ("key", "pass", "pwd", "secret", "contrase")
+KEYWORD_LINE = KEYWORD_NAME_WORDS
 # detectors that read a stretch of text and report the credential inside it, with the words one
 # of which every match holds (scan.Group's keyword prefilter) and the function that finds it
 LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
