@@ -120,8 +120,9 @@ class Group:
                 continue
             view = views.get(v)
             pos = _view_index(view, start)
-            for det in self._candidates(v, view.text, pos):
-                found.extend(det.find_plain(views, pos))
+            for det, starts in self._candidates(v, view.text, pos):
+                found.extend(det.find_plain(views, pos) if starts is None
+                             else det.find_at(views, starts, pos))  # fmt: skip
             if self.decoding[v] and views.encoded():
                 for det in self.decoding[v]:
                     found.extend(f for f in det.find_encoded(views) if f.end > start)
@@ -129,19 +130,23 @@ class Group:
             found.extend(f for f in model.find(views) if f.end > start)
         return found
 
-    def _candidates(self, v: str, text: str, pos: int) -> list[RegexDetector]:
+    def _candidates(
+        self, v: str, text: str, pos: int
+    ) -> list[tuple[RegexDetector, list[int] | None]]:
         """The detectors of view `v` that may match text[pos:]: the keyed ones whose keyword
-        is there, and the others unless their combined pattern says none can."""
-        keyed = self.keyed[v]
-        out = keyed.present(text, pos)
+        is there, and the others unless their combined pattern says none can; of both, those
+        whose `needs` the text has. Each with where its matches can begin, when its keywords
+        lead every match (else None: it searches the text)."""
+        seen: dict[str, bool] = {}  # each `needs` pattern searched once per text
+        out = [(d, starts) for d, starts in self.keyed[v].present(text)
+               if not d.needs or _has(seen, d.needs, text)]  # fmt: skip
         quick = self.quick[v] if len(text) - pos <= QUICK_MAX_CHARS else None
         # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
         # classes) only `regex` decides
         if quick is None or not text.isascii() or quick.search(text, pos):
-            seen: dict[str, bool] = {}  # each `needs` pattern searched once per text
             for d in self.detectors[v]:
                 if not d.keywords and (not d.needs or _has(seen, d.needs, text)):
-                    out.append(d)
+                    out.append((d, None))
         return out
 
 
@@ -157,6 +162,7 @@ class Keyed:
 
     def __init__(self, detectors: list[RegexDetector]) -> None:
         self.detectors = detectors
+        self.leading = any(d.leads for d in detectors)
         self._automaton: Any = None
         if detectors:
             self._automaton = ahocorasick.Automaton()
@@ -165,18 +171,32 @@ class Keyed:
                 for w in d.keywords:
                     by_word.setdefault(w, []).append(i)
             for w, ids in by_word.items():
-                self._automaton.add_word(w, ids)
+                self._automaton.add_word(w, (len(w), ids))
             self._automaton.make_automaton()
 
-    def present(self, text: str, pos: int = 0) -> list[RegexDetector]:
-        """The detectors with a keyword in text (a match starting at `pos` or later may reach
-        back to a keyword before it only through a look-behind: the whole text is read)."""
+    def present(self, text: str) -> list[tuple[RegexDetector, list[int] | None]]:
+        """The detectors with a keyword in text (a match starting at any position may reach
+        back to a keyword before it through a look-behind: the whole text is read), each with
+        where its keywords begin when they lead every match (RegexDetector.leads) and
+        case-folding kept the text's offsets, else None."""
         if self._automaton is None:
             return []
-        hits: set[int] = set()
-        for _, ids in self._automaton.iter(text.casefold()):  # "paßword": "password"
-            hits.update(ids)
-        return [self.detectors[i] for i in sorted(hits)]
+        folded = text.casefold()  # "paßword": "password"
+        if not self.leading:  # which detectors, not where
+            hits: set[int] = set()
+            for _, (_, ids) in self._automaton.iter(folded):
+                hits.update(ids)
+            return [(self.detectors[i], None) for i in sorted(hits)]
+        aligned = len(folded) == len(text)
+        starts: dict[int, list[int]] = {}
+        for end, (size, ids) in self._automaton.iter(folded):
+            for i in ids:
+                starts.setdefault(i, []).append(end + 1 - size)
+        return [
+            (d, sorted(set(starts[i])) if d.leads and aligned else None)
+            for i, d in enumerate(self.detectors)
+            if i in starts
+        ]
 
 
 @dataclass

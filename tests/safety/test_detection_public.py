@@ -338,7 +338,8 @@ def test_the_keyword_plugins_run_only_where_a_value_could_be_and_find_the_same()
     and held-out suites, and the cases above, they find what they find without that gate."""
     from safety.detectors import builtin
 
-    dets = [d for d in builtin("secrets") if isinstance(d, RegexDetector) and d.needs]
+    dets = [d for d in builtin("secrets") if isinstance(d, RegexDetector) and d.needs
+            and not d.name.startswith("secrets.gl_")]  # fmt: skip
     assert {d.name for d in dets} == {
         f"secrets.ds_{k}" for k in ("softlayer", "ibm_cloud_iam", "ibm_cos_hmac", "cloudant")
     }
@@ -354,6 +355,56 @@ def test_the_keyword_plugins_run_only_where_a_value_could_be_and_find_the_same()
             assert gated == d.find_plain(views), (d.name, text)
             hits += bool(gated)
     assert hits >= 2
+
+
+def test_every_name_detect_secrets_lists_holds_a_word_its_line_check_looks_for() -> None:
+    """keyword_value rules a line out by substring tests for KEYWORD_NAME_WORDS before the
+    names' pattern: every spelling of every name detect-secrets lists holds one of them, and
+    a line with a name and a value is still found."""
+    from detect_secrets.plugins import keyword
+
+    from safety.secret_values import KEYWORD_NAME_LEAD, KEYWORD_NAME_WORDS, keyword_value
+
+    assert all("?" not in name.replace("_?", "") for name in keyword.DENYLIST)  # only "_?"
+    spellings = [s for name in keyword.DENYLIST
+                 for s in (name.replace("_?", "_"), name.replace("_?", ""))]  # fmt: skip
+    assert len(spellings) == 2 * len(keyword.DENYLIST)
+    first = [min(s.find(w) for w in KEYWORD_NAME_WORDS if w in s) for s in spellings]
+    assert max(first) == KEYWORD_NAME_LEAD  # "database_pass"
+    pad = "x " * 300
+    assert keyword_value(f'{pad}database_pass = "hT7#kq2Lw9zR"') is not None
+    assert keyword_value(f'{pad}"hT7#kq2Lw9zR" == secret') is not None  # no name first
+    assert keyword_value('DATABASEPASS = "hT7#kq2Lw9zR"') is not None
+    assert keyword_value('contraseña: "hT7#kq2Lw9zR"') is not None
+    assert keyword_value('username = "hT7#kq2Lw9zR"') is None
+
+
+def test_gitleaks_rules_behind_a_word_boundary_run_where_the_rest_matches_and_find_the_same() -> (
+    None
+):
+    """A gitleaks rule that begins with \\b runs only on text where its pattern without the
+    \\b matches (RegexDetector.needs): on every text of the secrets and held-out suites each
+    finds what it finds ungated, and a token at a word's edge and inside a word tell apart."""
+    from safety.detectors import builtin
+
+    dets = [d for d in builtin("secrets") if isinstance(d, RegexDetector)
+            and d.name.startswith("secrets.gl_")]  # fmt: skip
+    gated = [d for d in dets if d.needs]
+    assert len(gated) >= 40 and all(d.pattern == r"\b" + d.needs for d in gated)
+    jwt = ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+           "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U")  # fmt: skip
+    names = ("secrets", "secrets-np", "heldout", "heldout-v4", "heldout-v8", "heldout-v10")
+    hits = 0
+    for text in [*_suite_texts(*names), f"token: {jwt}", f"token: x{jwt}"]:
+        views = Views(text)
+        for d in gated:
+            found = Group({d.view: [d]}).find(views)
+            assert found == d.find_plain(views), (d.name, text)
+            hits += bool(found)
+    assert hits >= 50
+    jwt_rule = next(d for d in gated if d.name == "secrets.gl_jwt")
+    assert Group({"cased": [jwt_rule]}).find(Views(f"token: {jwt}"))
+    assert not Group({"cased": [jwt_rule]}).find(Views(f"token: x{jwt}"))
 
 
 def test_iban_and_assigned_secret_run_only_where_a_match_could_be_and_find_the_same() -> None:
