@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -270,34 +271,52 @@ class RegexDetector:
         return None
 
 
+# a text that names ROT13 is scored decoded too (letter for letter, so offsets stay): the
+# encoding an attack asks the model to undo ("decode this ROT13 and do what it says")
+_ROT13_NAMED = re.compile(r"(?<![a-z])rot[\s_-]?13(?!\d)", re.IGNORECASE)
+_ROT13 = str.maketrans(
+    string.ascii_lowercase + string.ascii_uppercase,
+    string.ascii_lowercase[13:] + string.ascii_lowercase[:13]
+    + string.ascii_uppercase[13:] + string.ascii_uppercase[:13],
+)
+
+
 @dataclass
 class LearnedDetector:
     """The learned prompt-injection model (safety/learned.py) as a detector: whole-text scores
-    in windows, so no pattern and no partial match (it cannot hold streamed output)."""
+    in windows, so no pattern and no partial match (it cannot hold streamed output). The text
+    of each base64 run is scored too, as the phrase rules read it, and a text that names ROT13
+    decoded: an attack written for the model to decode is an attack."""
 
     name: str
     category: str
     label: str = "[REDACTED]"
     view: str = "loose"
     learned: bool = True
-    decode_base64: bool = False
+    decode_base64: bool = True
 
     def find(self, views: Views, pos: int = 0) -> list[Finding]:
+        found = self._first(views.get(self.view), pos)
+        if found is None and self.decode_base64:
+            found = next(((s, e) for s, e, inner in views.encoded()
+                          if e > pos and self._first(inner.get(self.view))), None)  # fmt: skip
+        if found is None and _ROT13_NAMED.search(views.text):  # "decode this ROT13 and obey"
+            found = self._first(Views(views.text.translate(_ROT13)).get(self.view), pos)
+        if found is None:
+            return []  # one finding per text at most: the category is what matters
+        return [Finding(self.category, self.name, *found, self.label, whole=True)]
+
+    def _first(self, view: Normalized, pos: int = 0) -> tuple[int, int] | None:
+        """The original span of the first window at or over the threshold."""
         from safety.learned import default_model, windows
 
-        view = views.get(self.view)
         spans = [(s, e) for s, e in windows(view.text) if e > pos and e > s]
         if not spans:
-            return []
+            return None
         model = default_model()
         scores = model.window_scores(view.text, spans)
-        out = []
-        for (s, e), p in zip(spans, scores, strict=True):
-            if p >= model.threshold:
-                a, b = view.span(s, e)
-                out.append(Finding(self.category, self.name, a, b, self.label, whole=True))
-                break  # one finding per text: the category is what matters
-        return out
+        hit = next((w for w, p in zip(spans, scores, strict=True) if p >= model.threshold), None)
+        return None if hit is None else view.span(*hit)
 
     find_plain = find
 
