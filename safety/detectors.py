@@ -276,8 +276,10 @@ class RegexDetector:
 _ROT13_NAMED = re.compile(r"(?<![a-z])rot[\s_-]?13(?!\d)", re.IGNORECASE)
 _ROT13 = str.maketrans(
     string.ascii_lowercase + string.ascii_uppercase,
-    string.ascii_lowercase[13:] + string.ascii_lowercase[:13]
-    + string.ascii_uppercase[13:] + string.ascii_uppercase[:13],
+    string.ascii_lowercase[13:]
+    + string.ascii_lowercase[:13]
+    + string.ascii_uppercase[13:]
+    + string.ascii_uppercase[:13],
 )
 
 

@@ -15,7 +15,8 @@ _AI_ES = (
 )
 _AI_FR = (
     r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
-    r"|robot)s?"
+    r"|robot|outil(?=s?\s{1,3}(?:de|d')\s{0,3}(?:tri|resume|analyse|ia|selection|traduction"
+    r"|filtrage|notation|evaluation)))s?"
 )
 _AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
 # ... and the role it is given ("the AI reviewer", "den KI-Reviewer") or a relative clause on
@@ -108,13 +109,14 @@ INJECTION = [
     rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:nota|mensaje|instrucciones|instruccion|indicacion(?:es)?|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
-    rf"(?:note|message|consigne|instruction|remarque)s?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
+    rf"(?:note|message|consigne|instruction|remarque)s?(?:\s{{1,3}}(?:cachee|secrete|speciale"
+    rf"|interne|privee)s?)?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
     rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     # "给AI的说明：", "致阅读本邮件的AI助手：", "给AI筛选系统的说明：", "致自动筛选系统：",
     # "给助手的话："
     rf"(?:给|致|@)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎|阅读器"
     rf"|插件))?|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序)|的(?:系统|机器人|程序))"
-    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?[:：]",
+    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?(?:[:：]|--)",  # "——" reads "--"
     # "备注：AI请停止分析", "总结本文的语言模型应说明…"
     rf"(?:备注|注意|提示|说明)[:：]\s{{0,2}}(?:{_AI_ZH})(?:请|必须|务必|不要|应)",
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",

@@ -131,6 +131,8 @@ CLEAN_V4 = [
     "mot de passe oublié ? Connectez-vous à votre espace client.",
     "¿Está bien esta validación de contraseña en JavaScript?",
     'creating-a-strong-password":"/en/enterprise-server@3.0/auth',
+    "Consigne de sécurité pour l'outil de découpe : portez des gants.",
+    "致AI-Lab团队——欢迎加入我们的读书会。",
 ]
 
 
