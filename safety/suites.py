@@ -32,6 +32,9 @@
   fixed, and scored once at the end of that stop (safety/data/heldout/heldout_v9.md).
 - heldout-v10: 300 more by a ninth writer, commissioned with the look-alike training batch that
   heldout-v9's false alarms led to, and scored once with it in (safety/data/heldout/heldout_v10.md).
+- heldout-v11: 300 more by a tenth writer, commissioned at the start of the next stop and scored
+  once with that stop's latency work in, before any change to what is detected
+  (safety/data/heldout/heldout_v11.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -100,6 +103,7 @@ SUITES = {
     "heldout-v8": Suite(HELDOUT.with_name("heldout_v8.jsonl"), lambda r: list(r["labels"])),
     "heldout-v9": Suite(HELDOUT.with_name("heldout_v9.jsonl"), lambda r: list(r["labels"])),
     "heldout-v10": Suite(HELDOUT.with_name("heldout_v10.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v11": Suite(HELDOUT.with_name("heldout_v11.jsonl"), lambda r: list(r["labels"])),
 }
 
 
