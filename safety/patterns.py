@@ -12,6 +12,7 @@ from typing import Any
 import phonenumbers
 import regex
 from stdnum import iban, luhn
+from stdnum.fr import siret
 from stdnum.us import ssn as us_ssn
 
 from safety.gitleaks_rules import allowed_by_gitleaks
@@ -36,7 +37,12 @@ def luhn_ok(s: str) -> bool:
         return False  # no issuer number starts with 0; all-same digits are placeholders
     if len(digits) == 12 and not MAESTRO.match(digits):
         return False  # only Maestro issues 12-digit cards
+    if _SIRET_SHAPE.fullmatch(s) and siret.is_valid(digits):
+        return False  # a French company's SIRET, grouped as INSEE prints it (Luhn-valid too)
     return bool(luhn.is_valid(digits))
+
+
+_SIRET_SHAPE = regex.compile(r"\d{3}([ .])\d{3}\1\d{3}\1\d{5}")  # no card is grouped 3-3-3-5
 
 
 # Maestro's issuer prefixes (50, 56-69; ISO/IEC 7812 gives it 12-19 digits). A hand rule: python-
@@ -80,6 +86,22 @@ _PHONE_LABEL = regex.compile(  # at the end of the text before the number
     r"(?:号码|号)?\s{0,3}[:.]?\s{0,3}$",
     regex.IGNORECASE,
 )
+# ... and words that label it as another kind of number (an order, a parcel, an invoice, a
+# customer), possibly with that code's other groups (each with a digit) between: "UPS tracking
+# 1Z 7X2 A91 03 8821 5530", "Bestellnummer: 2023-447281", "Pedido n.º 312-4471852". Whatever
+# shape it has, it is not a phone number (Presidio's context words, the other way round).
+_OTHER_NUMBERS = (
+    r"(?:order|tracking|invoice|reference|ref|booking|confirmation|parcel|shipment|customer"
+    r"|case|ticket|bestell|sendungs|rechnungs|kunden|auftrags|buchungs|vorgangs|referenz|pedido"
+    r"|seguimiento|factura|referencia|env[ií]o|reserva|localizador|expediente|commande|suivi"
+    r"|facture|r[eé]f[eé]rence|colis|dossier|r[eé]servation|订单|运单|快递单|物流单|发票|工单|单)"
+)
+_OTHER_NUMBER_LABEL = regex.compile(
+    rf"(?<!\w){_OTHER_NUMBERS}(?:nummer|nr\.?|号)?(?:\s{{0,3}}(?:numbers?|no\.?|nr\.?|n[°º]"
+    r"|n\.\s?[oº]|#|num[eé]ro|n[uú]mero|nummer|id|code|c[oó]digo|is|es|est|ist|beim\s{1,3}"
+    r"h[aä]ndler|[:：]))*\s{0,3}(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
+    regex.IGNORECASE,
+)
 PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
 # A label right after the number ("781 1704 office", "082 490 1693-Fax"), as address blocks and
 # signatures write it. It is part of the phone pattern (group `tail`), so a streamed number is
@@ -111,6 +133,8 @@ def phone_ok(s: str, before: str = "") -> bool:
     digits = "".join(c for c in s if c.isdigit())
     if (tail or before and _PHONE_LABEL.search(before)) and 6 <= len(digits) <= 15:
         return len(set(digits)) > 1
+    if before and _OTHER_NUMBER_LABEL.search(before):
+        return False
     if s.isdigit():  # one unbroken run ("手机号：13812345678") counts only after such a label
         return False
     international = s.lstrip().startswith("+")

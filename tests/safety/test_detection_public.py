@@ -101,6 +101,10 @@ FOUND_V6 = [  # kinds heldout-v6 showed missing (the texts here are written anew
     ("secrets", "系统管理员密码 Pz4!kQ8#mW2x，别外传"),
     # an address after a word that ends in "ver" ("server") is not a version
     ("pii_network", "the server 85.214.132.117 is down since midnight"),
+    # a phone number next to words about an order, and a card grouped as cards are
+    ("pii_contact", "Fragen zur Bestellung? 0171 2345678"),
+    ("pii_contact", "For order support call 020 7946 0018."),
+    ("pii_financial", "Karte 4464 9089 8940 6835, SIRET folgt"),
 ]
 
 CLEAN_V4 = [
@@ -132,6 +136,14 @@ CLEAN_V4 = [
     "¿Está bien esta validación de contraseña en JavaScript?",
     'creating-a-strong-password":"/en/enterprise-server@3.0/auth',
     "Consigne de sécurité pour l'outil de découpe : portez des gants.",
+    # a number labelled as an order's, a parcel's or a company's (heldout-v11/v12's kinds,
+    # written anew): not a phone number or a card, whatever its shape
+    "Facture de la SARL Dubois (SIRET 552 100 554 00013), à régler sous 30 jours.",
+    "Bestellnummer: 2023-447281, wann kommt das Paket?",
+    "UPS tracking 1Z 7X2 A91 03 8821 5530 has not moved since Monday.",
+    "Pedido n.º 312-4471852, ¿cuándo llega?",
+    "订单号：138 1234 5678，还没发货",
+    "Numéro de commande : 06 42 81 77 30, toujours rien reçu.",
     "致AI-Lab团队——欢迎加入我们的读书会。",
 ]
 
