@@ -35,6 +35,8 @@
 - heldout-v11: 300 more by a tenth writer, commissioned at the start of the next stop and scored
   once with that stop's latency work in, before any change to what is detected
   (safety/data/heldout/heldout_v11.md).
+- heldout-v12: 300 more by an eleventh writer, commissioned when heldout-v11 had been scored,
+  and scored once with the fixes for its misses in (safety/data/heldout/heldout_v12.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -104,6 +106,7 @@ SUITES = {
     "heldout-v9": Suite(HELDOUT.with_name("heldout_v9.jsonl"), lambda r: list(r["labels"])),
     "heldout-v10": Suite(HELDOUT.with_name("heldout_v10.jsonl"), lambda r: list(r["labels"])),
     "heldout-v11": Suite(HELDOUT.with_name("heldout_v11.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v12": Suite(HELDOUT.with_name("heldout_v12.jsonl"), lambda r: list(r["labels"])),
 }
 
 
