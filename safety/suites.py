@@ -37,6 +37,8 @@
   (safety/data/heldout/heldout_v11.md).
 - heldout-v12: 300 more by an eleventh writer, commissioned when heldout-v11 had been scored,
   and scored once with the fixes for its misses in (safety/data/heldout/heldout_v12.md).
+- heldout-v13: 300 more by a twelfth writer, commissioned when heldout-v12 had been read, and
+  scored once with the fixes for its false alarms in (safety/data/heldout/heldout_v13.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -107,6 +109,7 @@ SUITES = {
     "heldout-v10": Suite(HELDOUT.with_name("heldout_v10.jsonl"), lambda r: list(r["labels"])),
     "heldout-v11": Suite(HELDOUT.with_name("heldout_v11.jsonl"), lambda r: list(r["labels"])),
     "heldout-v12": Suite(HELDOUT.with_name("heldout_v12.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v13": Suite(HELDOUT.with_name("heldout_v13.jsonl"), lambda r: list(r["labels"])),
 }
 
 
