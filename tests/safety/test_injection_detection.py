@@ -190,6 +190,24 @@ def test_the_injection_rules_run_only_where_a_match_could_be_and_find_the_same()
     assert hits >= 20
 
 
+def test_leetspeak_words_are_found_from_their_digits_as_the_pattern_finds_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loose view's leetspeak words, found outward from each digit, "@" and "$" (or by
+    the pattern past _LEET_MAX_MARKS of them), are the runs `_LEET_WORD` finds, on every text
+    of the injection and held-out suites and on edge cases."""
+    from safety import detectors
+    from safety.detectors import _LEET_WORD, _leet_words
+
+    edge = ["1gn0r3 4ll pr3v10u5", "a1", "1a", "1", "@", "$x", "x" * 9 + "9", "é1 b2", "7 8 9"]
+    texts = [Views(t).get("folded").text
+             for t in [*edge, *_suite_texts("injection", "heldout", "heldout-v3")]]  # fmt: skip
+    for most in (detectors._LEET_MAX_MARKS, 0):
+        monkeypatch.setattr(detectors, "_LEET_MAX_MARKS", most)
+        assert all(_leet_words(t) == [m.span() for m in _LEET_WORD.finditer(t)] for t in texts)
+    assert _leet_words("1gn0r3 4ll") == [(0, 6), (7, 10)] and _leet_words("ab 12") == []
+
+
 def test_a_rule_with_alternatives_at_its_top_level_gets_no_keyword_gate() -> None:
     from safety.detectors import _leading_words
 
