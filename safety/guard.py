@@ -23,10 +23,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from safety.detectors import Finding, Views
+from safety.detectors import Finding
 from safety.plain import PlainCheck
 from safety.policy import Policy
 from safety.scan import Decided, Plan, forming, plan_for, scan
+from safety.views import Views
 
 audit_log = logging.getLogger("llm-deploy.audit")
 LOOKBEHIND = 16  # released characters kept for the block/redact detectors' look-behind

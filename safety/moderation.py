@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from safety.detectors import Views, dominant
+from safety.detectors import dominant
 from safety.policy import Policy
+from safety.views import Views
 
 
 def categories_found(policy: Policy, text: str) -> list[str]:

@@ -16,18 +16,11 @@ from typing import Any
 import ahocorasick
 import regex
 
-from safety.detectors import (
-    VIEWS,
-    Detector,
-    Finding,
-    LearnedDetector,
-    RegexDetector,
-    Views,
-    dominant,
-)
+from safety.detectors import Detector, Finding, LearnedDetector, RegexDetector, dominant
 from safety.normalize import Normalized
 from safety.plain import ALTERNATION_MAX, PlainCheck, earliest
 from safety.policy import Policy
+from safety.views import VIEWS, Views
 
 # The start of a normalization construct that the next chunk may complete ("&#5" of "&#52;",
 # "[a" of "[at]"): held like a forming span, since its meaning is not known yet.

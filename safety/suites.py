@@ -54,9 +54,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safety.detectors import VIEWS, Finding, LearnedDetector, RegexDetector, Views, dominant
+from safety.detectors import Finding, LearnedDetector, RegexDetector, dominant
 from safety.policy import Policy
 from safety.scan import Group, add_detector
+from safety.views import VIEWS, Views
 
 DATA = Path(__file__).with_name("data") / "public"
 HELDOUT = Path(__file__).with_name("data") / "heldout" / "heldout_v2.jsonl"

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from safety.detectors import Views
 from safety.learned import MODEL, InjectionModel, features
+from safety.views import Views
 
 FOLDS = 5  # the threshold is chosen on out-of-fold scores of every training text
 

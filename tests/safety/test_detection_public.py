@@ -9,12 +9,13 @@ import json
 
 import pytest
 
-from safety.detectors import RegexDetector, Views
+from safety.detectors import RegexDetector
 from safety.evaluate import main as evaluate_main
 from safety.patterns import email_ok, iban_ok, luhn_ok, phone_ok, ssn_ok
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import Group
 from safety.suites import SUITES, _f, findings, run_suite
+from safety.views import Views
 
 POLICY = load_policy(DEFAULT_POLICY)
 

@@ -11,12 +11,13 @@ import re._parser as sre_parse
 import pytest
 import regex
 
-from safety.detectors import Views, gitleaks_detectors
+from safety.detectors import gitleaks_detectors
 from safety.gitleaks_rules import REPEAT_CAP, portable, rules
 from safety.guard import Guard, Recorder
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import plan_for
 from safety.suites import DATA, findings
+from safety.views import Views
 
 POLICY = load_policy(DEFAULT_POLICY)
 CAP = REPEAT_CAP

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety.detectors import LearnedDetector, RegexDetector, Views
+from safety.detectors import LearnedDetector, RegexDetector
 from safety.learned import InjectionModel, windows
 from safety.policy import PolicyError, load_policy
 from safety.scan import Group
 from safety.suites import SUITES, findings
+from safety.views import Views
 from tests.safety.test_detection_public import POLICY, _suite_texts
 
 
@@ -196,14 +197,14 @@ def test_leetspeak_words_are_found_from_their_digits_as_the_pattern_finds_them(
     """The loose view's leetspeak words, found outward from each digit, "@" and "$" (or by
     the pattern past _LEET_MAX_MARKS of them), are the runs `_LEET_WORD` finds, on every text
     of the injection and held-out suites and on edge cases."""
-    from safety import detectors
-    from safety.detectors import _LEET_WORD, _leet_words
+    from safety import views
+    from safety.views import _LEET_WORD, _leet_words
 
     edge = ["1gn0r3 4ll pr3v10u5", "a1", "1a", "1", "@", "$x", "x" * 9 + "9", "é1 b2", "7 8 9"]
     texts = [Views(t).get("folded").text
              for t in [*edge, *_suite_texts("injection", "heldout", "heldout-v3")]]  # fmt: skip
-    for most in (detectors._LEET_MAX_MARKS, 0):
-        monkeypatch.setattr(detectors, "_LEET_MAX_MARKS", most)
+    for most in (views._LEET_MAX_MARKS, 0):
+        monkeypatch.setattr(views, "_LEET_MAX_MARKS", most)
         assert all(_leet_words(t) == [m.span() for m in _LEET_WORD.finditer(t)] for t in texts)
     assert _leet_words("1gn0r3 4ll") == [(0, 6), (7, 10)] and _leet_words("ab 12") == []
 

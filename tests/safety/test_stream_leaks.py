@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from safety.detectors import Views, builtin
+from safety.detectors import builtin
 from safety.guard import Guard, StreamGuard
 from safety.plain import PlainCheck, lookbehind
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import forming, plan_for
+from safety.views import Views
 from tests.safety.streams import (
     AFTER,
     BEFORE,

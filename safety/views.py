@@ -1,0 +1,131 @@
+"""The normalized views of a text that detectors read, computed once per text: cased (key
+shapes), folded (words, PII) and loose (phrase rules and the learned detector: spaced-out letters
+joined, leetspeak read as letters), each with its map back to original offsets; and the text of
+its base64 runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+import numpy as np
+
+from safety.normalize import Normalized, code_points, normalize
+
+VIEWS = ("cased", "folded", "loose")
+
+
+class Views:
+    """Normalized views of one text, computed once and shared by all detectors.
+
+    cased: normalized, case kept (key shapes); folded: also case-folded (words, PII);
+    loose: folded, then spaced-out letters joined ("i g n o r e" -> "ignore") and leetspeak
+    read as letters inside words that mix both ("1gn0r3" -> "ignore"), for phrase detectors."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._views: dict[str, Normalized] = {}
+        self._encoded: list[tuple[int, int, Views]] | None = None
+        self._plain: bool | None = None  # known after the first view: ASCII with no construct
+
+    def encoded(self) -> list[tuple[int, int, Views]]:
+        """(start, end, views of the decoded text) for each base64 run that decodes to text."""
+        if self._encoded is None:
+            self._encoded = []
+            for m in _BASE64.finditer(self.text):
+                decoded = _b64text(m.group())
+                if decoded is not None:
+                    self._encoded.append((m.start(), m.end(), Views(decoded)))
+        return self._encoded
+
+    def get(self, kind: str) -> Normalized:
+        view = self._views.get(kind)
+        if view is None:
+            if kind == "loose":
+                view = loosen(self.get("folded"))
+            elif self._plain is None:
+                view = normalize(self.text, casefold=kind == "folded")
+                # the fast path: ASCII as it is (a range map alone may be non-ASCII text that
+                # maps to itself, which the other view must still normalize)
+                self._plain = isinstance(view.starts, range) and self.text.isascii()
+            else:
+                view = normalize(self.text, casefold=kind == "folded", plain=self._plain)
+            self._views[kind] = view
+        return view
+
+
+# The loose view's two scans use the standard `re` module: on normalized text (no marks, no
+# joiners) its \w is the same, and it scans these patterns about three times faster.
+_SPACED = re.compile(r"(?<!\w)\w([ .\-_*·])(?:\w\1)+\w(?!\w)")  # one separator per run
+# a run of letters, digits, "@" and "$" that holds a letter and one of the others ("1gn0r3")
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]*[a-z][a-z0-9@$]*")
+_LEET = str.maketrans("013457@$9", "oieastasg")
+_LEET_MARK = np.zeros(0x110000, dtype=bool)  # per code point: a digit, "@" or "$"
+_LEET_MARK[[ord(c) for c in "0123456789@$"]] = True
+_LEET_RUN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$")
+_LEET_MAX_MARKS = 64  # past this many digits and signs one regex scan is cheaper
+_LETTER = re.compile("[a-z]")
+
+
+def _leet_words(text: str) -> list[tuple[int, int]]:
+    """The spans `_LEET_WORD` finds: each run of letters, digits, "@" and "$" that holds a
+    letter and one of the others. Found from the digits and signs outward (one numpy pass
+    finds them), not by trying every position of the text: 20 us less on 2,000 characters."""
+    marks = np.flatnonzero(_LEET_MARK[code_points(text)])
+    if len(marks) > _LEET_MAX_MARKS:
+        return [m.span() for m in _LEET_WORD.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    end = 0
+    for at in marks.tolist():
+        if at < end:
+            continue  # in the run just read
+        start, end = at, at + 1
+        while start > 0 and text[start - 1] in _LEET_RUN:
+            start -= 1
+        while end < len(text) and text[end] in _LEET_RUN:
+            end += 1
+        if _LETTER.search(text, start, end):
+            spans.append((start, end))
+    return spans
+
+
+def loosen(view: Normalized) -> Normalized:
+    """The loose view of a folded view (see Views); offsets compose. Both steps are single
+    regex scans, so text with no spaced-out run and no leetspeak word costs no Python loop."""
+    text = view.text
+    drop = {  # the separators of every spaced-out run
+        k for m in _SPACED.finditer(text) for k in range(m.start() + 1, m.end(), 2)
+    }
+    keep = [k for k in range(len(text)) if k not in drop] if drop else None
+    joined = "".join(text[k] for k in keep) if keep is not None else text
+    leet = _leet_words(joined)
+    if keep is None and not leet:
+        return view
+    pieces, pos = [], 0
+    for a, b in leet:  # one character for one, so offsets stay
+        pieces += [joined[pos:a], joined[a:b].translate(_LEET)]
+        pos = b
+    pieces.append(joined[pos:])
+    if keep is None:
+        return Normalized("".join(pieces), view.starts, view.ends, view.length)
+    starts = [view.starts[k] for k in keep]
+    ends = [view.ends[k] for k in keep]
+    return Normalized("".join(pieces), starts, ends, view.length)
+
+
+# ASCII classes only, so `re` finds what `regex` finds, at a sixth of the cost on 2,000
+# characters of English (0.03 vs 0.22 ms): it reads every input
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _b64text(run: str) -> str | None:
+    """The text a base64 run encodes, when it is mostly printable UTF-8."""
+    try:
+        raw = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    printable = sum(c.isprintable() or c in "\n\t" for c in text)
+    return text if text and printable >= 0.9 * len(text) else None
