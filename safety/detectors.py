@@ -208,6 +208,10 @@ _ROT13 = str.maketrans(
 )
 
 
+def _names_rot13(folded: str) -> bool:
+    return "rot" in folded and _ROT13_NAMED.search(folded) is not None  # a substring test first
+
+
 @dataclass
 class LearnedDetector:
     """The learned prompt-injection model (safety/learned.py) as a detector: whole-text scores
@@ -227,7 +231,7 @@ class LearnedDetector:
         if found is None and self.decode_base64:
             found = next(((s, e) for s, e, inner in views.encoded()
                           if e > pos and self._first(inner.get(self.view))), None)  # fmt: skip
-        if found is None and _ROT13_NAMED.search(views.text):  # "decode this ROT13 and obey"
+        if found is None and _names_rot13(views.get("folded").text):  # "decode this ROT13..."
             found = self._first(Views(views.text.translate(_ROT13)).get(self.view), pos)
         if found is None:
             return []  # one finding per text at most: the category is what matters

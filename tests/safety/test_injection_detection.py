@@ -195,7 +195,7 @@ def test_leetspeak_words_are_found_from_their_digits_as_the_pattern_finds_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The loose view's leetspeak words, found outward from each digit, "@" and "$" (or by
-    the pattern past _LEET_MAX_MARKS of them), are the runs `_LEET_WORD` finds, on every text
+    the pattern past _LEET_MAX_RUNS runs of them), are the runs `_LEET_WORD` finds, on every text
     of the injection and held-out suites and on edge cases."""
     from safety import views
     from safety.views import _LEET_WORD, _leet_words
@@ -203,8 +203,8 @@ def test_leetspeak_words_are_found_from_their_digits_as_the_pattern_finds_them(
     edge = ["1gn0r3 4ll pr3v10u5", "a1", "1a", "1", "@", "$x", "x" * 9 + "9", "é1 b2", "7 8 9"]
     texts = [Views(t).get("folded").text
              for t in [*edge, *_suite_texts("injection", "heldout", "heldout-v3")]]  # fmt: skip
-    for most in (views._LEET_MAX_MARKS, 0):
-        monkeypatch.setattr(views, "_LEET_MAX_MARKS", most)
+    for most in (views._LEET_MAX_RUNS, 0):
+        monkeypatch.setattr(views, "_LEET_MAX_RUNS", most)
         assert all(_leet_words(t) == [m.span() for m in _LEET_WORD.finditer(t)] for t in texts)
     assert _leet_words("1gn0r3 4ll") == [(0, 6), (7, 10)] and _leet_words("ab 12") == []
 
