@@ -19,6 +19,15 @@ _AI_FR = (
     r"|filtrage|notation|evaluation)))s?"
 )
 _AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
+# ... the same, only words that name an AI and nothing else ("models reading this text should
+# be evaluated" is research, "agents that read this file must sign" an office)
+_AIS_EN = (
+    r"(?:ai|a\.i\.|llm|(?:large\s{1,3})?language\s{1,3}model|ai\s{1,3}(?:assistant|model)|chatbot"
+    r"|gpt)s?"
+)
+_AIS_DE = r"(?:ki(?:-systeme?|-modelle?|-assistent(?:en)?)?|sprachmodell(?:e)?|chatbots?)"
+_AIS_ES = r"(?:ia|ai|modelos?\s{1,3}de\s{1,3}lenguaje|chatbots?)s?"
+_AIS_FR = r"(?:ia|ai|modeles?\s{1,3}de\s{1,3}langage|chatbots?)s?"
 # ... and the role it is given ("the AI reviewer", "den KI-Reviewer") or a relative clause on
 # what it does ("l'IA qui analyse ces avis", "la IA que resuma esto") before the colon
 _ROLE = (
@@ -45,6 +54,40 @@ REGEX_FASTER = frozenset({PINYIN})
 # Every match of a rule written with CJK characters holds one: such rules run only on text
 # that has one (RegexDetector.needs), so the other languages pay one scan for all of them
 CJK_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
+
+# A document that speaks of the AIs reading it and what they must do, in four languages (the
+# Chinese one is above): "language models processing this text should…", "Sprachmodelle, die
+# diesen Text verarbeiten, sollen…", "las IA que lean este documento deben…", "les IA qui
+# traitent cette page doivent…". Their AI words are too short to gate them ("ai"), so each runs
+# only where a search for its middle ("this text", "die diesen", "que lean este", "qui
+# traitent") finds one (RegexDetector.needs; READER_NEEDS): 2 us instead of 10.
+READERS = [
+    rf"{_AIS_EN}\s{{1,3}}(?:that\s{{1,3}}(?:are\s{{1,3}})?|which\s{{1,3}}(?:are\s{{1,3}})?)?(?:reading"
+    r"|processing|summari[sz]ing|parsing|analy[sz]ing|read|process|summari[sz]e|parse)\s{1,3}(?:this"
+    r"|these)\s{1,3}(?:text|document|page|file|email|e-mail|message|review|cv|resume|listing)s?"
+    r"\s{0,3},?\s{0,3}(?:should|must|shall|need\s{1,3}to|are\s{1,3}to|have\s{1,3}to)",
+    rf"{_AIS_DE}\s{{0,3}},?\s{{1,3}}(?:die|welche)\s{{1,3}}(?:diesen|dieses|diese)\s{{1,3}}[a-z]{{3,20}}"
+    r"\s{1,3}(?:lesen|verarbeiten|zusammenfassen|auswerten|analysieren|pr[uü]fen|liest|verarbeitet"
+    r"|zusammenfasst|auswertet|analysiert|pr[uü]ft)\s{0,3},?\s{1,3}(?:sollen|m[uü]ssen|soll|muss)",
+    rf"(?:las?|los|el)\s{{1,3}}{_AIS_ES}\s{{1,3}}que\s{{1,3}}(?:lea|lean|procese|procesen|resuma|resuman"
+    r"|analice|analicen)\s{1,3}(?:este|esta|estos|estas)\s{1,3}[a-z]{3,20}\s{0,3},?\s{1,3}(?:debe|deben"
+    r"|tiene\s{1,3}que|tienen\s{1,3}que)",
+    rf"(?:l'|les?\s{{1,3}}|la\s{{1,3}}){_AIS_FR}\s{{1,3}}qui\s{{1,3}}(?:lit|lisent|traite|traitent|resume"
+    r"|resument|analyse|analysent)\s{1,3}(?:ce|cet|cette|ces)\s{1,3}[a-z]{3,20}\s{0,3},?\s{1,3}(?:doi"
+    r"(?:t|vent)|devra(?:ient|it)?)",
+]
+READER_NEEDS = dict(
+    zip(
+        READERS,
+        [
+            r"th(?:is|ese)\s{1,3}(?:text|document|page|file|e-?mail|message|review|cv|resume|listing)",
+            r"die\s{1,3}dies|welche\s{1,3}dies",
+            r"que\s{1,3}(?:lea|lean|procese|procesen|resuma|resuman|analice|analicen)\s",
+            r"qui\s{1,3}(?:lit|lisent|traite|traitent|resume|resument|analyse|analysent)\s",
+        ],
+        strict=True,
+    )
+)
 
 INJECTION = [
     r"(?:ignore|disregard|forget|override|bypass|skip)\s{1,3}(?:all\s{1,3}|any\s{1,3}|the\s{1,3}"
@@ -122,6 +165,9 @@ INJECTION = [
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
     rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
+    # ... or speaks of the AIs that read it, and what they must do ("language models processing
+    # this text should…", "Sprachmodelle, die diesen Text verarbeiten, sollen…")
+    *READERS,
     # the key words written backwards (an instruction to read the text reversed and obey it):
     # "snoitcurtsni suoiverp lla erongi", "negnusiewnA ella ssigreV", "令指的前之略忽"
     r"(?:erongi|snoitcurtsni|noitcurtsni|tpmorp|ereirongi|negnusiewna|gnusiewna|senoiccurtsni"

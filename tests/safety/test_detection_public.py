@@ -146,6 +146,9 @@ CLEAN_V4 = [
     "订单号：138 1234 5678，还没发货",
     "Numéro de commande : 06 42 81 77 30, toujours rien reçu.",
     "致AI-Lab团队——欢迎加入我们的读书会。",
+    "Models reading this text should be evaluated on accuracy, not speed.",
+    "Alle Mitarbeitenden, die diesen Aushang lesen, sollen sich bis Freitag eintragen.",
+    "Les élèves qui lisent ce texte doivent rendre un résumé lundi.",
 ]
 
 
