@@ -87,14 +87,16 @@ _PHONE_LABEL = regex.compile(  # at the end of the text before the number
     regex.IGNORECASE,
 )
 # ... and words that label it as another kind of number (an order, a parcel, an invoice, a
-# customer), possibly with that code's other groups (each with a digit) between: "UPS tracking
-# 1Z 7X2 A91 03 8821 5530", "Bestellnummer: 2023-447281", "Pedido n.º 312-4471852". Whatever
-# shape it has, it is not a phone number (Presidio's context words, the other way round).
+# customer, a company's registration or tax number), possibly with that code's other groups
+# (each with a digit) between: "UPS tracking 1Z 7X2 A91 03 8821 5530", "Bestellnummer:
+# 2023-447281", "Pedido n.º 312-4471852", "SIREN 552 100 554". Whatever shape it has, it is
+# not a phone number (Presidio's context words, the other way round).
 _OTHER_NUMBERS = (
     r"(?:order|tracking|invoice|reference|ref|booking|confirmation|parcel|shipment|customer"
     r"|case|ticket|bestell|sendungs|rechnungs|kunden|auftrags|buchungs|vorgangs|referenz|pedido"
     r"|seguimiento|factura|referencia|env[ií]o|reserva|localizador|expediente|commande|suivi"
-    r"|facture|r[eé]f[eé]rence|colis|dossier|r[eé]servation|订单|运单|快递单|物流单|发票|工单|单)"
+    r"|facture|r[eé]f[eé]rence|colis|dossier|r[eé]servation|订单|运单|快递单|物流单|发票|工单|单"
+    r"|siren|siret|rcs|tva|vat|ust-?id|steuer|nif|cif)"
 )
 _OTHER_NUMBER_LABEL = regex.compile(
     rf"(?<!\w){_OTHER_NUMBERS}(?:nummer|nr\.?|号)?(?:\s{{0,3}}(?:numbers?|no\.?|nr\.?|n[°º]"
@@ -230,7 +232,9 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
         "[IP]",
         None,
     ),
-    "ipv6": (r"(?<![\w:\[])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:\]])", "[IP]", ipv6_ok),
+    # also in brackets, as URLs and logs write it ("http://[2001:db8::1]:8080", "from
+    # unknown[2003:e2::f088]"): ipv6_ok's three groups keep a slice ("s[::-1]") out
+    "ipv6": (r"(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])", "[IP]", ipv6_ok),
 }
 PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
 

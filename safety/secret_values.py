@@ -21,7 +21,8 @@ _PLACEHOLDER = regex.compile(
     r"|(?:你的|您的)\w+"
     r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
     r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)@?$"  # "insert_key_here"
-    r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))",
+    r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))"
+    r"|<[\w .-]{2,40}>|(?:\.\.\.|…)$",  # "whsec_<replace-me>", an elided "sk-..."
     regex.IGNORECASE,
 )
 _X_RUN = regex.compile(r"x{6,}|X{6,}")

@@ -145,6 +145,7 @@ CLEAN_V4 = [
     "Pedido n.º 312-4471852, ¿cuándo llega?",
     "订单号：138 1234 5678，还没发货",
     "Numéro de commande : 06 42 81 77 30, toujours rien reçu.",
+    "Mon Kbis indique SIREN 552 100 554 : faut-il le mettre sur les devis ?",
     "致AI-Lab团队——欢迎加入我们的读书会。",
     "Models reading this text should be evaluated on accuracy, not speed.",
     "Alle Mitarbeitenden, die diesen Aushang lesen, sollen sich bis Freitag eintragen.",
