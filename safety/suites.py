@@ -39,6 +39,8 @@
   and scored once with the fixes for its misses in (safety/data/heldout/heldout_v12.md).
 - heldout-v13: 300 more by a twelfth writer, commissioned when heldout-v12 had been read, and
   scored once with the fixes for its false alarms in (safety/data/heldout/heldout_v13.md).
+- heldout-v14: 300 more by a thirteenth writer, commissioned when heldout-v13 had been read, and
+  scored once with the rule its misses led to in (safety/data/heldout/heldout_v14.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -111,6 +113,7 @@ SUITES = {
     "heldout-v11": Suite(HELDOUT.with_name("heldout_v11.jsonl"), lambda r: list(r["labels"])),
     "heldout-v12": Suite(HELDOUT.with_name("heldout_v12.jsonl"), lambda r: list(r["labels"])),
     "heldout-v13": Suite(HELDOUT.with_name("heldout_v13.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v14": Suite(HELDOUT.with_name("heldout_v14.jsonl"), lambda r: list(r["labels"])),
 }
 
 

@@ -270,7 +270,8 @@ def test_no_evaluation_text_is_a_near_copy_of_a_training_text() -> None:
                     (SUITES["heldout-v7"].path, 300), (SUITES["heldout-v8"].path, 300),
                     (SUITES["heldout-v9"].path, 300), (SUITES["heldout-v10"].path, 300),
                     (SUITES["heldout-v11"].path, 300), (SUITES["heldout-v12"].path, 300),
-                    (SUITES["heldout-v13"].path, 300), (evasions, 182)):  # fmt: skip
+                    (SUITES["heldout-v13"].path, 300), (SUITES["heldout-v14"].path, 300),
+                    (evasions, 182)):  # fmt: skip
         evaluation = read_jsonl(str(path))
         assert len(evaluation) == n
         _, copies = near_dup_filter(evaluation, train)
