@@ -59,14 +59,15 @@ CJK_CHAR = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]"
 # Chinese one is above): "language models processing this text should…", "Sprachmodelle, die
 # diesen Text verarbeiten, sollen…", "las IA que lean este documento deben…", "les IA qui
 # traitent cette page doivent…". Their AI words are too short to gate them ("ai"), so each runs
-# only where a search for its middle ("this text", "die diesen", "que lean este", "qui
-# traitent") finds one (RegexDetector.needs; READER_NEEDS): 2 us instead of 10.
+# only where a search for its middle finds one ("this text should", "die diesen Text lesen,
+# sollen", "que lean", "qui traitent"; RegexDetector.needs, READER_NEEDS): a search that begins
+# with a literal costs 1-2 us, the English rule itself 84 on 2,000 characters of English.
 READERS = [
     rf"{_AIS_EN}\s{{1,3}}(?:that\s{{1,3}}(?:are\s{{1,3}})?|which\s{{1,3}}(?:are\s{{1,3}})?)?(?:reading"
     r"|processing|summari[sz]ing|parsing|analy[sz]ing|read|process|summari[sz]e|parse)\s{1,3}(?:this"
     r"|these)\s{1,3}(?:text|document|page|file|email|e-mail|message|review|cv|resume|listing)s?"
     r"\s{0,3},?\s{0,3}(?:should|must|shall|need\s{1,3}to|are\s{1,3}to|have\s{1,3}to)",
-    rf"{_AIS_DE}\s{{0,3}},?\s{{1,3}}(?:die|welche)\s{{1,3}}(?:diesen|dieses|diese)\s{{1,3}}[a-z]{{3,20}}"
+    rf"{_AIS_DE}\s{{0,3}},?\s{{1,3}}die\s{{1,3}}(?:diesen|dieses|diese)\s{{1,3}}[a-z]{{3,20}}"
     r"\s{1,3}(?:lesen|verarbeiten|zusammenfassen|auswerten|analysieren|pr[uü]fen|liest|verarbeitet"
     r"|zusammenfasst|auswertet|analysiert|pr[uü]ft)\s{0,3},?\s{1,3}(?:sollen|m[uü]ssen|soll|muss)",
     rf"(?:las?|los|el)\s{{1,3}}{_AIS_ES}\s{{1,3}}que\s{{1,3}}(?:lea|lean|procese|procesen|resuma|resuman"
@@ -80,8 +81,11 @@ READER_NEEDS = dict(
     zip(
         READERS,
         [
-            r"th(?:is|ese)\s{1,3}(?:text|document|page|file|e-?mail|message|review|cv|resume|listing)",
-            r"die\s{1,3}dies|welche\s{1,3}dies",
+            r"th(?:is|ese)\s{1,3}(?:text|document|page|file|e-?mail|message|review|cv|resume"
+            r"|listing)s?\s{0,3},?\s{0,3}(?:should|must|shall|need|are\s{1,3}to|have\s{1,3}to)",
+            r"die\s{1,3}dies(?:en|es|e)\s{1,3}[a-z]{3,20}\s{1,3}(?:lesen|verarbeiten|zusammenfassen"
+            r"|auswerten|analysieren|pr[uü]fen|liest|verarbeitet|zusammenfasst|auswertet|analysiert"
+            r"|pr[uü]ft)\s{0,3},?\s{1,3}(?:sollen|m[uü]ssen|soll|muss)",
             r"que\s{1,3}(?:lea|lean|procese|procesen|resuma|resuman|analice|analicen)\s",
             r"qui\s{1,3}(?:lit|lisent|traite|traitent|resume|resument|analyse|analysent)\s",
         ],

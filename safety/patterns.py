@@ -171,11 +171,13 @@ def email_ok(s: str) -> bool:
 
 
 def ipv6_ok(s: str) -> bool:
+    if s.count(":") < 2 or sum(1 for g in s.split(":") if g) < 3:  # not "::", "::1", "s[::2]"
+        return False
     try:
         ipaddress.IPv6Address(s)
     except ValueError:
         return False
-    return s.count(":") >= 2 and sum(1 for g in s.split(":") if g) >= 3  # not "::", "::1"
+    return True
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
