@@ -64,7 +64,7 @@ _LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]*[a-z][
 _LEET = str.maketrans("013457@$9", "oieastasg")
 _LEET_MARK = np.zeros(0x110000, dtype=bool)  # per code point: a digit, "@" or "$"
 _LEET_MARK[[ord(c) for c in "0123456789@$"]] = True
-_LEET_RUN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789@$")
+_LEET_RUN = re.compile("[a-z0-9@$]*")  # read forward, and backward on the reversed text
 _LEET_MAX_RUNS = 64  # past this many runs of digits and signs one regex scan is cheaper
 _LETTER = re.compile("[a-z]")
 
@@ -72,24 +72,28 @@ _LETTER = re.compile("[a-z]")
 def _leet_words(text: str) -> list[tuple[int, int]]:
     """The spans `_LEET_WORD` finds: each run of letters, digits, "@" and "$" that holds a
     letter and one of the others. Found from the digits and signs outward (one numpy pass
-    finds them), not by trying every position of the text: 20 us less on 2,000 characters."""
+    finds them; `re` reads each run out from there), not by trying every position of the text:
+    20 us less on 2,000 characters."""
     marks = np.flatnonzero(_LEET_MARK[code_points(text)])
     runs = marks[np.diff(marks, prepend=-2) > 1]  # where each run of them begins
     if len(runs) > _LEET_MAX_RUNS:
         return [m.span() for m in _LEET_WORD.finditer(text)]
     spans: list[tuple[int, int]] = []
-    end = 0
+    end, back = 0, text[::-1] if len(runs) else ""
     for at in runs.tolist():
         if at < end:
             continue  # in the run just read
-        start, end = at, at + 1
-        while start > 0 and text[start - 1] in _LEET_RUN:
-            start -= 1
-        while end < len(text) and text[end] in _LEET_RUN:
-            end += 1
+        start = at - _run_length(back, len(text) - at)
+        end = at + _run_length(text, at)
         if _LETTER.search(text, start, end):
             spans.append((start, end))
     return spans
+
+
+def _run_length(text: str, at: int) -> int:
+    """How many letters, digits, "@" and "$" follow position `at` (at C speed)."""
+    m = _LEET_RUN.match(text, at)
+    return m.end() - at if m else 0
 
 
 def loosen(view: Normalized) -> Normalized:

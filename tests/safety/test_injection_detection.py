@@ -205,7 +205,8 @@ def test_leetspeak_words_are_found_from_their_digits_as_the_pattern_finds_them(
     from safety import views
     from safety.views import _LEET_WORD, _leet_words
 
-    edge = ["1gn0r3 4ll pr3v10u5", "a1", "1a", "1", "@", "$x", "x" * 9 + "9", "é1 b2", "7 8 9"]
+    edge = ["1gn0r3 4ll pr3v10u5", "a1", "1a", "1", "@", "$x", "x" * 9 + "9", "é1 b2", "7 8 9",
+            "", "a" * 5000 + "1 b" + "c" * 5000, "ä1b"]  # fmt: skip
     texts = [Views(t).get("folded").text
              for t in [*edge, *_suite_texts("injection", "heldout", "heldout-v3")]]  # fmt: skip
     for most in (views._LEET_MAX_RUNS, 0):
