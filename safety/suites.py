@@ -9,6 +9,9 @@
   finding that overlaps no labelled span of its category is a false positive).
 - secrets: gitleaks' rule test cases and detect-secrets' plugin tests (true and false positives).
   Both libraries' own patterns are among our detectors, so this measures our use of them.
+- secrets-matched: the same, scored only where the labels mean what ours do (labels_match: not
+  detect-secrets' x-run placeholders, which gitleaks' tests call false positives, nor its
+  public-IP plugin's addresses): the figure for issue 12's "where labels match".
 - secrets-np: Nosey Parker's rule examples and negative examples (none in `secrets`), a third
   team's formats and test strings that none of our patterns were written from: the cross-check.
 - heldout: adversarial texts in five languages written for this project by a writer who never
@@ -48,6 +51,7 @@ Sources, commits and licenses: safety/data/public/LICENSES.md.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections import Counter
@@ -79,6 +83,23 @@ class Suite:
     labels: Callable[[dict[str, Any]], list[str]]  # record -> categories it should raise
     categories: tuple[str, ...] = ()  # what its labels speak for (empty: every category)
     spans: bool = False  # scored span by span (records carry "spans")
+    keep: Callable[[dict[str, Any]], bool] | None = None  # the records scored (None: all)
+
+
+# A run of x's or Z's standing for a key's body ("AP6xxxxxxxxxx", "AKIAZZZZZZZZZZZZZZZZ")
+_PLACEHOLDER_RUN = re.compile(r"x{6,}|X{6,}|Z{8,}")
+
+
+def labels_match(r: dict[str, Any]) -> bool:
+    """Whether a secrets record's label means what ours does. Not where the two sources
+    disagree: detect-secrets' tests call a key written with a run of x's or Z's a secret,
+    gitleaks' call the same shapes ("ghp_xxxx…", "glc_xxxx…") false positives, and issue 12
+    counts placeholders as false alarms; nor detect-secrets' public-IP plugin (an IP address is
+    pii_network here, not a secret)."""
+    if r.get("kind") == "ip_public":
+        return False
+    placeholder = r["label"] and _PLACEHOLDER_RUN.search(r["text"]) is not None
+    return not (r["source"] == "Yelp/detect-secrets" and placeholder)
 
 
 SUITES = {
@@ -89,6 +110,12 @@ SUITES = {
     ),
     "secrets": Suite(
         DATA / "secrets_eval.jsonl", lambda r: ["secrets"] if r["label"] else [], ("secrets",)
+    ),
+    "secrets-matched": Suite(
+        DATA / "secrets_eval.jsonl",
+        lambda r: ["secrets"] if r["label"] else [],
+        ("secrets",),
+        keep=labels_match,
     ),
     "secrets-np": Suite(
         DATA / "secrets_np_eval.jsonl", lambda r: ["secrets"] if r["label"] else [], ("secrets",)
@@ -137,6 +164,7 @@ def _every_detector(policy: Policy) -> Group:
 def run_suite(policy: Policy, name: str, limit: int | None = None) -> dict[str, Any]:
     suite = SUITES[name]
     records = [json.loads(x) for x in suite.path.read_text().split("\n") if x.strip()]
+    records = [r for r in records if suite.keep is None or suite.keep(r)]
     records = records[:limit] if limit else records
     counts: Counter[tuple[str, str, str]] = Counter()  # (category, detector or *, tp/fp/fn)
     times = []

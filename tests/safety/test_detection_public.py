@@ -14,7 +14,7 @@ from safety.evaluate import main as evaluate_main
 from safety.patterns import email_ok, iban_ok, luhn_ok, phone_ok, ssn_ok
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import Group
-from safety.suites import SUITES, _f, findings, run_suite
+from safety.suites import SUITES, _f, findings, labels_match, run_suite
 from safety.views import Views
 
 POLICY = load_policy(DEFAULT_POLICY)
@@ -196,6 +196,27 @@ def test_a_password_read_from_settings_is_not_a_secret() -> None:
     assert "secrets" not in categories("password = settings.DATABASE_PASSWORD_V2")
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("NEXUS-GPT4-API-KEY", 'LLM_SECRET_NAME = "{}"'), ("PROD_DB_PASSWORD", 'db_password = "{}"')],
+)
+def test_the_name_a_secret_is_stored_under_is_not_a_secret(name: str, text: str) -> None:
+    assert "secrets" not in categories(text.format(name))
+    assert "secrets" in categories(text.format("Kq8z!vR2m#Lp4e9w"))
+
+
+def test_secrets_matched_leaves_out_only_records_whose_label_means_something_else() -> None:
+    ds, gl = "Yelp/detect-secrets", "gitleaks/gitleaks"
+    assert not labels_match({"text": "AP6xxxxxxxxxx", "label": 1, "source": ds})
+    assert not labels_match({"text": "133.133.133.133", "label": 1, "source": ds,
+                             "kind": "ip_public"})  # fmt: skip
+    assert labels_match({"text": "ghp_xxxxxxxxxxxxxxxxxxxx", "label": 0, "source": gl})
+    assert labels_match({"text": "AP6a1B2c3D4e5F6g7", "label": 1, "source": ds})
+    every = SUITES["secrets"].path.read_text().count("\n")
+    kept = run_suite(POLICY, "secrets-matched")["records"]
+    assert every - 50 < kept < every  # a few dozen of 999
+
+
 def test_the_validators_are_the_libraries() -> None:
     assert luhn_ok("4111 1111 1111 1111") and not luhn_ok("4111 1111 1111 1112")
     assert iban_ok("GB82 WEST 1234 5698 7654 32")
@@ -251,6 +272,9 @@ FLOORS = {
     # with unsigned JWTs, 38-character Discord parts and key-sized PEM bodies 0.932 / 0.922;
     # with our placeholder check on gitleaks' findings 0.932 / 0.919
     ("secrets", "secrets"): (0.925, 0.915),
+    # the same less the records whose labels mean something else (suites.labels_match): 0.935
+    # / 0.972 when added
+    ("secrets-matched", "secrets"): (0.93, 0.965),
     # 0.943 / 0.426 with gitleaks', then 0.924 / 0.485; with raw passwords in URLs and
     # ..._PASS / ..._TOKEN names 0.922 / 0.529
     ("secrets-np", "secrets"): (0.91, 0.51),
