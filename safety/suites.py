@@ -44,6 +44,8 @@
   scored once with the fixes for its false alarms in (safety/data/heldout/heldout_v13.md).
 - heldout-v14: 300 more by a thirteenth writer, commissioned when heldout-v13 had been read, and
   scored once with the rule its misses led to in (safety/data/heldout/heldout_v14.md).
+- heldout-v15: 300 more by a fourteenth writer, commissioned at the start of the next stop and
+  scored once with that stop's first change in (safety/data/heldout/heldout_v15.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -141,6 +143,7 @@ SUITES = {
     "heldout-v12": Suite(HELDOUT.with_name("heldout_v12.jsonl"), lambda r: list(r["labels"])),
     "heldout-v13": Suite(HELDOUT.with_name("heldout_v13.jsonl"), lambda r: list(r["labels"])),
     "heldout-v14": Suite(HELDOUT.with_name("heldout_v14.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v15": Suite(HELDOUT.with_name("heldout_v15.jsonl"), lambda r: list(r["labels"])),
 }
 
 
