@@ -367,9 +367,9 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     ),
     # (Slack and Stripe keys: gitleaks' rules, whose exact formats tell a key from a malformed
     # example; ours were looser and flagged its "wrong suffix" cases)
-    "aws_access_key": (
+    "aws_access_key": (  # gitleaks' allowlist: AWS's documented "AKIAIOSFODNN7EXAMPLE"
         r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])",
-        no_x_run,
+        lambda s: no_x_run(s) and not allowed_by_gitleaks("aws-access-token", s),
     ),
     "github_token": (
         r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255})(?!\w)",

@@ -112,7 +112,7 @@ def keyword_value(line: str) -> tuple[int, int] | None:
 
 _BARE_NOT_SECRET = regex.compile(
     r"\s|^[~./]|://|^\W+$|^[A-Za-z_-]+$|^\d+$|redacted"
-    r"|^[A-Za-z_][\w.]*(?:[(\[].*|[)\]][),;]*)$",  # code: db_password), os.environ["KEY"]
+    r"|^[A-Za-z_][\w.]*(?:[(\[].*|[)\]}][)\]},;]*)$",  # code: db_password), os.environ["KEY"]
     regex.I,
 )
 

@@ -92,7 +92,7 @@ CASES = [
     Case("pii.ipv4", "185.220.101.4", "[IP]"),
     Case("pii.ipv6", "fe80::1ff:fe23:4567:890a", "[IP]"),
     Case("secrets.private_key", "-----BEGIN RSA PRIVATE KEY-----", "[SECRET]"),
-    Case("secrets.aws_access_key", "AKIAIOSFODNN7EXAMPLE", "[SECRET]"),
+    Case("secrets.aws_access_key", "AKIA2OGYBAH6Q3KRLEGK", "[SECRET]"),
     Case("secrets.github_token", "ghp_" + _rand(ALNUM, 36, 4), "[SECRET]"),
     Case("secrets.openai_key", "sk-proj-" + _rand(ALNUM, 48, 5), "[SECRET]"),
     Case("secrets.anthropic_key", "sk-ant-" + _rand(ALNUM, 40, 6), "[SECRET]"),

@@ -205,6 +205,19 @@ def test_the_name_a_secret_is_stored_under_is_not_a_secret(name: str, text: str)
     assert "secrets" in categories(text.format("Kq8z!vR2m#Lp4e9w"))
 
 
+def test_aws_documented_example_key_is_not_a_secret_and_a_generated_one_is() -> None:
+    # five blind writers (heldout-v11..v15) and gitleaks' allowlist call it an example
+    text = "The AWS CLI docs use {} in every sample."
+    assert "secrets" not in categories(text.format("AKIAIOSFODNN7EXAMPLE"))
+    assert "secrets" in categories(text.format("AKIA2OGYBAH6Q3KRLEGK"))
+
+
+def test_a_variable_closing_a_dict_is_not_a_password() -> None:
+    code = 'config = {"host": "localhost", "user": "root", "password": password}'
+    assert "secrets" not in categories(code)
+    assert "secrets" in categories(code.replace(": password}", ': "Kq8z!vR2m#Lp4e9w"}'))
+
+
 def test_secrets_matched_leaves_out_only_records_whose_label_means_something_else() -> None:
     ds, gl = "Yelp/detect-secrets", "gitleaks/gitleaks"
     assert not labels_match({"text": "AP6xxxxxxxxxx", "label": 1, "source": ds})

@@ -15,7 +15,7 @@ from safety.patterns import iban_ok, luhn_ok
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from safety.views import Views
 
-SECRET = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "AKIA2OGYBAH6Q3KRLEGK"
 CARD = "4111 1111 1111 1111"
 
 

@@ -85,7 +85,7 @@ def test_a_spaced_iban_ending_in_a_space_is_still_forming() -> None:
 @pytest.mark.parametrize(
     ("secret", "label"),
     [
-        ("AKIAIOSFODNN7EXAMPLE@x.io", "[SECRET]"),
+        ("AKIA2OGYBAH6Q3KRLEGK@x.io", "[SECRET]"),
         ("ghp_" + "A1b2" * 9 + "@github.com", "[SECRET]"),
         ("4111111111111111@x.io", "[CARD]"),
     ],

@@ -13,7 +13,7 @@ from serve.app import reload_policy
 from tests.fakes import FakeEngine
 from tests.serve.conftest import Factory
 
-SECRET = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "AKIA2OGYBAH6Q3KRLEGK"
 
 
 async def test_blocked_input_is_400_content_filter_without_the_text(

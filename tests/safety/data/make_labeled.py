@@ -102,7 +102,7 @@ for ip in ips:
 
 # ---- secrets -------------------------------------------------------------------------------
 secrets = [
-    "AKIAIOSFODNN7EXAMPLE",
+    "AKIA2OGYBAH6Q3KRLEGK",
     "ASIAY34FZKBOKMUTVV7A",
     "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
     "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
