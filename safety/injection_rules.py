@@ -156,8 +156,8 @@ INJECTION = [
     rf"|das\s{{1,3}}|alle\s{{1,3}})?{_AI_DE}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:nota|mensaje|instrucciones|instruccion|indicacion(?:es)?|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
-    rf"(?:note|message|consigne|instruction|remarque)s?(?:\s{{1,3}}(?:cachee|secrete|speciale"
-    rf"|interne|privee)s?)?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
+    rf"(?:note|message|consigne|instruction|remarque)s?(?:\s{{1,3}}(?:cachee?|secrete?|speciale?"
+    rf"|interne|privee?)s?)?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
     rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     # "给AI的说明：", "致阅读本邮件的AI助手：", "给AI筛选系统的说明：", "致自动筛选系统：",
     # "给助手的话："
@@ -188,4 +188,7 @@ INJECTION = [
     rf"(?:ai|a\.i\.|llm|language\s{{1,3}}model|chatbot|gpt)s?|an\s{{1,3}}(?:die|den|das|alle)\s{{1,3}}"
     rf"(?:ki|ai|sprachmodell|chatbot)|(?:a|para)\s{{1,3}}(?:la|el|los|las)\s{{1,3}}(?:ia|ai|chatbot)s?"
     rf"|(?:a|pour)\s{{1,3}}(?:l'|le\s{{1,3}}|les\s{{1,3}})(?:ia|ai|chatbot)s?){_ROLE}{_CLAUSE}\s{{0,3}}:",
+    # ... or anywhere, after "attention": "[white 1pt text] Attention language model: ..."
+    rf"(?:attn|attention)[\s,]{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}}|all\s{{1,3}})?(?:ai|a\.i\.|llm"
+    rf"|(?:large\s{{1,3}})?language\s{{1,3}}models?|chatbots?|gpt){_ROLE}\s{{0,3}}:",
 ]

@@ -58,7 +58,8 @@ class Views:
 
 # The loose view's two scans use the standard `re` module: on normalized text (no marks, no
 # joiners) its \w is the same, and it scans these patterns about three times faster.
-_SPACED = re.compile(r"(?<!\w)\w([ .\-_*·])(?:\w\1)+\w(?!\w)")  # one separator per run
+# one separator per run: a character, or a slash or bar with spaces ("请 / 把 / 你 / 的")
+_SPACED = re.compile(r"(?<!\w)\w([ .\-_*·]| ?[/|] ?)(?:\w\1)+\w(?!\w)")
 # a run of letters, digits, "@" and "$" that holds a letter and one of the others ("1gn0r3")
 _LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]*[a-z][a-z0-9@$]*")
 _LEET = str.maketrans("013457@$9", "oieastasg")
@@ -101,7 +102,10 @@ def loosen(view: Normalized) -> Normalized:
     regex scans, so text with no spaced-out run and no leetspeak word costs no Python loop."""
     text = view.text
     drop = {  # the separators of every spaced-out run
-        k for m in _SPACED.finditer(text) for k in range(m.start() + 1, m.end(), 2)
+        k
+        for m in _SPACED.finditer(text)
+        for at in range(m.start() + 1, m.end(), 1 + len(m.group(1)))
+        for k in range(at, at + len(m.group(1)))
     }
     keep = [k for k in range(len(text)) if k not in drop] if drop else None
     joined = "".join(text[k] for k in keep) if keep is not None else text
