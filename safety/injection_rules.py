@@ -70,9 +70,9 @@ READERS = [
     rf"{_AIS_DE}\s{{0,3}},?\s{{1,3}}die\s{{1,3}}(?:diesen|dieses|diese)\s{{1,3}}[a-z]{{3,20}}"
     r"\s{1,3}(?:lesen|verarbeiten|zusammenfassen|auswerten|analysieren|pr[uü]fen|liest|verarbeitet"
     r"|zusammenfasst|auswertet|analysiert|pr[uü]ft)\s{0,3},?\s{1,3}(?:sollen|m[uü]ssen|soll|muss)",
-    rf"(?:las?|los|el)\s{{1,3}}{_AIS_ES}\s{{1,3}}que\s{{1,3}}(?:lea|lean|procese|procesen|resuma|resuman"
-    r"|analice|analicen)\s{1,3}(?:este|esta|estos|estas)\s{1,3}[a-z]{3,20}\s{0,3},?\s{1,3}(?:debe|deben"
-    r"|tiene\s{1,3}que|tienen\s{1,3}que)",
+    rf"(?:las?|los|el)\s{{1,3}}(?:{_AIS_ES}|modelos?)\s{{1,3}}que\s{{1,3}}(?:lea|lean|procese|procesen"
+    r"|resuma|resuman|analice|analicen)\s{1,3}(?:(?:este|esta|estos|estas)\s{1,3}[a-z]{3,20}|esto)"
+    r"\s{0,3},?\s{1,3}(?:debe|deben|tiene\s{1,3}que|tienen\s{1,3}que)(?!\s{1,3}(?:ser|estar)\b)",
     rf"(?:l'|les?\s{{1,3}}|la\s{{1,3}}){_AIS_FR}\s{{1,3}}qui\s{{1,3}}(?:lit|lisent|traite|traitent|resume"
     r"|resument|analyse|analysent)\s{1,3}(?:ce|cet|cette|ces)\s{1,3}[a-z]{3,20}\s{0,3},?\s{1,3}(?:doi"
     r"(?:t|vent)|devra(?:ient|it)?)",
@@ -144,6 +144,9 @@ INJECTION = [
     rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
     rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     r"(?:ai|llm|assistant|chatbot|summari[sz]er|gpt)\s{1,3}(?:instructions?|notes?|directives?)\s{0,3}:",
+    # an aside in brackets to the one processing the text: "(Assistant processing these notes: …"
+    r"[(\[]\s{0,2}(?:the\s{1,3})?(?:ai|llm|assistant|chatbot|model|bot)s?\s{1,3}(?:processing|reading"
+    r"|summari[sz]ing|handling|parsing|analy[sz]ing)\s{1,3}(?:this|these)\s{1,3}[a-z]{3,20}\s{0,3}:",
     # "if you are an AI": (not an assistant: "si eres un asistente administrativo" is a job ad)
     r"(?:wenn|falls)\s{1,3}(?:du|sie)\s{1,3}(?:eine?\s{1,3})?(?:ki|sprachmodell|chatbot)\s{1,3}(?:bist|sind)",
     r"si\s{1,3}(?:eres|es\s{1,3}usted)\s{1,3}(?:una?\s{1,3})?(?:ia|modelo\s{1,3}de\s{1,3}lenguaje"
@@ -157,8 +160,8 @@ INJECTION = [
     rf"(?:nota|mensaje|instrucciones|instruccion|indicacion(?:es)?|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:note|message|consigne|instruction|remarque)s?(?:\s{{1,3}}(?:cachee?|secrete?|speciale?"
-    rf"|interne|privee?)s?)?\s{{1,3}}(?:pour|a|aux|destinee?s?\s{{1,3}}"
-    rf"(?:a|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
+    rf"|interne|privee?)s?)?\s{{1,3}}(?:pour|a|au|aux|destinee?s?\s{{1,3}}"
+    rf"(?:a|au|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     # "给AI的说明：", "致阅读本邮件的AI助手：", "给AI筛选系统的说明：", "致自动筛选系统：",
     # "给助手的话："
     rf"(?:给|致|@)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎|阅读器"
@@ -169,6 +172,10 @@ INJECTION = [
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
     rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
+    # an aside to the AI at work, opening a clause: "（AI整理纪要时请加上一条：",
+    # "附注：智能客服请注意，" ("使用AI时请注意" has the AI as its object: not one)
+    rf"(?:^|[（(【\[@\n。；;：:])\s{{0,2}}(?:{_AI_ZH}|智能客服)[^\n，。,:：]{{0,10}}时(?:请|顺便|务必|必须)",
+    rf"(?:^|[（(【\[@\n。；;：:])\s{{0,2}}(?:{_AI_ZH}|智能客服)请注意[，,:：]",
     # ... or speaks of the AIs that read it, and what they must do ("language models processing
     # this text should…", "Sprachmodelle, die diesen Text verarbeiten, sollen…")
     *READERS,
