@@ -23,6 +23,7 @@ from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
     DETECT_SECRETS_KEYWORD,
+    IPV4_CONTEXT,
     LOCATED_SECRETS,
     PHONE_CONTEXT,
     PII,
@@ -76,6 +77,10 @@ class RegexDetector:
     context: int = 0
     """Characters of the view before a match that `validate` also reads (its second argument):
     a phone number's label."""
+    after: int = 0
+    """Characters of the view after a match that `validate` also reads (its third argument): the
+    version an IPv4-shaped one is upgraded to. In a stream they may not have come yet: then it
+    is judged without them."""
     keywords: tuple[str, ...] = ()
     """Lower-case words one of which every match contains (gitleaks' rules): the detector runs
     only on text that has one (scan.Group finds them all in one pass)."""
@@ -173,7 +178,11 @@ class RegexDetector:
         assert self.validate is not None
         if not self.context:
             return self.validate(candidate)
-        return self.validate(candidate, text[max(0, start - self.context) : start])
+        before = text[max(0, start - self.context) : start]
+        if not self.after:
+            return self.validate(candidate, before)
+        end = start + len(candidate)
+        return self.validate(candidate, before, text[end : end + self.after])
 
     def prefix_at(self, view: Normalized, pos: int) -> bool:
         """Could view.text[pos:] be the beginning of a match (or a match that may still grow)?
@@ -304,7 +313,8 @@ def builtin(name: str) -> list[Detector]:
                 casefold=True,
                 validate=v,
                 shorter=k in CHECKSUMMED,
-                context=PHONE_CONTEXT if k == "phone" else 0,
+                context=PHONE_CONTEXT if k == "phone" else IPV4_CONTEXT[0] if k == "ipv4" else 0,
+                after=IPV4_CONTEXT[1] if k == "ipv4" else 0,
                 needs=PII_NEEDS.get(k, ""),
             )
             for k, (p, label, v) in PII.items()

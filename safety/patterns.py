@@ -188,6 +188,42 @@ _VERSION_WORD = (  # also a standard's or firmware's numbered section, in the fi
     r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to)|[=<>~!]=)\s{0,2}"
 )
 
+# A four-part version upgraded from or to another in the same sentence, after a word for a
+# version or an update ("updating the plugin from 4.19.2.1 to 4.20.0.3", "Update von libfoo
+# 2.4.10.1 auf 2.4.11.0", "el firmware del router de 3.11.4.2 a 3.12.0.1", "le pilote passe de
+# 2.36.1.4 à 2.36.2.0", "固件从 3.10.2.8 升到 3.12.0.4"): both numbers are versions, not hosts
+# (each blind set's writers set this trap; a public host moved from one address to another
+# after an update, in one sentence, is rarer; private ones, 10.0.0.5, are always hosts). A
+# netmask, 0.0.0.0 and multicast are no host's address either.
+_UPDATE_WORD = regex.compile(
+    r"(?<![a-z])(?:updat|upgrad|downgrad|version|release|firmware|driver|plugin|package|librar"
+    r"|kernel|patch|build|sdk|bump|aktualisier|treiber|paket|bibliothek|actualiz|actualic"
+    r"|versi[oó]n|controlador|paquete|librer[ií]a|mise\s{1,2}à\s{1,2}jour|mis\s{1,2}à\s{1,2}jour"
+    r"|pilote|paquet|biblioth[eè]que)|版本|升级|更新|固件|驱动|降级"
+)
+_STEP = (
+    r"(?:\s{1,3}(?:to|auf|a|à|vers|nach|zu)\s{1,3}|\s{0,2}(?:->|→|=>|升到|升级到|更新到|降到|降级到|到)\s{0,2})"
+    r"(?:la\s{1,2}|versi[oó]n\s{1,2}|version\s{1,2}|v\s?)?"
+)
+_DOTTED = r"\d{1,4}(?:\.\d{1,4}){2,3}"
+_FROM_VERSION = regex.compile(rf"{_DOTTED}{_STEP}$")
+_TO_VERSION = regex.compile(rf"{_STEP}{_DOTTED}")
+_SENTENCE_END = regex.compile(r"[.!?。！？](?:\s|$)|\n")
+IPV4_CONTEXT = (100, 40)  # characters before and after a candidate that ipv4_ok reads
+
+
+def ipv4_ok(s: str, before: str = "", after: str = "") -> bool:
+    """A host's address: not a netmask, 0.0.0.0 or multicast (python's ipaddress), and not a
+    public-looking version upgraded from or to another in its sentence (see _UPDATE_WORD)."""
+    ip = ipaddress.IPv4Address(s)
+    if ip.is_reserved or ip.is_unspecified or ip.is_multicast:
+        return False
+    sentence = _SENTENCE_END.split(before)[-1]
+    if ip.is_private or not _UPDATE_WORD.search(sentence):  # 10.0.0.5 is no version
+        return True
+    return not (_FROM_VERSION.search(sentence) or _TO_VERSION.match(after))
+
+
 # Chinese and Japanese put no space between words: in "卡号4111111111111111，" or "IP是10.0.12.5"
 # the number stands right after an ideograph. The look-arounds that keep a match from starting or
 # ending inside a word (a one-character class or \w) are made blind to these scripts. Written
@@ -232,7 +268,7 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "ipv4": (  # not after a version word ("release 4.2.1.17", "pkg==1.2.3.4")
         rf"(?<![\w.]|{_VERSION_WORD}){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|/(?!32(?!\d))|\.\w)",
         "[IP]",
-        None,
+        ipv4_ok,
     ),
     # also in brackets, as URLs and logs write it ("http://[2001:db8::1]:8080", "from
     # unknown[2003:e2::f088]"): ipv6_ok's three groups keep a slice ("s[::-1]") out

@@ -549,3 +549,30 @@ def test_a_twelve_digit_card_is_found_only_with_a_maestro_prefix() -> None:
 )  # fmt: skip
 def test_section_and_firmware_numbers_are_not_ip_addresses(text: str) -> None:
     assert "pii_network" not in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # written anew, in the shapes heldout-v4, v13 and v16 flagged
+        "After upgrading the scanner driver from 5.14.2.1 to 5.16.0.3 it freezes.",
+        "Nach dem Update von libbar 3.4.12.1 auf 3.4.13.0 stürzt der Build ab.",
+        "Pasé el firmware de la cámara de 2.8.1.4 a la 2.9.0.2 y no graba.",
+        "Depuis la mise à jour, le pilote passe de 6.22.1.3 à 6.23.0.1.",
+        "摄像头固件从 5.2.3.1 升到 5.4.0.2 之后黑屏",
+        "Subnet mask 255.255.255.0, listen on 0.0.0.0, multicast 239.1.2.3",
+    ],
+)
+def test_versions_upgraded_in_a_sentence_and_netmasks_are_not_ip_addresses(text: str) -> None:
+    assert "pii_network" not in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "After the firmware update, traffic from 192.168.1.20 to 10.0.0.5 is blocked.",
+        "Traffic from 5.14.2.1 to 5.16.0.3 is blocked.",  # no update word: hosts
+        "The upgrade went fine. Then 5.14.2.1 stopped answering.",  # another sentence
+    ],
+)
+def test_hosts_next_to_update_words_stay_ip_addresses(text: str) -> None:
+    assert "pii_network" in categories(text)
