@@ -46,6 +46,8 @@
   scored once with the rule its misses led to in (safety/data/heldout/heldout_v14.md).
 - heldout-v15: 300 more by a fourteenth writer, commissioned at the start of the next stop and
   scored once with that stop's first change in (safety/data/heldout/heldout_v15.md).
+- heldout-v16: 300 more by a fifteenth writer, commissioned when heldout-v15 had been read, and
+  scored once with the fixes for its errors in (safety/data/heldout/heldout_v16.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -144,6 +146,7 @@ SUITES = {
     "heldout-v13": Suite(HELDOUT.with_name("heldout_v13.jsonl"), lambda r: list(r["labels"])),
     "heldout-v14": Suite(HELDOUT.with_name("heldout_v14.jsonl"), lambda r: list(r["labels"])),
     "heldout-v15": Suite(HELDOUT.with_name("heldout_v15.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v16": Suite(HELDOUT.with_name("heldout_v16.jsonl"), lambda r: list(r["labels"])),
 }
 
 
