@@ -77,6 +77,12 @@ READERS = [
     r"|resument|analyse|analysent)\s{1,3}(?:ce|cet|cette|ces)\s{1,3}[a-z]{3,20}\s{0,3},?\s{1,3}(?:doi"
     r"(?:t|vent)|devra(?:ient|it)?)",
 ]
+# an aside in brackets to the one processing the text: "(Assistant processing these notes: …",
+# run only where its middle is ("ing these"; a literal first, so `re` skips ahead to it)
+ASIDE = (
+    r"[(\[]\s{0,2}(?:the\s{1,3})?(?:ai|llm|assistant|chatbot|model|bot)s?\s{1,3}(?:processing|reading"
+    r"|summari[sz]ing|handling|parsing|analy[sz]ing)\s{1,3}(?:this|these)\s{1,3}[a-z]{3,20}\s{0,3}:"
+)
 READER_NEEDS = dict(
     zip(
         READERS,
@@ -90,7 +96,8 @@ READER_NEEDS = dict(
             r"qui\s{1,3}(?:lit|lisent|traite|traitent|resume|resument|analyse|analysent)\s",
         ],
         strict=True,
-    )
+    ),
+    **{ASIDE: r"ing\s{1,3}th(?:is|ese)\s"},
 )
 
 INJECTION = [
@@ -144,9 +151,7 @@ INJECTION = [
     rf"(?:note|message|instructions?|directive|reminder)\s{{1,3}}(?:to|for)\s{{1,3}}(?:the\s{{1,3}}"
     rf"|any\s{{1,3}}|all\s{{1,3}})?{_AI_EN}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     r"(?:ai|llm|assistant|chatbot|summari[sz]er|gpt)\s{1,3}(?:instructions?|notes?|directives?)\s{0,3}:",
-    # an aside in brackets to the one processing the text: "(Assistant processing these notes: …"
-    r"[(\[]\s{0,2}(?:the\s{1,3})?(?:ai|llm|assistant|chatbot|model|bot)s?\s{1,3}(?:processing|reading"
-    r"|summari[sz]ing|handling|parsing|analy[sz]ing)\s{1,3}(?:this|these)\s{1,3}[a-z]{3,20}\s{0,3}:",
+    ASIDE,
     # "if you are an AI": (not an assistant: "si eres un asistente administrativo" is a job ad)
     r"(?:wenn|falls)\s{1,3}(?:du|sie)\s{1,3}(?:eine?\s{1,3})?(?:ki|sprachmodell|chatbot)\s{1,3}(?:bist|sind)",
     r"si\s{1,3}(?:eres|es\s{1,3}usted)\s{1,3}(?:una?\s{1,3})?(?:ia|modelo\s{1,3}de\s{1,3}lenguaje"
@@ -174,8 +179,8 @@ INJECTION = [
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
     # an aside to the AI at work, opening a clause: "（AI整理纪要时请加上一条：",
     # "附注：智能客服请注意，" ("使用AI时请注意" has the AI as its object: not one)
-    rf"(?:^|[（(【\[@\n。；;：:])\s{{0,2}}(?:{_AI_ZH}|智能客服)[^\n，。,:：]{{0,10}}时(?:请|顺便|务必|必须)",
-    rf"(?:^|[（(【\[@\n。；;：:])\s{{0,2}}(?:{_AI_ZH}|智能客服)请注意[，,:：]",
+    rf"(?:^|[（(【\[@\n。；;：:])\s{{0,2}}(?:{_AI_ZH}|智能客服)(?:[^\n，。,:：]{{0,10}}时(?:请|顺便|务必"
+    r"|必须)|请注意[，,:：])",
     # ... or speaks of the AIs that read it, and what they must do ("language models processing
     # this text should…", "Sprachmodelle, die diesen Text verarbeiten, sollen…")
     *READERS,
