@@ -3,7 +3,7 @@
     python -m safety.evaluate [--data FILE] [--policy FILE] [--json]   (default: the tuned set,
         safety/data/tuned/labeled.jsonl)
     python -m safety.evaluate --suite injection --suite pii --suite secrets --suite secrets-matched
-        --suite secrets-np --suite heldout --suite heldout-v3 ... --suite heldout-v16 [--readme]
+        --suite secrets-np --suite heldout --suite heldout-v3 ... --suite heldout-v17 [--readme]
 
 Each record is {"text", "direction", "labels": [categories]}; a category counts as detected when
 any of its detectors finds a span (whatever the action), so this measures detection, not policy.
