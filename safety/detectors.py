@@ -289,6 +289,21 @@ def dominant(findings: list[Finding], action: Callable[[str], str] | None = None
     return keep
 
 
+def reported(findings: list[Finding]) -> list[Finding]:
+    """What a text holds, to report it (moderation, the suites): the dominant findings, and an
+    IP address inside a secret's span, the host of `postgres://user:pw@10.0.0.5` or a curl
+    command's URL: redaction covers it with the secret, but it is an address all the same
+    (the digits of an IBAN are not also a phone: other pieces stay beaten)."""
+    kept = dominant(findings)
+    secrets = [g for g in kept if g.detector.startswith("secrets.") and not g.whole]
+    hosts = [
+        f for f in findings
+        if f.detector in ("pii.ipv4", "pii.ipv6") and f not in kept
+        and any(g.start <= f.start and f.end <= g.end for g in secrets)
+    ]  # fmt: skip
+    return kept + hosts
+
+
 def term_detector(
     name: str, category: str, terms: list[str], word_boundary: bool, label: str = "[REDACTED]"
 ) -> RegexDetector:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 # who an injected document speaks to, per language (INJECTION's last rules)
 _AI_EN = r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt)s?"
-_AI_DE = r"(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?|modell(?:e)?)"
+_AI_DE = (  # also the last part of a compound ("Preisvergleichs-KI")
+    r"(?:[a-z]{3,20}-)?(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?"
+    r"|modell(?:e)?)"
+)
 _AI_ES = (
     r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente"
     r"|herramienta(?=s?\s{1,3}de\s{1,3}(?:resumen|ia|analisis|traduccion)))s?"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from safety.detectors import dominant
+from safety.detectors import reported
 from safety.policy import Policy
 from safety.views import Views
 
@@ -19,7 +19,7 @@ def categories_found(policy: Policy, text: str) -> list[str]:
     need the guard model and are not reported here."""
     views = Views(text)
     found = [f for cat in policy.categories.values() for d in cat.detectors for f in d.find(views)]
-    return sorted({f.category for f in dominant(found)})
+    return sorted({f.category for f in reported(found)})
 
 
 def moderate(policy: Policy, text: str) -> dict[str, Any]:

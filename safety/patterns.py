@@ -37,6 +37,8 @@ def luhn_ok(s: str) -> bool:
         return False  # no issuer number starts with 0; all-same digits are placeholders
     if len(digits) == 12 and not MAESTRO.match(digits):
         return False  # only Maestro issues 12-digit cards
+    if len(digits) == 14 and not DINERS.match(digits):
+        return False  # only Diners Club issues 14-digit cards ("73282932000074" is a SIRET)
     if _SIRET_SHAPE.fullmatch(s) and siret.is_valid(digits):
         return False  # a French company's SIRET, grouped as INSEE prints it (Luhn-valid too)
     return bool(luhn.is_valid(digits))
@@ -48,6 +50,8 @@ _SIRET_SHAPE = regex.compile(r"\d{3}([ .])\d{3}\1\d{3}\1\d{5}")  # no card is gr
 # Maestro's issuer prefixes (50, 56-69; ISO/IEC 7812 gives it 12-19 digits). A hand rule: python-
 # stdnum checks Luhn but keeps no issuer table, and the packages that do are unmaintained.
 MAESTRO = regex.compile(r"5[06-9]|6")
+# Diners Club's (30, 36, 38, 39), the one network that issues 14-digit cards (ISO/IEC 7812)
+DINERS = regex.compile(r"3[0689]")
 
 
 def iban_ok(s: str) -> bool:
@@ -184,7 +188,8 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _VERSION_WORD = (  # also a standard's or firmware's numbered section, in the five languages;
     # a whole word: "server 85.214.132.117" ends in "ver" and is an address
     r"(?:(?<![a-z])(?:version|ver\.?|release|build|v|sdk|firmware|fw|section|chapter|clause|§"
-    r"|abschnitt|kapitel|secci[oó]n|apartado|cap[ií]tulo|chapitre|versi[oó]n|版本|固件|章节"
+    r"|abschnitt|kapitel|secci[oó]n|apartado|cap[ií]tulo|chapitre|versi[oó]n|版本|固件|章节|版"
+    r"|driver|treiber|pilote|controlador|驱动"
     r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to)|[=<>~!]=)\s{0,2}"
 )
 

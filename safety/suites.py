@@ -48,6 +48,8 @@
   scored once with that stop's first change in (safety/data/heldout/heldout_v15.md).
 - heldout-v16: 300 more by a fifteenth writer, commissioned when heldout-v15 had been read, and
   scored once with the fixes for its errors in (safety/data/heldout/heldout_v16.md).
+- heldout-v17: 300 more by a sixteenth writer, commissioned when heldout-v16 had been read, and
+  scored once at the end of that stop with its fixes in (safety/data/heldout/heldout_v17.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -64,7 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safety.detectors import Finding, LearnedDetector, RegexDetector, dominant
+from safety.detectors import Finding, LearnedDetector, RegexDetector, reported
 from safety.policy import Policy
 from safety.scan import Group, add_detector
 from safety.views import VIEWS, Views
@@ -147,13 +149,14 @@ SUITES = {
     "heldout-v14": Suite(HELDOUT.with_name("heldout_v14.jsonl"), lambda r: list(r["labels"])),
     "heldout-v15": Suite(HELDOUT.with_name("heldout_v15.jsonl"), lambda r: list(r["labels"])),
     "heldout-v16": Suite(HELDOUT.with_name("heldout_v16.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v17": Suite(HELDOUT.with_name("heldout_v17.jsonl"), lambda r: list(r["labels"])),
 }
 
 
 def findings(policy: Policy, text: str) -> list[Finding]:
     """Every category's findings, found as the guard finds them (one Group: combined patterns,
     gitleaks' keyword prefilter), whatever the policy's actions."""
-    return dominant(_every_detector(policy).find(Views(text)))
+    return reported(_every_detector(policy).find(Views(text)))
 
 
 def _every_detector(policy: Policy) -> Group:

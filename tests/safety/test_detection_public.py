@@ -576,3 +576,32 @@ def test_versions_upgraded_in_a_sentence_and_netmasks_are_not_ip_addresses(text:
 )
 def test_hosts_next_to_update_words_stay_ip_addresses(text: str) -> None:
     assert "pii_network" in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # written anew, in the shapes heldout-v4, v11, v14..v17 missed
+        'DATABASE_URL="mysql://shop:Qv8!rT2zLp@10.20.30.40:3306/shop"',
+        "redis://:Hq7#zPw2Lm9@172.18.0.5:6379/0",
+        'curl http://203.0.113.77:8080/api -H "Authorization: Bearer '
+        'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVlLTEyMzQ"',
+    ],
+)
+def test_a_host_inside_a_secret_is_reported_as_an_address_too(text: str) -> None:
+    from safety.moderation import categories_found
+
+    assert {"secrets", "pii_network"} <= categories(text)
+    assert {"secrets", "pii_network"} <= set(categories_found(POLICY, text))
+
+
+def test_fourteen_digits_are_a_card_only_with_a_diners_prefix() -> None:
+    assert luhn_ok("3056 9309 0259 04") and not luhn_ok("73282932000074")  # Diners; a SIRET
+    assert "pii_financial" not in categories("Le SIRET 73282932000074 est-il actif ?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Mein Drucker-Treiber 6.3.0.1 startet nicht mehr.", "电脑版 3.9.10.19 登录提示版本过低"],
+)
+def test_a_driver_or_edition_number_is_not_an_ip_address(text: str) -> None:
+    assert "pii_network" not in categories(text)
