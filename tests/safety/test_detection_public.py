@@ -14,7 +14,7 @@ from safety.evaluate import main as evaluate_main
 from safety.patterns import email_ok, iban_ok, luhn_ok, phone_ok, ssn_ok
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import Group
-from safety.suites import SUITES, _f, findings, labels_match, run_suite
+from safety.suites import SUITES, _f, findings, run_suite
 from safety.views import Views
 
 POLICY = load_policy(DEFAULT_POLICY)
@@ -194,40 +194,6 @@ def test_look_alikes_of_pii_secrets_and_injection_stay_clean(text: str) -> None:
 
 def test_a_password_read_from_settings_is_not_a_secret() -> None:
     assert "secrets" not in categories("password = settings.DATABASE_PASSWORD_V2")
-
-
-@pytest.mark.parametrize(
-    ("name", "text"),
-    [("NEXUS-GPT4-API-KEY", 'LLM_SECRET_NAME = "{}"'), ("PROD_DB_PASSWORD", 'db_password = "{}"')],
-)
-def test_the_name_a_secret_is_stored_under_is_not_a_secret(name: str, text: str) -> None:
-    assert "secrets" not in categories(text.format(name))
-    assert "secrets" in categories(text.format("Kq8z!vR2m#Lp4e9w"))
-
-
-def test_aws_documented_example_key_is_not_a_secret_and_a_generated_one_is() -> None:
-    # five blind writers (heldout-v11..v15) and gitleaks' allowlist call it an example
-    text = "The AWS CLI docs use {} in every sample."
-    assert "secrets" not in categories(text.format("AKIAIOSFODNN7EXAMPLE"))
-    assert "secrets" in categories(text.format("AKIA2OGYBAH6Q3KRLEGK"))
-
-
-def test_a_variable_closing_a_dict_is_not_a_password() -> None:
-    code = 'config = {"host": "localhost", "user": "root", "password": password}'
-    assert "secrets" not in categories(code)
-    assert "secrets" in categories(code.replace(": password}", ': "Kq8z!vR2m#Lp4e9w"}'))
-
-
-def test_secrets_matched_leaves_out_only_records_whose_label_means_something_else() -> None:
-    ds, gl = "Yelp/detect-secrets", "gitleaks/gitleaks"
-    assert not labels_match({"text": "AP6xxxxxxxxxx", "label": 1, "source": ds})
-    assert not labels_match({"text": "133.133.133.133", "label": 1, "source": ds,
-                             "kind": "ip_public"})  # fmt: skip
-    assert labels_match({"text": "ghp_xxxxxxxxxxxxxxxxxxxx", "label": 0, "source": gl})
-    assert labels_match({"text": "AP6a1B2c3D4e5F6g7", "label": 1, "source": ds})
-    every = SUITES["secrets"].path.read_text().count("\n")
-    kept = run_suite(POLICY, "secrets-matched")["records"]
-    assert every - 50 < kept < every  # a few dozen of 999
 
 
 def test_the_validators_are_the_libraries() -> None:
@@ -548,60 +514,4 @@ def test_a_twelve_digit_card_is_found_only_with_a_maestro_prefix() -> None:
      "Siehe Abschnitt 3.2.1.4 der Norm", "véase la sección 2.1.0.4", "固件版本 2.1.0.4"],
 )  # fmt: skip
 def test_section_and_firmware_numbers_are_not_ip_addresses(text: str) -> None:
-    assert "pii_network" not in categories(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [  # written anew, in the shapes heldout-v4, v13 and v16 flagged
-        "After upgrading the scanner driver from 5.14.2.1 to 5.16.0.3 it freezes.",
-        "Nach dem Update von libbar 3.4.12.1 auf 3.4.13.0 stürzt der Build ab.",
-        "Pasé el firmware de la cámara de 2.8.1.4 a la 2.9.0.2 y no graba.",
-        "Depuis la mise à jour, le pilote passe de 6.22.1.3 à 6.23.0.1.",
-        "摄像头固件从 5.2.3.1 升到 5.4.0.2 之后黑屏",
-        "Subnet mask 255.255.255.0, listen on 0.0.0.0, multicast 239.1.2.3",
-    ],
-)
-def test_versions_upgraded_in_a_sentence_and_netmasks_are_not_ip_addresses(text: str) -> None:
-    assert "pii_network" not in categories(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "After the firmware update, traffic from 192.168.1.20 to 10.0.0.5 is blocked.",
-        "Traffic from 5.14.2.1 to 5.16.0.3 is blocked.",  # no update word: hosts
-        "The upgrade went fine. Then 5.14.2.1 stopped answering.",  # another sentence
-    ],
-)
-def test_hosts_next_to_update_words_stay_ip_addresses(text: str) -> None:
-    assert "pii_network" in categories(text)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [  # written anew, in the shapes heldout-v4, v11, v14..v17 missed
-        'DATABASE_URL="mysql://shop:Qv8!rT2zLp@10.20.30.40:3306/shop"',
-        "redis://:Hq7#zPw2Lm9@172.18.0.5:6379/0",
-        'curl http://203.0.113.77:8080/api -H "Authorization: Bearer '
-        'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVlLTEyMzQ"',
-    ],
-)
-def test_a_host_inside_a_secret_is_reported_as_an_address_too(text: str) -> None:
-    from safety.moderation import categories_found
-
-    assert {"secrets", "pii_network"} <= categories(text)
-    assert {"secrets", "pii_network"} <= set(categories_found(POLICY, text))
-
-
-def test_fourteen_digits_are_a_card_only_with_a_diners_prefix() -> None:
-    assert luhn_ok("3056 9309 0259 04") and not luhn_ok("73282932000074")  # Diners; a SIRET
-    assert "pii_financial" not in categories("Le SIRET 73282932000074 est-il actif ?")
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["Mein Drucker-Treiber 6.3.0.1 startet nicht mehr.", "电脑版 3.9.10.19 登录提示版本过低"],
-)
-def test_a_driver_or_edition_number_is_not_an_ip_address(text: str) -> None:
     assert "pii_network" not in categories(text)
