@@ -23,10 +23,9 @@ from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
     DETECT_SECRETS_KEYWORD,
-    IPV4_CONTEXT,
     LOCATED_SECRETS,
-    PHONE_CONTEXT,
     PII,
+    PII_CONTEXT,
     PII_NEEDS,
     SECRET_KEYWORDS,
     SECRET_NEEDS,
@@ -328,8 +327,8 @@ def builtin(name: str) -> list[Detector]:
                 casefold=True,
                 validate=v,
                 shorter=k in CHECKSUMMED,
-                context=PHONE_CONTEXT if k == "phone" else IPV4_CONTEXT[0] if k == "ipv4" else 0,
-                after=IPV4_CONTEXT[1] if k == "ipv4" else 0,
+                context=PII_CONTEXT.get(k, (0, 0))[0],
+                after=PII_CONTEXT.get(k, (0, 0))[1],
                 needs=PII_NEEDS.get(k, ""),
             )
             for k, (p, label, v) in PII.items()

@@ -280,6 +280,8 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "ipv6": (r"(?<![\w:])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:])", "[IP]", ipv6_ok),
 }
 PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
+# characters before and after a match that each validator reads (RegexDetector.context, .after)
+PII_CONTEXT = {"phone": (PHONE_CONTEXT, 0), "ipv4": IPV4_CONTEXT}
 
 
 def pem_ok(s: str) -> bool:
