@@ -414,6 +414,7 @@ def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | Non
         keywords=keywords,
         needs=SECRET_NEEDS if key.removeprefix("ds_") in DETECT_SECRETS_KEYWORD else "",
         locate=locate,
+        leads=key in SECRET_KEYWORDS,
     )
 
 
