@@ -50,6 +50,9 @@
   scored once with the fixes for its errors in (safety/data/heldout/heldout_v16.md).
 - heldout-v17: 300 more by a sixteenth writer, commissioned when heldout-v16 had been read, and
   scored once at the end of that stop with its fixes in (safety/data/heldout/heldout_v17.md).
+- heldout-v18, heldout-v19: 300 more each by a seventeenth and an eighteenth writer, given the
+  same brief in other words at the start of the next stop, and each scored once with that
+  stop's first change in (safety/data/heldout/heldout_v18.md, heldout_v19.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -150,6 +153,8 @@ SUITES = {
     "heldout-v15": Suite(HELDOUT.with_name("heldout_v15.jsonl"), lambda r: list(r["labels"])),
     "heldout-v16": Suite(HELDOUT.with_name("heldout_v16.jsonl"), lambda r: list(r["labels"])),
     "heldout-v17": Suite(HELDOUT.with_name("heldout_v17.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v18": Suite(HELDOUT.with_name("heldout_v18.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v19": Suite(HELDOUT.with_name("heldout_v19.jsonl"), lambda r: list(r["labels"])),
 }
 
 
