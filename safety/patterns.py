@@ -11,10 +11,8 @@ from typing import Any
 
 import phonenumbers
 import regex
-from stdnum import iban, luhn
-from stdnum.fr import siret
-from stdnum.us import ssn as us_ssn
 
+from safety.checksums import DECIMAL_CONTEXT, card_ok, iban_ok, ssn_ok
 from safety.gitleaks_rules import allowed_by_gitleaks
 from safety.secret_values import (
     KEYWORD_NAME_WORDS,
@@ -26,46 +24,9 @@ from safety.secret_values import (
     secret_value,
 )
 
-# Checksums and number formats come from python-stdnum (luhn, iban, us.ssn) and Google's
+# Checksums and number formats come from python-stdnum (safety.checksums) and Google's
 # libphonenumber port (phonenumbers): maintained registries of what each country issues, which
 # a pattern here can only approximate. The patterns only propose candidates.
-
-
-def luhn_ok(s: str) -> bool:
-    digits = "".join(c for c in s if c.isdigit())
-    if not 12 <= len(digits) <= 19 or digits[0] == "0" or len(set(digits)) == 1:
-        return False  # no issuer number starts with 0; all-same digits are placeholders
-    if len(digits) == 12 and not MAESTRO.match(digits):
-        return False  # only Maestro issues 12-digit cards
-    if len(digits) == 14 and not DINERS.match(digits):
-        return False  # only Diners Club issues 14-digit cards ("73282932000074" is a SIRET)
-    if _SIRET_SHAPE.fullmatch(s) and siret.is_valid(digits):
-        return False  # a French company's SIRET, grouped as INSEE prints it (Luhn-valid too)
-    return bool(luhn.is_valid(digits))
-
-
-_SIRET_SHAPE = regex.compile(r"\d{3}([ .])\d{3}\1\d{3}\1\d{5}")  # no card is grouped 3-3-3-5
-
-
-# Maestro's issuer prefixes (50, 56-69; ISO/IEC 7812 gives it 12-19 digits). A hand rule: python-
-# stdnum checks Luhn but keeps no issuer table, and the packages that do are unmaintained.
-MAESTRO = regex.compile(r"5[06-9]|6")
-# Diners Club's (30, 36, 38, 39), the one network that issues 14-digit cards (ISO/IEC 7812)
-DINERS = regex.compile(r"3[0689]")
-
-
-def iban_ok(s: str) -> bool:
-    compact = s.replace(" ", "").upper()
-    if compact[2:4] in ("00", "01", "99"):  # never-issued check digits
-        return False
-    # the ISO 13616 checksum, country, length and BBAN format; not the national check digits
-    # inside the account part (Spain's, Belgium's): a mistyped or made-up account number with
-    # a valid IBAN checksum is still someone's bank details to redact
-    return bool(iban.is_valid(compact, check_country=False))
-
-
-def ssn_ok(s: str) -> bool:
-    return bool(us_ssn.is_valid(s.replace(" ", "-")))
 
 
 # national formats tried for a number written without its country code: with the trunk prefix
@@ -260,7 +221,7 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "payment_card": (
         r"(?<![\w-])\d(?:(?:[ \t]{1,2}|[-.])?\d){11,18}(?![\w-]|\.\d)",
         "[CARD]",
-        luhn_ok,
+        card_ok,
     ),
     "us_ssn": (r"(?<![\w-])\d{3}(?:-\d{2}-| \d{2} )\d{4}(?![\w-])", "[SSN]", ssn_ok),
     "iban": (
@@ -281,7 +242,7 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
 }
 PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
 # characters before and after a match that each validator reads (RegexDetector.context, .after)
-PII_CONTEXT = {"phone": (PHONE_CONTEXT, 0), "ipv4": IPV4_CONTEXT}
+PII_CONTEXT = {"phone": (PHONE_CONTEXT, 0), "ipv4": IPV4_CONTEXT, "payment_card": DECIMAL_CONTEXT}
 
 
 def pem_ok(s: str) -> bool:

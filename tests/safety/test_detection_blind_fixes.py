@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from safety.checksums import luhn_ok
 from safety.moderation import categories_found
-from safety.patterns import luhn_ok
 from safety.suites import SUITES, labels_match, run_suite
 from tests.safety.test_detection_public import POLICY, categories
 

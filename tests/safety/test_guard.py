@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from safety.checksums import iban_ok, luhn_ok
 from safety.detectors import builtin
 from safety.guard import ContentFiltered, Guard, Recorder
 from safety.normalize import normalize
-from safety.patterns import iban_ok, luhn_ok
 from safety.policy import DEFAULT_POLICY, PolicyError, load_policy
 from safety.views import Views
 
