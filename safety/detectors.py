@@ -27,6 +27,7 @@ from safety.patterns import (
     PII,
     PII_CONTEXT,
     PII_NEEDS,
+    SECRET_CONTEXT,
     SECRET_KEYWORDS,
     SECRET_NEEDS,
     SECRETS,
@@ -415,6 +416,7 @@ def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | Non
         needs=SECRET_NEEDS if key.removeprefix("ds_") in DETECT_SECRETS_KEYWORD else "",
         locate=locate,
         leads=key in SECRET_KEYWORDS,
+        context=SECRET_CONTEXT.get(key, 0),
     )
 
 

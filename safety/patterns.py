@@ -256,6 +256,17 @@ def pem_ok(s: str) -> bool:
 _PEM_BODY = regex.compile(r"PRIVATE KEY(?: BLOCK)?-----(.*?)-----END", regex.S)
 
 
+_MYSQL_COMMAND = regex.compile(r"(?<![\w-])(?:mysql|mysqldump|mysqladmin|mariadb)(?![\w-])[^\n]*$")
+SECRET_CONTEXT = {"mysql_password": 120}  # characters before a match its validator reads
+
+
+def mysql_password_ok(s: str, before: str = "") -> bool:
+    """-p<password> in a MySQL client command on the same line, not a placeholder
+    ("-p'<password>'", "-p$DB_PASS")."""
+    value = s[2:].strip("'\"")
+    return bool(_MYSQL_COMMAND.search(before)) and len(value) >= 6 and not placeholder(value)
+
+
 _JWT = regex.compile(r"eyJ[A-Za-z0-9_=.-]*")
 
 
@@ -412,9 +423,14 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"|口令)[^\n]{1,60}",
         None,
     ),
+    # the MySQL/MariaDB clients' password option, written without a space ("mysql -h db -u root
+    # -p'Qw3rty!zh2025' shop"): no library lists it; mysql_password_ok reads the command before
+    "mysql_password": (
+        r"(?<=\s)-p(?:'[^'\n]{4,100}'|\"[^\"\n]{4,100}\"|[^\s'\"-]\S{3,100})",
+        mysql_password_ok,
+    ),
     "url_password": (  # ://user:password@host (detect-secrets' BasicAuthDetector shape)
         # from the "://" on: a pattern that begins with the scheme could begin at any word and
-        # would hold every streamed word; the span is the credentials and host
         # would hold every streamed word; the span is the credentials and host. The user may be
         # empty (redis://:pw@host) and the password may hold any character but "/", "@", quotes
         # and space: people paste raw passwords ("Tq8!vR2m#Lp4e"), not percent-encoded ones

@@ -14,13 +14,14 @@ import regex
 from safety.gitleaks_rules import shannon_entropy
 
 _PLACEHOLDER = regex.compile(
-    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|changeme|password|"
+    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|change[_-]?me|password|"
     # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
     # "VOTRE_MOT_DE_PASSE", "tu_clave", "你的API密钥")
     r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
     r"|(?:你的|您的)\w+"
     r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
-    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)@?$"  # "insert_key_here"
+    # "insert_key_here"; a URL's query may go on ("secret=YOUR_SECRET&js_code=JSCODE")
+    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)(?:@|&\S*)?$"
     r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))"
     r"|<[\w .-]{2,40}>|(?:\.\.\.|…)$",  # "whsec_<replace-me>", an elided "sk-..."
     regex.IGNORECASE,
@@ -137,13 +138,40 @@ def prose_password_value(text: str) -> tuple[int, int] | None:
     "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"): 8-64 characters, not
     code, a path or a URL, with three of lower case, upper case, digits and symbols (not "-_./" or
     quotes), and random-looking (the entropy check). "Passwort vergessen", "Passwort-Manager",
-    "password manager" and "mot de passe oublié. Connectez-vous" have none."""
+    "password manager" and "mot de passe oublié. Connectez-vous" have none. Or the word the
+    sentence says the password is (`_said_password`)."""
     for m in itertools.islice(_PROSE_TOKEN.finditer(text), 1, 5):  # after the word itself
-        token = m.group().strip("=\"'()[]«»“”").rstrip(".")
+        token = m.group().strip(_QUOTES).rstrip(".")
         if token and _prose_secret(token):
             a = m.start() + m.group().index(token)
             return a, a + len(token)
-    return None
+    return _said_password(text)
+
+
+_QUOTES = "=\"'()[]«»“”„‚‘’"
+# "the password for the guests is", "das Passwort ist", "la contraseña del correo es", "le mot
+# de passe est", "密码是": what follows is the password, however many words after the word
+_COPULA = regex.compile(r"\s(?:is|was|ist|lautet|war|es|era|est|était)\s+|(?:是|为)\s*")
+
+
+def _said_password(text: str) -> tuple[int, int] | None:
+    """The token right after the first "is" in the password word's line ("the password is
+    trout-lantern-4417", "密码是 zhangjia8888!", "… ist „Wolkenkratzer#Elbe2023“"), when it is
+    ASCII, 8-64 characters, letters with digits, not code or a path, and not a placeholder: a
+    sentence that says what the password is needs no third kind of character. "The password
+    is wrong", "das Passwort ist abgelaufen" and "密码是8位数字" have none."""
+    said = _COPULA.search(text)
+    m = _PROSE_TOKEN.match(text, said.end()) if said else None
+    token = m.group().strip(_QUOTES + ".") if m else ""
+    if not (token.isascii() and 8 <= len(token) <= 64) or _PROSE_NOT.search(token):
+        return None
+    has = any(c.isalpha() for c in token) and any(c.isdigit() for c in token)
+    if not has or _PLACEHOLDER.search(token) or _REFERENCE.search(token):
+        return None
+    if shannon_entropy(token) < 2.5:
+        return None
+    a = m.start() + m.group().index(token) if m else 0
+    return a, a + len(token)
 
 
 def _prose_secret(token: str) -> bool:

@@ -38,3 +38,46 @@ def test_a_card_after_a_field_separator_or_grouped_by_points_is_still_a_card(tex
 def test_card_ok_reads_the_two_characters_before_a_candidate() -> None:
     assert card_ok(CARD, "= ") and card_ok(CARD, "37,") and not card_ok(CARD, " 1,")
     assert not card_ok(f"2.{CARD[1:]}") and card_ok(f"{CARD[:4]} {CARD[4:8]} {CARD[8:]}")
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Our shared drive password is maple-kettle-2291, please don't forward it.", True),
+        ("Das Passwort fürs Vereinsheim-WLAN lautet „Rasenmäher#Nord77“, bitte aushängen.", True),
+        ("La contraseña de la cuenta del club de ajedrez es Peon.Rey.1960 desde ayer.", True),
+        ("路由器的管理密码是 wang1987home!，记得改掉。", True),
+        ("The password is wrong again, can you reset it?", False),
+        ("Das Passwort ist abgelaufen und muss erneuert werden.", False),
+        ("新密码是8位数字，不能有字母。", False),
+        ("The password you chose is settings.ADMIN_PASSWORD_V2 in the config.", False),
+    ],
+)
+def test_a_sentence_that_says_what_the_password_is_gives_it_away(text: str, secret: bool) -> None:
+    assert ("secrets" in categories(text)) is secret
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("mysql -h 10.4.2.9 -u shop -p'Lk9#vQ2x!Tz' shop_prod", True),
+        ("mariadb-dump is old; I run mysqldump -u bak -pHx72kQw91z all > a.sql", True),
+        ("mysql -u root -p shop_prod   (it asks for the password)", False),
+        ("mysql -u root -p'<your-password>' shop_prod", False),
+        ("mysql -u root -p$MYSQL_PWD shop_prod", False),
+        ("rsync -a -p12345678 src/ dst/", False),  # not a MySQL client
+    ],
+)
+def test_the_mysql_clients_password_option_is_a_secret(text: str, secret: bool) -> None:
+    assert ("secrets" in categories(text)) is secret
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'settings.yml template: db_password: "CHANGE_ME", api_key: "****"',
+        "Docs: https://api.example.cn/login?appid=YOUR_APPID&secret=YOUR_SECRET&code=CODE，要替换吗",
+    ],
+)
+def test_placeholders_in_templates_and_query_strings_are_not_secrets(text: str) -> None:
+    assert "secrets" not in categories(text)
