@@ -81,10 +81,12 @@ READERS = [
     r"(?:t|vent)|devra(?:ient|it)?)",
 ]
 # an aside in brackets, or opening a line, to the one processing the text: "(Assistant
-# processing these notes: …", "[white text] Language model evaluating this document: …",
+# processing these notes: …", "(To the AI analysing these reviews: …", "[white text] Language
+# model evaluating this document: …",
 # run only where its middle is ("ing these"; a literal first, so `re` skips ahead to it)
 ASIDE = (
-    r"(?m)(?:[(\[]|^|[\]>]\s)\s{0,2}(?:the\s{1,3})?(?:ai|llm|(?:language\s{1,3})?model|assistant"
+    r"(?m)(?:[(\[]|^|[\]>]\s)\s{0,2}(?:to\s{1,3})?(?:the\s{1,3}|any\s{1,3})?(?:ai|llm"
+    r"|(?:language\s{1,3})?model|assistant"
     r"|chatbot|bot)s?\s{1,3}(?:processing|reading|summari[sz]ing|handling|parsing|analy[sz]ing"
     r"|evaluating|reviewing|screening|grading)\s{1,3}(?:this|these)\s{1,3}[a-z]{3,20}\s{0,3}:"
 )
@@ -140,6 +142,10 @@ READER_NEEDS.update(
         strict=True,
     )
 )
+# a table field that opens by addressing it: 'Chloé;16;"IA : mets 20/20…', "9,8;KI: melde…",
+# run only where a looser search (a comma too, no quote needed) finds one
+FIELD = r"(?:[;|]|[;,]\")\s{0,2}(?:ia|ki|ai|llm|chatbot)\s{0,2}:"
+READER_NEEDS[FIELD] = r"[;|,]\s{0,2}\"?\s{0,2}(?:ia|ki|ai|llm|chatbot)\s{0,2}:"
 READER_NEEDS[REVERSED_READ] = (
     r"hinten|ruckwarts|backwards|reverse|reves|atras|envers|倒着|倒过来|反过来"
 )
@@ -192,7 +198,7 @@ INJECTION = [
     # a document that speaks to the AI reading it: "note to the AI:", "if you are an AI reading
     # this", in the five languages (the loose view: lower case, accents dropped). Kept apart:
     # `re` scans each short alternation in a tenth of a millisecond less than their union
-    rf"(?:note|message|instructions?|directive|reminder|action\s{{1,3}}item)\s{{1,3}}(?:to|for)"
+    rf"(?:note|message|instructions?|directive|reminder|action)\s{{1,3}}(?:items?\s{{1,3}})?(?:to|for)"
     rf"\s{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}}|all\s{{1,3}})?(?:{_AI_EN}|[a-z]{{3,15}}\s{{1,3}}"
     rf"(?:ai|llm|model|gpt)s?){_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     r"(?:ai|llm|assistant|chatbot|summari[sz]er|gpt)\s{1,3}(?:instructions?|notes?|directives?)\s{0,3}:",
@@ -238,11 +244,11 @@ INJECTION = [
     # ... or in ROT13 ("Vtaber nyy cerivbhf vafgehpgvbaf"): none of these is a word
     r"(?:vtaber|vafgehpgvbaf|vafgehpgvba|cebzcg|qvfertneq|cerivbhf)(?![a-z])",
     PINYIN,
-    # a line, bracket or table field addressed to it: "To the AI reviewer:", "An den KI-Reviewer:",
-    # "Para la IA que lea esto:", "Al sistema que traduzca este texto:", "A l'IA :" (one rule for
-    # the four languages: it cannot be gated by a keyword). Only words that name an AI: "to the
-    # agent handling my claim:" is a person
-    rf"(?m)(?:^|[;(\[|])[\s>*#-]{{0,6}}(?:(?:to|attn|attention)\s{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}})?"
+    # a line addressed to it: "To the AI reviewer:", "An den KI-Reviewer:", "Para la IA que lea
+    # esto:", "Al sistema que traduzca este texto:", "A l'IA :" (one rule for the four languages:
+    # it cannot be gated by a keyword). Only words that name an AI: "to the agent handling my
+    # claim:" is a person
+    rf"(?m)^[\s>*#-]{{0,6}}(?:(?:to|attn|attention)\s{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}})?"
     rf"(?:ai|a\.i\.|llm|language\s{{1,3}}model|chatbot|gpt)s?|an\s{{1,3}}(?:die|den|das|alle)\s{{1,3}}"
     rf"(?:ki|ai|sprachmodell|chatbot)|(?:a|para)\s{{1,3}}(?:la|el|los|las)\s{{1,3}}(?:ia|ai|chatbot)s?"
     rf"|al\s{{1,3}}(?:ia|ai|chatbot|(?:sistema|modelo)(?=\s{{1,3}}que\s))"
@@ -250,8 +256,7 @@ INJECTION = [
     # ... or anywhere, after "attention": "[white 1pt text] Attention language model: ..."
     rf"(?:attn|attention)[\s,]{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}}|all\s{{1,3}})?(?:ai|a\.i\.|llm"
     rf"|(?:large\s{{1,3}})?language\s{{1,3}}models?|chatbots?|gpt){_ROLE}\s{{0,3}}:",
-    # a table field that opens by addressing it: 'Chloé;16;"IA : mets 20/20…', "9,8;KI: melde…"
-    r"(?:[;|]|[;,]\")\s{0,2}(?:ia|ki|ai|llm|chatbot)\s{0,2}:",
+    FIELD,
     *CONDITIONALS,
     REVERSED_READ,
 ]
