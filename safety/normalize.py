@@ -127,16 +127,34 @@ _FOLDS: dict[bool, dict[str, str]] = {True: {}, False: {}}  # character -> steps
 _STARTS_CONSTRUCT = frozenset("& [({")
 
 
-def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> Normalized:
+@dataclass(frozen=True)
+class Facts:
+    """What each normalized view of a text reads of it first, found once for both (Views):
+    whether a step-1 construct may be in it, and its non-ASCII characters in order."""
+
+    constructs: bool
+    non_ascii: str
+
+    @classmethod
+    def of(cls, text: str) -> Facts:
+        found = _ASCII_CONSTRUCT.search(text) is not None
+        return cls(found, "".join(_NON_ASCII.findall(text)))
+
+
+def normalize(
+    text: str, casefold: bool = True, plain: bool | None = None, facts: Facts | None = None
+) -> Normalized:
     """The normalized view of `text` with its offset map (see the module docstring).
-    `plain`: whether `text` is known to take the ASCII fast path (None: find out)."""
+    `plain`: whether `text` is known to take the ASCII fast path (None: find out); `facts`:
+    Facts.of(text), when already found."""
     n = len(text)
     if plain or (plain is None and ascii_only(text)):
         return Normalized(text.lower() if casefold else text, range(n), range(1, n + 1), n)
     folds = _FOLDS[casefold]
-    constructs = _ASCII_CONSTRUCT.search(text) is not None
+    facts = facts or Facts.of(text)
+    constructs = facts.constructs
     if not constructs:
-        swaps, others = _changed(text, folds, casefold)
+        swaps, others = _changed(facts.non_ascii, folds, casefold)
         out = text
         for c, piece in swaps:  # a piece is normalized, so no later swap matches it
             out = out.replace(c, piece)
@@ -165,14 +183,14 @@ def normalize(text: str, casefold: bool = True, plain: bool | None = None) -> No
 
 
 def _changed(
-    text: str, folds: dict[str, str], casefold: bool
+    non_ascii: str, folds: dict[str, str], casefold: bool
 ) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """The characters steps 2-4 change, with what each becomes: those that become exactly one
     character (fullwidth punctuation, other digits, dashes, spaces), and the others (dropped
     marks and ignorables, "ß" -> "ss", ligatures)."""
     swaps, others = [], {}
     changes = _CHANGES[casefold]
-    for c in _non_ascii(text, _SAME[casefold]):
+    for c in _distinct(non_ascii, _SAME[casefold]):
         changed = changes.get(c)
         if changed is None:
             changed = changes[c] = _WORK[casefold].match(c) is not None
@@ -217,10 +235,10 @@ _SAME = {casefold: np.zeros(0x110000, dtype=bool) for casefold in (True, False)}
 BULK = 256  # non-ASCII characters from which numpy masks beat Python sets
 
 
-def _non_ascii(text: str, same: np.ndarray) -> Iterable[str]:
-    """The distinct non-ASCII characters of `text`, less those known to stay as they are: a
-    set for a few (streamed chunks, accented Latin), a numpy mask over many (CJK text)."""
-    chars = "".join(_NON_ASCII.findall(text))
+def _distinct(chars: str, same: np.ndarray) -> Iterable[str]:
+    """The distinct characters of `chars` (a text's non-ASCII ones), less those known to stay
+    as they are: a set for a few (streamed chunks, accented Latin), a numpy mask over many
+    (CJK text)."""
     if len(chars) < BULK:
         return set(chars)
     codes = code_points(chars)

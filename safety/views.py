@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from safety.normalize import Normalized, code_points, normalize
+from safety.normalize import Facts, Normalized, ascii_only, code_points, normalize
 
 VIEWS = ("cased", "folded", "loose")
 
@@ -28,7 +28,8 @@ class Views:
         self.text = text
         self._views: dict[str, Normalized] = {}
         self._encoded: list[tuple[int, int, Views]] | None = None
-        self._plain: bool | None = None  # known after the first view: ASCII with no construct
+        self._plain: bool | None = None  # known at the first view: ASCII with no construct
+        self._facts: Facts | None = None  # what both views read of a text that is not
 
     def encoded(self) -> list[tuple[int, int, Views]]:
         """(start, end, views of the decoded text) for each base64 run that decodes to text."""
@@ -40,18 +41,20 @@ class Views:
                     self._encoded.append((m.start(), m.end(), Views(decoded)))
         return self._encoded
 
+    def _is_plain(self) -> bool:
+        """Whether the text takes normalize's ASCII fast path; if not, Facts for both views."""
+        if self._plain is None:
+            self._plain = ascii_only(self.text)
+            self._facts = None if self._plain else Facts.of(self.text)
+        return self._plain
+
     def get(self, kind: str) -> Normalized:
         view = self._views.get(kind)
         if view is None:
             if kind == "loose":
                 view = loosen(self.get("folded"))
-            elif self._plain is None:
-                view = normalize(self.text, casefold=kind == "folded")
-                # the fast path: ASCII as it is (a range map alone may be non-ASCII text that
-                # maps to itself, which the other view must still normalize)
-                self._plain = isinstance(view.starts, range) and self.text.isascii()
             else:
-                view = normalize(self.text, casefold=kind == "folded", plain=self._plain)
+                view = normalize(self.text, kind == "folded", self._is_plain(), self._facts)
             self._views[kind] = view
         return view
 
