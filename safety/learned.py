@@ -220,11 +220,14 @@ class InjectionModel:
         that starts or ends inside a word also reads the character beyond it, where scoring the
         window alone would read a padding space). One window over the whole text scores as
         `scores([text])`."""
-        ids, at, to = grams(flatten(text), self.n_features)
+        flat = flatten(text)
+        ids, at, to = grams(flat, self.n_features)
         bounds = _flat_index(text, np.array(spans, np.int64).reshape(-1, 2))
         lo, hi = (bounds[:, 0] - 1).clip(0, None), bounds[:, 1] + 1
-        first = np.searchsorted(hi, to, "left")  # windows are in order: each n-gram is in a
-        last = np.searchsorted(lo, at, "right") - 1  # run of consecutive windows
+        pos = np.arange(len(flat) + 1)  # windows are in order: each n-gram is in a run of
+        first = np.searchsorted(hi, pos, "left")[to]  # consecutive windows, from the first
+        last = np.searchsorted(lo, pos, "right")[at] - 1  # that ends after it to the last
+        # that starts before it (looked up per position of the text: fewer than n-grams)
         n = last - first + 1  # how many windows hold each n-gram (at most three)
         layer = [np.flatnonzero(n > k) for k in range(int(n.max(initial=0)))]
         gram = np.concatenate(layer) if layer else n[:0]  # each n-gram once per window
