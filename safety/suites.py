@@ -53,6 +53,9 @@
 - heldout-v18, heldout-v19: 300 more each by a seventeenth and an eighteenth writer, given the
   same brief in other words at the start of the next stop, and each scored once with that
   stop's first change in (safety/data/heldout/heldout_v18.md, heldout_v19.md).
+- heldout-v20, heldout-v21: 300 more each by a nineteenth and a twentieth writer, commissioned
+  when heldout-v18/v19 had been read and fixed, and each scored once with every detection change
+  of that stop in (safety/data/heldout/heldout_v20.md, heldout_v21.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -155,6 +158,8 @@ SUITES = {
     "heldout-v17": Suite(HELDOUT.with_name("heldout_v17.jsonl"), lambda r: list(r["labels"])),
     "heldout-v18": Suite(HELDOUT.with_name("heldout_v18.jsonl"), lambda r: list(r["labels"])),
     "heldout-v19": Suite(HELDOUT.with_name("heldout_v19.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v20": Suite(HELDOUT.with_name("heldout_v20.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v21": Suite(HELDOUT.with_name("heldout_v21.jsonl"), lambda r: list(r["labels"])),
 }
 
 
