@@ -32,13 +32,14 @@ class Views:
         self._facts: Facts | None = None  # what both views read of a text that is not
 
     def encoded(self) -> list[tuple[int, int, Views]]:
-        """(start, end, views of the decoded text) for each base64 run that decodes to text."""
+        """(start, end, views of the decoded text) for each base64 or hex run, and each run of
+        \\u escapes, that decodes to text (in text order)."""
         if self._encoded is None:
-            self._encoded = []
-            for m in _BASE64.finditer(self.text):
-                decoded = _b64text(m.group())
-                if decoded is not None:
-                    self._encoded.append((m.start(), m.end(), Views(decoded)))
+            runs = [(m, _b64text(m.group())) for m in _BASE64.finditer(self.text)]
+            if "\\u" in self.text:
+                runs += [(m, _escaped(m.group())) for m in _ESCAPES.finditer(self.text)]
+            found = [(m.start(), m.end(), Views(text)) for m, text in runs if text is not None]
+            self._encoded = sorted(found, key=lambda run: run[:2])
         return self._encoded
 
     def _is_plain(self) -> bool:
@@ -133,11 +134,34 @@ _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/
 
 
 def _b64text(run: str) -> str | None:
-    """The text a base64 run encodes, when it is mostly printable UTF-8."""
+    """The text a base64 run encodes, or a hex one ("4f6c7669646120..."; hex digits are base64
+    characters too), when it is mostly printable UTF-8. A commit hash or digest decodes to
+    neither."""
+    if len(run) % 2 == 0 and _HEX.fullmatch(run):
+        text = _printable(bytes.fromhex(run))
+        if text is not None:
+            return text
     try:
-        raw = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
+        return _printable(base64.b64decode(run + "=" * (-len(run) % 4), validate=True))
+    except binascii.Error:
+        return None
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
         text = raw.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except UnicodeDecodeError:
         return None
     printable = sum(c.isprintable() or c in "\n\t" for c in text)
     return text if text and printable >= 0.9 * len(text) else None
+
+
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+# "\u5173\u95ed\u4f60...": text written as escapes for the model to decode
+_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){4,}")
+
+
+def _escaped(run: str) -> str | None:
+    """The text a run of \\u escapes stands for, when it is mostly printable."""
+    codes = [int(run[i + 2 : i + 6], 16) for i in range(0, len(run), 6)]
+    return _printable("".join(map(chr, codes)).encode("utf-8", "surrogatepass"))
