@@ -16,6 +16,7 @@ from safety.checksums import DECIMAL_CONTEXT, card_ok, iban_ok, ssn_ok
 from safety.gitleaks_rules import allowed_by_gitleaks
 from safety.secret_values import (
     KEYWORD_NAME_WORDS,
+    cli_password_ok,
     keyword_value,
     no_x_run,
     not_placeholder,
@@ -256,15 +257,7 @@ def pem_ok(s: str) -> bool:
 _PEM_BODY = regex.compile(r"PRIVATE KEY(?: BLOCK)?-----(.*?)-----END", regex.S)
 
 
-_MYSQL_COMMAND = regex.compile(r"(?<![\w-])(?:mysql|mysqldump|mysqladmin|mariadb)(?![\w-])[^\n]*$")
-SECRET_CONTEXT = {"mysql_password": 120}  # characters before a match its validator reads
-
-
-def mysql_password_ok(s: str, before: str = "") -> bool:
-    """-p<password> in a MySQL client command on the same line, not a placeholder
-    ("-p'<password>'", "-p$DB_PASS")."""
-    value = s[2:].strip("'\"")
-    return bool(_MYSQL_COMMAND.search(before)) and len(value) >= 6 and not placeholder(value)
+SECRET_CONTEXT = {"cli_password": 120}  # characters before a match its validator reads
 
 
 _JWT = regex.compile(r"eyJ[A-Za-z0-9_=.-]*")
@@ -415,19 +408,23 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
         secret_value,
     ),
-    # a password written in prose or notes after its word, in the five languages ("Passwort
-    # mqMyN_stvk&#VCqtA", "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"):
-    # the word and what follows on its line; prose_password_value finds the password in it
+    # a password or key written in prose or notes after its word, in the five languages
+    # ("Passwort mqMyN_stvk&#VCqtA", "contraseña de administración: 9Fq7Kx2Rz4wL",
+    # "密码 Kh7#qLz92!vTm", "AppSecret 是 c3e2ca8f…"): the word and what follows on its line;
+    # prose_password_value finds the password in it
     "prose_password": (
-        r"(?i)(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|mot\s{1,2}de\s{1,2}passe|mdp|密码"
-        r"|口令)[^\n]{1,60}",
+        r"(?i)(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|clave|mot\s{1,2}de\s{1,2}passe|mdp|密码"
+        r"|口令|(?:app|client)\s?secret|secret\s?key|api\s?key|(?:access|auth)\s?token|密钥|秘钥)"
+        r"[^\n]{1,60}",
         None,
     ),
-    # the MySQL/MariaDB clients' password option, written without a space ("mysql -h db -u root
-    # -p'Qw3rty!zh2025' shop"): no library lists it; mysql_password_ok reads the command before
-    "mysql_password": (
-        r"(?<=\s)-p(?:'[^'\n]{4,100}'|\"[^\"\n]{4,100}\"|[^\s'\"-]\S{3,100})",
-        mysql_password_ok,
+    # a password on a command line: the MySQL/MariaDB clients' -p<password> (no space: "mysql -u
+    # root -p'Qw3rty!zh2025' shop"), sshpass -p <password>, lftp -u <user>,<password>; no library
+    # lists these options, and cli_password_ok reads the command before the option
+    "cli_password": (
+        r"(?<=\s)(?:-p\s?|-u\s{1,3}[^\s,'\"]{1,64},)"
+        r"(?:'[^'\n]{4,100}'|\"[^\"\n]{4,100}\"|[^\s'\"-]\S{3,100})",
+        cli_password_ok,
     ),
     "url_password": (  # ://user:password@host (detect-secrets' BasicAuthDetector shape)
         # from the "://" on: a pattern that begins with the scheme could begin at any word and
@@ -458,7 +455,22 @@ KEYWORD_LINE = KEYWORD_NAME_WORDS
 LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
     "ds_keyword": (KEYWORD_LINE, keyword_value),
     "prose_password": (
-        ("password", "passwort", "kennwort", "contrase", "passe", "mdp", "密码", "口令"),
+        (
+            "password",
+            "passwort",
+            "kennwort",
+            "contrase",
+            "clave",
+            "passe",
+            "mdp",
+            "密码",
+            "口令",
+            "secret",
+            "api",
+            "token",
+            "密钥",
+            "秘钥",
+        ),  # fmt: skip
         prose_password_value,
     ),
 }

@@ -20,8 +20,9 @@ _PLACEHOLDER = regex.compile(
     r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
     r"|(?:你的|您的)\w+"
     r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
-    # "insert_key_here"; a URL's query may go on ("secret=YOUR_SECRET&js_code=JSCODE")
-    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)(?:@|&\S*)?$"
+    # "insert_key_here"; a URL's query or a sentence may go on ("secret=YOUR_SECRET&js_code=…",
+    # "secret=你的AppSecret，这两个值…")
+    r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)(?:@|[&，。；,;].*)?$"
     r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))"
     r"|<[\w .-]{2,40}>|(?:\.\.\.|…)$",  # "whsec_<replace-me>", an elided "sk-..."
     regex.IGNORECASE,
@@ -136,10 +137,10 @@ _JOINERS = "-_./'\"„“”‚‘’«»"  # join words and numbers: not the sy
 def prose_password_value(text: str) -> tuple[int, int] | None:
     """The password in the four words after a password word ("Passwort mqMyN_stvk&#VCqtA",
     "contraseña de administración: 9Fq7Kx2Rz4wL", "密码 Kh7#qLz92!vTm"): 8-64 characters, not
-    code, a path or a URL, with three of lower case, upper case, digits and symbols (not "-_./" or
-    quotes), and random-looking (the entropy check). "Passwort vergessen", "Passwort-Manager",
-    "password manager" and "mot de passe oublié. Connectez-vous" have none. Or the word the
-    sentence says the password is (`_said_password`)."""
+    code, a path or a URL, ASCII, with three of lower case, upper case, digits and symbols (not
+    "-_./" or quotes), and random-looking (the entropy check). "Passwort vergessen",
+    "Passwort-Manager", "password manager" and "mot de passe oublié. Connectez-vous" have none.
+    Or the word the sentence says the password is (`_said_password`)."""
     for m in itertools.islice(_PROSE_TOKEN.finditer(text), 1, 5):  # after the word itself
         token = m.group().strip(_QUOTES).rstrip(".")
         if token and _prose_secret(token):
@@ -150,8 +151,11 @@ def prose_password_value(text: str) -> tuple[int, int] | None:
 
 _QUOTES = "=\"'()[]«»“”„‚‘’"
 # "the password for the guests is", "das Passwort ist", "la contraseña del correo es", "le mot
-# de passe est", "密码是": what follows is the password, however many words after the word
-_COPULA = regex.compile(r"\s(?:is|was|ist|lautet|war|es|era|est|était)\s+|(?:是|为)\s*")
+# de passe du gîte c'est « … »", "密码是": what follows is the password, however many words after
+# the word (an opening quote skipped)
+_COPULA = regex.compile(
+    r"(?:\s(?:is|was|ist|lautet|war|es|era|est|était)|\sc['’]est)\s+[«»“”„\"']?\s*|(?:是|为)\s*"
+)
 
 
 def _said_password(text: str) -> tuple[int, int] | None:
@@ -179,7 +183,7 @@ def _prose_secret(token: str) -> bool:
         (any(c.islower() for c in token), any(c.isupper() for c in token),
          any(c.isdigit() for c in token), any(not c.isalnum() and c not in _JOINERS for c in token))
     )  # fmt: skip
-    if not 8 <= len(token) <= 64 or kinds < 3 or _PROSE_NOT.search(token):
+    if not (8 <= len(token) <= 64 and token.isascii()) or kinds < 3 or _PROSE_NOT.search(token):
         return False
     if _PLACEHOLDER.search(token) or _REFERENCE.search(token):
         return False
@@ -200,3 +204,20 @@ def not_placeholder(s: str) -> bool:
 def no_x_run(s: str) -> bool:
     """Not a key written with a run of x's ("ghp_xxxx...", "glpat-XXXX...", "AKIAXXXX...")."""
     return not _X_RUN.search(s)
+
+
+# the commands that take a password with each form of option (cli_password)
+_CLI_COMMANDS = {"-p": "mysql|mysqldump|mysqladmin|mariadb", "-p ": "sshpass", "-u": "lftp"}
+
+
+def cli_password_ok(s: str, before: str = "") -> bool:
+    """A password option of a command on the same line that takes one that way (_CLI_COMMANDS,
+    by the option's form), with a value that is not a placeholder ("-p'<password>'",
+    "-p$DB_PASS", "-pPASSWORT", "-p你的密码"): ASCII, six characters or more, with a digit or a
+    symbol."""
+    form = "-u" if s.startswith("-u") else "-p " if s[2:3].isspace() else "-p"
+    value = (s.split(",", 1)[1] if form == "-u" else s[2:].strip()).strip("'\"")
+    command = rf"(?<![\w-])(?:{_CLI_COMMANDS[form]})(?![\w-])[^\n]*$"
+    if not regex.search(command, before) or not value.isascii() or len(value) < 6:
+        return False
+    return any(not c.isalpha() for c in value) and not placeholder(value)
