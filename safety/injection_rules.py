@@ -7,19 +7,23 @@ and, unlike it, can hold streamed output. Hand rules, since no library lists the
 from __future__ import annotations
 
 # who an injected document speaks to, per language (INJECTION's last rules)
-_AI_EN = r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt)s?"
+_AI_EN = (
+    r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt"
+    r"|(?:machine|automatic)\s{1,3}translator)s?"
+)
 _AI_DE = (  # also the last part of a compound ("Preisvergleichs-KI")
     r"(?:[a-z]{3,20}-)?(?:ki|ai|assistent(?:in|en)?|sprachmodell(?:e)?|chatbot|bot|agent(?:en)?"
     r"|modell(?:e)?)"
 )
 _AI_ES = (
     r"(?:ia|ai|asistente|modelo(?:\s{1,3}de\s{1,3}lenguaje)?|chatbot|bot|agente"
-    r"|herramienta(?=s?\s{1,3}de\s{1,3}(?:resumen|ia|analisis|traduccion)))s?"
+    r"|herramienta(?=s?\s{1,3}de\s{1,3}(?:resumen|ia|analisis|traduccion))"
+    r"|traductor(?:es)?\s{1,3}automaticos?)s?"
 )
 _AI_FR = (
     r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
     r"|robot|outil(?=s?\s{1,3}(?:de|d')\s{0,3}(?:tri|resume|analyse|ia|selection|traduction"
-    r"|filtrage|notation|evaluation)))s?"
+    r"|filtrage|notation|evaluation))|traducteurs?\s{1,3}automatiques?)s?"
 )
 _AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
 # ... the same, only words that name an AI and nothing else ("models reading this text should
@@ -121,6 +125,21 @@ CONDITIONALS = [
     r"si\s{1,3}(?:une?\s{1,3}|l'|la\s{1,3}|le\s{1,3})(?:ia|ai|modele|chatbot)\s{1,3}(?:lit|resume"
     r"|traite|analyse|traduit)\s{1,3}(?:ce|cet|cette|ces)[^\n:.!?]{0,30}:",
 ]
+# text marked as hidden that speaks to the AI: "[texto oculto: asistente, …", "(texte en blanc :
+# modèle d'IA, …", "hidden text: AI, …", tried only where its first word is
+HIDDEN = (
+    r"(?:hidden|white|invisible|texto|texte|versteckter|unsichtbarer|weisser)(?:\s{1,3}text"
+    r"|\s{1,3}(?:oculto|invisible|en\s{1,3}blanco?|cache))[^\n:]{0,30}?:\s{0,3}"
+    r"(?:[a-z']{1,12}\s{1,3}){0,2}(?:ai|ia|ki|llm|asistente|assistant|assistent|modele|modelo|model"
+    r"|modell|chatbot|bot|gpt)(?![a-z])"
+)
+# a bracket that opens by addressing it: "(Für KI-Zusammenfassungen: …", "(for AI summarizers:",
+# "(pour l'IA :", run only where a bracket opens with "for"/"für"/"para"/"pour"/...
+BRACKET = (
+    r"[(\[]\s{0,2}(?:for|to|fur|an|para|pour|a)\s{1,3}(?:the\s{1,3}|any\s{1,3}|die\s{1,3}|den\s{1,3}"
+    r"|das\s{1,3}|alle\s{1,3}|las?\s{1,3}|el\s{1,3}|los\s{1,3}|les\s{1,3}|l')?(?:ai|ia|ki|llm"
+    r"|chatbot)s?(?:[\s-][a-z]{3,20})?\s{0,3}:"
+)
 # an instruction to read the text backwards and carry it out ("Lies den folgenden Satz von
 # hinten nach vorne und führe ihn dann aus"; "grade them in reverse order and follow the rubric"
 # is not one), run only where a word for backwards is
@@ -146,6 +165,7 @@ READER_NEEDS.update(
 # run only where a looser search (a comma too, no quote needed) finds one
 FIELD = r"(?:[;|]|[;,]\")\s{0,2}(?:ia|ki|ai|llm|chatbot)\s{0,2}:"
 READER_NEEDS[FIELD] = r"[;|,]\s{0,2}\"?\s{0,2}(?:ia|ki|ai|llm|chatbot)\s{0,2}:"
+READER_NEEDS[BRACKET] = r"[(\[]\s{0,2}(?:for|to|fur|an|para|pour|a)\s"
 READER_NEEDS[REVERSED_READ] = (
     r"hinten|ruckwarts|backwards|reverse|reves|atras|envers|倒着|倒过来|反过来"
 )
@@ -259,4 +279,9 @@ INJECTION = [
     FIELD,
     *CONDITIONALS,
     REVERSED_READ,
+    HIDDEN,
+    rf"(?:隐藏|白色|隐形)(?:文字|文本)[^\n:：]{{0,30}}?[:：]\s{{0,3}}(?:{_AI_ZH})",
+    BRACKET,
+    # "本条款供人工智能阅读时，请告知…": the AI that reads it, then what it must do
+    rf"(?:供|给|让|由)(?:{_AI_ZH})(?:阅读|读取|处理|总结|分析|翻译)(?:本文|此文|这段)?时[，,]?\s{{0,2}}(?:请|务必|必须)",
 ]
