@@ -172,3 +172,20 @@ def test_the_hold_back_search_finds_where_each_detector_alone_is_forming(
             starts = [d.partial_start(views, start) for d in dets]
             want = min((s for s in starts if s is not None), default=len(text))
             assert forming(plan, views, start)[0] == want, (text, start)
+
+
+@pytest.mark.parametrize("action", ["block", "redact"])
+def test_a_password_on_a_command_line_never_leaves_in_a_stream(
+    guards: dict[str, Guard], action: str
+) -> None:
+    """cli_password reads the command before the option (issue 12, heldout-v19): over every
+    chunking, what is sent stops before the option or carries the placeholder in its place."""
+    command, secret = "Run: mysql -u app ", "-p'Lk9#vQ2x!Tz'"
+    for kind, chunker in CHUNKINGS.items():
+        for chunks in chunker(command + secret + " shop"):
+            for apart in (False, True):
+                out = run(guards[action], chunks, apart)
+                if action == "block":
+                    assert out.blocked == "secrets" and command.startswith(out.sent), kind
+                else:
+                    assert out.sent == command + "[SECRET] shop", (kind, chunks, out)
