@@ -23,6 +23,7 @@ from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
     DETECT_SECRETS_KEYWORD,
+    LEADING_SECRETS,
     LOCATED_SECRETS,
     PII,
     PII_CONTEXT,
@@ -415,7 +416,7 @@ def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | Non
         keywords=keywords,
         needs=SECRET_NEEDS if key.removeprefix("ds_") in DETECT_SECRETS_KEYWORD else "",
         locate=locate,
-        leads=key in SECRET_KEYWORDS,
+        leads=key in LEADING_SECRETS,
         context=SECRET_CONTEXT.get(key, 0),
     )
 

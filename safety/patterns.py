@@ -451,28 +451,13 @@ STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword", "pr
 # output, since a line would be held to its end. Standard `re`, like the plugin.
 KEYWORD_LINE = KEYWORD_NAME_WORDS
 # detectors that read a stretch of text and report the credential inside it, with the words one
-# of which every match holds (scan.Group's keyword prefilter) and the function that finds it
+# of which every match holds (scan.Group's keyword prefilter) and the function that finds it.
+# One of prose_password's begins each match ("mot de passe", "app secret", "access token")
+_PROSE_WORDS = ("passwor", "kennwort", "contrase", "clave", "mot", "mdp", "密码", "口令", "app",
+                "client", "secret", "api", "access", "auth", "密钥", "秘钥")  # fmt: skip
 LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
     "ds_keyword": (KEYWORD_LINE, keyword_value),
-    "prose_password": (
-        (
-            "password",
-            "passwort",
-            "kennwort",
-            "contrase",
-            "clave",
-            "passe",
-            "mdp",
-            "密码",
-            "口令",
-            "secret",
-            "api",
-            "token",
-            "密钥",
-            "秘钥",
-        ),  # fmt: skip
-        prose_password_value,
-    ),
+    "prose_password": (_PROSE_WORDS, prose_password_value),
 }
 # Every match of a keyword plugin has a value of 24 to 64 letters, digits, "_" or "-" (64 hex,
 # 24 letters, 44 characters, 48 hex). Their patterns try every position of the text, so they
@@ -486,4 +471,5 @@ PII_NEEDS = {"iban": r"[a-z]{2}\d\d"}
 # RegexDetector.leads): assigned_secret's case-blind search of 2,000 characters cost 0.13 ms.
 _ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd", "requirepass")
 SECRET_KEYWORDS = {"assigned_secret": _ASSIGNED}
+LEADING_SECRETS = frozenset({"assigned_secret", "prose_password"})  # their words lead (above)
 CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word
