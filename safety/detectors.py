@@ -18,7 +18,7 @@ import regex
 
 from safety.gitleaks_rules import Rule, holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
-from safety.injection_rules import CJK_CHAR, INJECTION, READER_NEEDS, REGEX_FASTER
+from safety.injection_rules import CJK_CHAR, INJECTION, READER_NEEDS, REGEX_FASTER, RULE_WORDS
 from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
@@ -361,7 +361,7 @@ def _injection_rules() -> list[Detector]:
             # the same matches as `regex` (a test), found in two thirds of the time
             std_re=p not in REGEX_FASTER,
             needs=READER_NEEDS.get(p) or (CJK_CHAR if re.search(CJK_CHAR, p) else ""),
-            keywords=_leading_words(p),
+            keywords=_leading_words(p) or RULE_WORDS.get(p, ()),
             leads=bool(_leading_words(p)),
         )
         for i, p in enumerate(INJECTION)

@@ -414,7 +414,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     # prose_password_value finds the password in it
     "prose_password": (
         r"(?i)(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|clave|mot\s{1,2}de\s{1,2}passe|mdp|密码"
-        r"|口令|(?:app|client)\s?secret|secret\s?key|api\s?key|(?:access|auth)\s?token|密钥|秘钥)"
+        r"|口令|appsecret|secret\s?key)"
         r"[^\n]{1,60}",
         None,
     ),
@@ -452,9 +452,9 @@ STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword", "pr
 KEYWORD_LINE = KEYWORD_NAME_WORDS
 # detectors that read a stretch of text and report the credential inside it, with the words one
 # of which every match holds (scan.Group's keyword prefilter) and the function that finds it.
-# One of prose_password's begins each match ("mot de passe", "app secret", "access token")
-_PROSE_WORDS = ("passwor", "kennwort", "contrase", "clave", "mot", "mdp", "密码", "口令", "app",
-                "client", "secret", "api", "access", "auth", "密钥", "秘钥")  # fmt: skip
+# One of prose_password's begins each match ("mot de passe", "AppSecret")
+_PROSE_WORDS = ("passwor", "kennwort", "contrase", "clave", "mot", "mdp", "密码", "口令",
+                "appsecret", "secret")  # fmt: skip
 LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
     "ds_keyword": (KEYWORD_LINE, keyword_value),
     "prose_password": (_PROSE_WORDS, prose_password_value),

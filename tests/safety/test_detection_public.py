@@ -395,8 +395,8 @@ def test_a_secret_rule_whose_words_begin_every_match_is_tried_only_there_and_fin
     cases = ["CLIENT_SECRET=Zq8vT3mK9pLw2Rx7", "requirepass Zq8vT3mK9pLw2Rx7",
              "HF_TOKEN: hf_Zq8vT3mK9pLw2Rx7", "İ api_key='Zq8vT3mK9pLw2Rx7'",
              "access-token = Zq8vT3mK9pLw2Rx7", "auth_token=Zq8vT3mK9pLw2Rx7",
-             "Le mot de passe est Zq8v-T3mK-9pLw", "Die App Secret lautet Zq8vT3mK9pLw2Rx7",
-             "La CONTRASEÑA del wifi es Zq8vT3mK9pLw", "密钥是 Zq8vT3mK9pLw2Rx7"]  # fmt: skip
+             "Le mot de passe est Zq8v-T3mK-9pLw", "Die AppSecret lautet Zq8vT3mK9pLw2Rx7",
+             "La CONTRASEÑA del wifi es Zq8vT3mK9pLw", "密码是 Zq8vT3mK9pLw2Rx7"]  # fmt: skip
     hits = 0
     for text in (
         _suite_texts("secrets", "secrets-np", "heldout", "heldout-v4", "heldout-v20") + cases
