@@ -56,6 +56,9 @@
 - heldout-v20, heldout-v21: 300 more each by a nineteenth and a twentieth writer, commissioned
   when heldout-v18/v19 had been read and fixed, and each scored once with every detection change
   of that stop in (safety/data/heldout/heldout_v20.md, heldout_v21.md).
+- heldout-v22, heldout-v23: 300 more each by a twenty-first and a twenty-second writer,
+  commissioned when heldout-v20/v21 had been read and fixed, and each scored once at the end of
+  that stop (safety/data/heldout/heldout_v22.md, heldout_v23.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -160,6 +163,8 @@ SUITES = {
     "heldout-v19": Suite(HELDOUT.with_name("heldout_v19.jsonl"), lambda r: list(r["labels"])),
     "heldout-v20": Suite(HELDOUT.with_name("heldout_v20.jsonl"), lambda r: list(r["labels"])),
     "heldout-v21": Suite(HELDOUT.with_name("heldout_v21.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v22": Suite(HELDOUT.with_name("heldout_v22.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v23": Suite(HELDOUT.with_name("heldout_v23.jsonl"), lambda r: list(r["labels"])),
 }
 
 
