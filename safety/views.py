@@ -33,11 +33,13 @@ class Views:
 
     def encoded(self) -> list[tuple[int, int, Views]]:
         """(start, end, views of the decoded text) for each base64 or hex run, and each run of
-        \\u escapes, that decodes to text (in text order)."""
+        \\u escapes or percent-encoded bytes, that decodes to text (in text order)."""
         if self._encoded is None:
             runs = [(m, _b64text(m.group())) for m in _BASE64.finditer(self.text)]
             if "\\u" in self.text:
                 runs += [(m, _escaped(m.group())) for m in _ESCAPES.finditer(self.text)]
+            if "%" in self.text:
+                runs += [(m, _percent(m.group())) for m in _PERCENT.finditer(self.text)]
             found = [(m.start(), m.end(), Views(text)) for m, text in runs if text is not None]
             self._encoded = sorted(found, key=lambda run: run[:2])
         return self._encoded
@@ -159,6 +161,15 @@ def _printable(raw: bytes) -> str | None:
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 # "\u5173\u95ed\u4f60...": text written as escapes for the model to decode
 _ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){4,}")
+
+
+# "%6F%6C%76%69...": a URL's percent-encoding (searched only in text with a "%"; hex bytes
+# spaced apart, "64 65 73 ...", are not read: their search would cost 0.09 ms on every input)
+_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2}){8,}")
+
+
+def _percent(run: str) -> str | None:
+    return _printable(bytes.fromhex(run.replace("%", "")))
 
 
 def _escaped(run: str) -> str | None:
