@@ -6,7 +6,7 @@ hand rules below are what it keeps no table of (issuers' prefixes and lengths), 
 from __future__ import annotations
 
 import regex
-from stdnum import iban, luhn
+from stdnum import iban, isbn, luhn
 from stdnum.fr import siret
 from stdnum.us import ssn as us_ssn
 
@@ -58,7 +58,11 @@ DECIMAL_CONTEXT = (3, 0)  # characters before a card candidate that card_ok read
 
 
 def card_ok(s: str, before: str = "") -> bool:
-    """A payment card number: not a decimal number or its fraction, and luhn_ok."""
+    """A payment card number: not a decimal number or its fraction, not a book's ISBN-13
+    ("978-2-07-378883-2": no network issues 978/979 cards), and luhn_ok."""
     if _DECIMAL.fullmatch(s) or _AFTER_DECIMAL.search(before):
+        return False
+    digits = "".join(c for c in s if c.isdigit())
+    if len(digits) == 13 and digits[:3] in ("978", "979") and isbn.is_valid(digits):
         return False
     return luhn_ok(s)

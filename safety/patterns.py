@@ -419,10 +419,10 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         None,
     ),
     # a password on a command line: the MySQL/MariaDB clients' -p<password> (no space: "mysql -u
-    # root -p'Qw3rty!zh2025' shop"), sshpass -p <password>, lftp -u <user>,<password>; no library
-    # lists these options, and cli_password_ok reads the command before the option
+    # root -p'Qw3rty!zh2025' shop"), sshpass -p, lftp -u user,pw, curl -u user:pw, redis-cli -a;
+    # no library lists these options, and cli_password_ok reads the command before the option
     "cli_password": (
-        r"(?<=\s)(?:-p\s?|-u\s{1,3}[^\s,'\"]{1,64},)"
+        r"(?<=\s)(?:-[pa]\s?|-u\s{1,3}[^\s,:'\"]{1,64}[,:])"
         r"(?:'[^'\n]{4,100}'|\"[^\"\n]{4,100}\"|[^\s'\"-]\S{3,100})",
         cli_password_ok,
     ),

@@ -24,6 +24,7 @@ _PLACEHOLDER = regex.compile(
     # "secret=你的AppSecret，这两个值…")
     r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)(?:@|[&，。；,;].*)?$"
     r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))"
+    r"|ejemplo|exemple|beispiel"  # "example" anywhere, in the other languages: "sk_test_EJEMPLO123"
     r"|<[\w .-]{2,40}>|(?:\.\.\.|…)$",  # "whsec_<replace-me>", an elided "sk-..."
     regex.IGNORECASE,
 )
@@ -206,8 +207,11 @@ def no_x_run(s: str) -> bool:
     return not _X_RUN.search(s)
 
 
-# the commands that take a password with each form of option (cli_password)
-_CLI_COMMANDS = {"-p": "mysql|mysqldump|mysqladmin|mariadb", "-p ": "sshpass", "-u": "lftp"}
+# the commands that take a password with each form of option (cli_password): "mysql -pXXX",
+# "sshpass -p XXX", "lftp -u user,XXX", "curl -u user:XXX", "redis-cli -a XXX"
+_CLI_COMMANDS = {"-p": "mysql|mysqldump|mysqladmin|mariadb", "-p ": "sshpass", "-u,": "lftp",
+                 "-u:": "curl", "-a": "redis-cli", "-a ": "redis-cli"}  # fmt: skip
+_CLI_USER = regex.compile(r"-u\s+[^\s,:'\"]+([,:])(.*)", regex.S)
 
 
 def cli_password_ok(s: str, before: str = "") -> bool:
@@ -215,9 +219,15 @@ def cli_password_ok(s: str, before: str = "") -> bool:
     by the option's form), with a value that is not a placeholder ("-p'<password>'",
     "-p$DB_PASS", "-pPASSWORT", "-p你的密码"): ASCII, six characters or more, with a digit or a
     symbol."""
-    form = "-u" if s.startswith("-u") else "-p " if s[2:3].isspace() else "-p"
-    value = (s.split(",", 1)[1] if form == "-u" else s[2:].strip()).strip("'\"")
-    command = rf"(?<![\w-])(?:{_CLI_COMMANDS[form]})(?![\w-])[^\n]*$"
-    if not regex.search(command, before) or not value.isascii() or len(value) < 6:
+    if "<" in s:  # "curl -u <user:password>"
+        return False
+    user = _CLI_USER.match(s)
+    if user:
+        form, value = "-u" + user.group(1), user.group(2)
+    else:
+        form, value = s[:2] + (" " if s[2:3].isspace() else ""), s[2:].strip()
+    value, commands = value.strip("'\""), _CLI_COMMANDS.get(form)
+    command = rf"(?<![\w-])(?:{commands})(?![\w-])[^\n]*$"
+    if not commands or not regex.search(command, before) or not value.isascii() or len(value) < 6:
         return False
     return any(not c.isalpha() for c in value) and not placeholder(value)

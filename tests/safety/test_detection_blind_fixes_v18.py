@@ -232,3 +232,24 @@ def test_hidden_text_and_brackets_that_speak_to_the_ai(text: str, attack: bool) 
 )
 def test_more_ways_a_pasted_document_speaks_to_the_ai(text: str, attack: bool) -> None:
     assert bool(_rules(text)) is attack, text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("curl -u deploy:Tq8#vR2mLp4e -X POST https://ci.example.net/job/build", True),
+        ("redis-cli -h cache.local -p 6379 -a 'Rd!s2025#stage' ping", True),
+        ("curl -u <user:password> https://api.example.net/v1/items", False),
+        ("redis-cli -a yourpassword ping", False),
+        ("La doc da como clave de prueba `sk_test_EJEMPLO123` y el correo de siempre.", False),
+    ],
+)
+def test_curl_and_redis_passwords_and_placeholders_in_other_languages(
+    text: str, secret: bool
+) -> None:
+    assert ("secrets" in categories(text)) is secret
+
+
+def test_an_isbn_is_not_a_card() -> None:
+    assert "pii_financial" not in categories("L'ISBN 978-2-07-036827-3, c'est quelle édition ?")
+    assert "pii_financial" in categories(f"Karte {CARD[:4]}-{CARD[4:8]}-{CARD[8:12]}-{CARD[12:]}")
