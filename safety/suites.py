@@ -57,8 +57,11 @@
   when heldout-v18/v19 had been read and fixed, and each scored once with every detection change
   of that stop in (safety/data/heldout/heldout_v20.md, heldout_v21.md).
 - heldout-v22, heldout-v23: 300 more each by a twenty-first and a twenty-second writer,
-  commissioned when heldout-v20/v21 had been read and fixed, and each scored once at the end of
-  that stop (safety/data/heldout/heldout_v22.md, heldout_v23.md).
+  commissioned when heldout-v20/v21 had been read and fixed, and each scored once with those
+  fixes in (safety/data/heldout/heldout_v22.md, heldout_v23.md).
+- heldout-v24, heldout-v25: 300 more each by a twenty-third and a twenty-fourth writer,
+  commissioned when heldout-v22/v23 had been read and fixed, and each scored once with those
+  fixes in (safety/data/heldout/heldout_v24.md, heldout_v25.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -165,6 +168,8 @@ SUITES = {
     "heldout-v21": Suite(HELDOUT.with_name("heldout_v21.jsonl"), lambda r: list(r["labels"])),
     "heldout-v22": Suite(HELDOUT.with_name("heldout_v22.jsonl"), lambda r: list(r["labels"])),
     "heldout-v23": Suite(HELDOUT.with_name("heldout_v23.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v24": Suite(HELDOUT.with_name("heldout_v24.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v25": Suite(HELDOUT.with_name("heldout_v25.jsonl"), lambda r: list(r["labels"])),
 }
 
 
