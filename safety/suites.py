@@ -54,8 +54,8 @@
   same brief in other words at the start of the next stop, and each scored once with that
   stop's first change in (safety/data/heldout/heldout_v18.md, heldout_v19.md).
 - heldout-v20, heldout-v21: 300 more each by a nineteenth and a twentieth writer, commissioned
-  when heldout-v18/v19 had been read and fixed, and each scored once with every detection change
-  of that stop in (safety/data/heldout/heldout_v20.md, heldout_v21.md).
+  when heldout-v18/v19 had been read and fixed, and each scored once with those fixes in
+  (safety/data/heldout/heldout_v20.md, heldout_v21.md).
 - heldout-v22, heldout-v23: 300 more each by a twenty-first and a twenty-second writer,
   commissioned when heldout-v20/v21 had been read and fixed, and each scored once with those
   fixes in (safety/data/heldout/heldout_v22.md, heldout_v23.md).
