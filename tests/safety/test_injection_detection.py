@@ -239,16 +239,18 @@ def test_a_rule_with_alternatives_at_its_top_level_gets_no_keyword_gate() -> Non
 def test_the_injection_phrasings_match_the_same_under_re_and_regex() -> None:
     """The phrase rules run on the standard `re` module (faster on them); `regex`, which the
     stream guard's partial matching needs, finds the same spans on every text of the injection
-    and held-out suites."""
+    and held-out suites (but for a rule only `regex` can compile, which it runs both ways)."""
     import re
 
     import regex
 
-    from safety.injection_rules import INJECTION
+    from safety.injection_rules import INJECTION, REGEX_FASTER
 
     loose = [Views(t).get("loose").text for t in _suite_texts("injection", "heldout", "heldout-v3")]
     found = 0
     for p in INJECTION:
+        if p in REGEX_FASTER and "(?<=(?<!" in p:  # written for `regex` alone (a look-behind
+            continue  # of many widths), which runs it on full text and partial text alike
         ours, theirs = re.compile(p), regex.compile(p, regex.V1)
         for t in loose:
             spans = [m.span() for m in ours.finditer(t)]
