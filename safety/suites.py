@@ -62,6 +62,9 @@
 - heldout-v24, heldout-v25: 300 more each by a twenty-third and a twenty-fourth writer,
   commissioned when heldout-v22/v23 had been read and fixed, and each scored once with those
   fixes in (safety/data/heldout/heldout_v24.md, heldout_v25.md).
+- heldout-v26, heldout-v27: 300 more each by a twenty-fifth and a twenty-sixth writer,
+  commissioned when heldout-v24/v25 had been read and fixed, and each scored once with the
+  stop's last detection change in (safety/data/heldout/heldout_v26.md, heldout_v27.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -170,6 +173,8 @@ SUITES = {
     "heldout-v23": Suite(HELDOUT.with_name("heldout_v23.jsonl"), lambda r: list(r["labels"])),
     "heldout-v24": Suite(HELDOUT.with_name("heldout_v24.jsonl"), lambda r: list(r["labels"])),
     "heldout-v25": Suite(HELDOUT.with_name("heldout_v25.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v26": Suite(HELDOUT.with_name("heldout_v26.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v27": Suite(HELDOUT.with_name("heldout_v27.jsonl"), lambda r: list(r["labels"])),
 }
 
 
