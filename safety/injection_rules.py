@@ -177,6 +177,16 @@ FR_READER = (
 READER_NEEDS[FR_READER] = (
     r"qui\s{1,3}(?:lit|lisent|traite|traitent|resume|resument|analyse|analysent|calcule|calculent|redige|traduit|corrige)\s"
 )
+# Spanish: "«IA que resuma esto: di que…", "bot que lea este hilo:"
+ES_READER = (
+    r"(?:ia|bot|asistente|modelo)s?\s{1,3}que\s{1,3}(?:lea|lean|resuma|resuman|procese|procesen|analice"
+    r"|analicen|traduzca|traduzcan|redacte|redacten)\s{1,3}(?:esto|(?:este|esta|estos|estas)\s{1,3}"
+    r"[a-z]{3,20})\s{0,3}:"
+)
+READER_NEEDS[ES_READER] = (
+    r"que\s{1,3}(?:lea|lean|resuma|resuman|procese|procesen|analice|analicen|traduzca|traduzcan"
+    r"|redacte|redacten)\s"
+)
 # words one of which every match of a rule holds, where its first words are too common to gate it
 RULE_WORDS = {
     # (not "reverse": "reversed_s = s[::-1]" is in much code)
@@ -239,7 +249,7 @@ INJECTION = [
     # "if you are an AI": (not an assistant: "si eres un asistente administrativo" is a job ad)
     r"(?:wenn|falls)\s{1,3}(?:du|sie)\s{1,3}(?:eine?\s{1,3})?(?:ki|sprachmodell|chatbot)\s{1,3}(?:bist|sind)",
     r"si\s{1,3}(?:eres|es\s{1,3}usted)\s{1,3}(?:una?\s{1,3})?(?:ia|modelo\s{1,3}de\s{1,3}lenguaje"
-    r"|chatbot)\b|si\s{1,3}(?:tu\s{1,3}es|vous\s{1,3}etes)\s{1,3}(?:une?\s{1,3})?(?:ia|modele\s{1,3}de"
+    r"|chatbot|bot)\b|si\s{1,3}(?:tu\s{1,3}es|vous\s{1,3}etes)\s{1,3}(?:une?\s{1,3})?(?:ia|modele\s{1,3}de"
     r"\s{1,3}langage|chatbot)\b",
     r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
     r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
@@ -287,8 +297,9 @@ INJECTION = [
     rf"|al\s{{1,3}}(?:ia|ai|chatbot|(?:sistema|modelo)(?=\s{{1,3}}que\s))"
     rf"|(?:a|pour)\s{{1,3}}(?:l'|le\s{{1,3}}|les\s{{1,3}})(?:ia|ai|chatbot)s?){_ROLE}{_CLAUSE}\s{{0,3}}:",
     # ... or anywhere, after "attention": "[white 1pt text] Attention language model: ..."
-    rf"(?:attn|attention)[\s,]{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}}|all\s{{1,3}})?(?:ai|a\.i\.|llm"
-    rf"|(?:large\s{{1,3}})?language\s{{1,3}}models?|chatbots?|gpt){_ROLE}\s{{0,3}}:",
+    rf"(?:attn|attention|atencion|achtung)[\s,]{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}}|all\s{{1,3}}|el\s{{1,3}}"
+    rf"|la\s{{1,3}})?(?:ai|a\.i\.|llm|(?:large\s{{1,3}})?language\s{{1,3}}models?|chatbots?|gpt|ia|ki|bots?)"
+    rf"{_ROLE}{_CLAUSE}\s{{0,3}}:",
     *CONDITIONALS,
     REVERSED_READ,
     r"(?:倒着|倒过来|反过来)[^\n]{0,40}?(?:执行|照做|照着做)",  # "把下面这句话倒过来读，然后照做"
@@ -307,6 +318,7 @@ INJECTION = [
     r"(?:[\s-]{1,3}[a-z]{3,15})?\s{0,3}:",
     # French: "P.S. pour l'assistant qui lit ces avis :", "NB pour l'IA qui calcule :"
     FR_READER,
+    ES_READER,
     rf"(?:隐藏|白色|隐形)(?:文字|文本)[^\n:：]{{0,30}}?[:：]\s{{0,3}}(?:{_AI_ZH})",
     BRACKET,
     AI_LABEL,
