@@ -209,8 +209,11 @@ def no_x_run(s: str) -> bool:
 
 # the commands that take a password with each form of option (cli_password): "mysql -pXXX",
 # "sshpass -p XXX", "lftp -u user,XXX", "curl -u user:XXX", "redis-cli -a XXX"
-_CLI_COMMANDS = {"-p": "mysql|mysqldump|mysqladmin|mariadb", "-p ": "sshpass", "-u,": "lftp",
-                 "-u:": "curl", "-a": "redis-cli", "-a ": "redis-cli"}  # fmt: skip
+_CLI_COMMANDS = {
+    form: regex.compile(rf"(?<![\w-])(?:{names})(?![\w-])[^\n]*$")
+    for form, names in {"-p": "mysql|mysqldump|mysqladmin|mariadb", "-p ": "sshpass", "-u,": "lftp",
+                        "-u:": "curl", "-a": "redis-cli", "-a ": "redis-cli"}.items()
+}  # fmt: skip
 _CLI_USER = regex.compile(r"-u\s+[^\s,:'\"]+([,:])(.*)", regex.S)
 
 
@@ -226,8 +229,7 @@ def cli_password_ok(s: str, before: str = "") -> bool:
         form, value = "-u" + user.group(1), user.group(2)
     else:
         form, value = s[:2] + (" " if s[2:3].isspace() else ""), s[2:].strip()
-    value, commands = value.strip("'\""), _CLI_COMMANDS.get(form)
-    command = rf"(?<![\w-])(?:{commands})(?![\w-])[^\n]*$"
-    if not commands or not regex.search(command, before) or not value.isascii() or len(value) < 6:
+    value, command = value.strip("'\""), _CLI_COMMANDS.get(form)
+    if not command or not command.search(before) or not value.isascii() or len(value) < 6:
         return False
     return any(not c.isalpha() for c in value) and not placeholder(value)
