@@ -1,6 +1,7 @@
 """Faults, proven on the real engine (issue 13): the engine core killed under 16 streams, SIGTERM
 with streams in flight, a client that leaves mid-stream, and overload. Tests that stop a server
-start their own; the shared one keeps serving."""
+use their own (the kill ends this module's 80M server, last in the file); the session's shared
+one keeps serving."""
 
 from __future__ import annotations
 
@@ -90,37 +91,15 @@ def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(build_bench_model(tmp_path_factory.mktemp("models") / "m80"))
 
 
-def test_engine_killed_under_16_streams(slow_model: Path, tmp_path: Path) -> None:
-    """Every stream ends with an error event and [DONE], /ready stops answering 200, the server
-    exits 1 and leaves no process behind. On the 80M model, so all 16 are mid-generation."""
-    with own_server(slow_model, tmp_path / "kill.log", "--max-num-seqs", "16") as srv:
-        assert srv.proc is not None
-        streams = Streams(srv.base_url, 16)
-        streams.wait_started()
-        family = psutil.Process(srv.proc.pid).children(recursive=True)
-        assert family, "the engine core runs in a child process"
-        for child in family:
-            os.kill(child.pid, signal.SIGKILL)
-        streams.join()
-        broken = 0
-        for lines in streams.lines:
-            assert lines[-1] == "[DONE]", lines[-3:]
-            last = json.loads(lines[-2])
-            # a stream still generating ends in an error event; one that had already received
-            # its 400 tokens ends normally (seen on a faster CPU, where the first of 16 threads'
-            # streams can finish before the sixteenth has its first token)
-            if "error" in last:
-                broken += 1
-            else:  # the whole answer (400 tokens come in far more than 50 chunks)
-                assert last["choices"][0]["finish_reason"] == "length", lines[-3:]
-                assert len(lines) > 50, lines[-3:]
-        assert broken >= 8, f"only {broken} of 16 streams were still running at the kill"
-        try:
-            assert httpx.get(srv.base_url + "/ready", timeout=5).status_code != 200
-        except httpx.TransportError:
-            pass  # already gone
-        assert srv.wait(60) == 1
-        assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+@pytest.fixture(scope="module")
+def slow_server(
+    slow_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server on the 80M model for the client that leaves, then for the kill (which ends
+    it: the tests run in this file's order)."""
+    log = tmp_path_factory.mktemp("slow") / "slow.log"
+    with own_server(slow_model, log, "--max-num-seqs", "16") as srv:
+        yield srv
 
 
 def test_sigterm_lets_streams_finish(tiny_model: Path, tmp_path: Path) -> None:
@@ -139,7 +118,9 @@ def test_sigterm_lets_streams_finish(tiny_model: Path, tmp_path: Path) -> None:
         assert refused.status_code == 503 and refused.headers.get("retry-after")
         streams.join()
         for lines in streams.lines:
-            assert lines[-1] == "[DONE]" and not any('"error"' in x for x in lines), lines[-3:]
+            # parsed: a chunk whose generated text is the word "error" reads '"text":"error"'
+            events = [json.loads(x) for x in lines[:-1]]
+            assert lines[-1] == "[DONE]" and not any("error" in e for e in events), lines[-3:]
             assert json.loads(lines[-2])["choices"][0]["finish_reason"] == "length"
         assert srv.wait(60) == 0
 
@@ -164,13 +145,11 @@ def server_log_tail(srv: ServerProcess) -> str:
     return srv.log_path.read_text(errors="replace")[-3000:]
 
 
-def test_a_client_that_leaves_mid_stream_frees_the_engine(slow_model: Path, tmp_path: Path) -> None:
+def test_a_client_that_leaves_mid_stream_frees_the_engine(slow_server: ServerProcess) -> None:
     """Leaving mid-stream aborts every sequence of the request in the engine."""
     body = {**LONG, "n": 8, "max_tokens": 300}
-    with (
-        own_server(slow_model, tmp_path / "leave.log") as srv,
-        httpx.Client(timeout=60) as client,
-    ):
+    srv = slow_server
+    with httpx.Client(timeout=60) as client:
         with client.stream("POST", srv.base_url + "/v1/completions", json=body) as r:
             assert r.status_code == 200, r.read()
             # held in a name: a dropped line iterator is closed, and closes the connection
@@ -182,3 +161,36 @@ def test_a_client_that_leaves_mid_stream_frees_the_engine(slow_model: Path, tmp_
             assert wait_for(lambda: unfinished(srv.base_url) >= 1, 10), server_log_tail(srv)
         # leaving the block dropped the connection
         assert wait_for(lambda: unfinished(srv.base_url) == 0, 15), server_log_tail(srv)
+
+
+def test_engine_killed_under_16_streams(slow_server: ServerProcess) -> None:
+    """Every stream ends with an error event and [DONE], /ready stops answering 200, the server
+    exits 1 and leaves no process behind. On the 80M model, so all 16 are mid-generation."""
+    srv = slow_server
+    assert srv.proc is not None
+    streams = Streams(srv.base_url, 16)
+    streams.wait_started()
+    family = psutil.Process(srv.proc.pid).children(recursive=True)
+    assert family, "the engine core runs in a child process"
+    for child in family:
+        os.kill(child.pid, signal.SIGKILL)
+    streams.join()
+    broken = 0
+    for lines in streams.lines:
+        assert lines[-1] == "[DONE]", lines[-3:]
+        last = json.loads(lines[-2])
+        # a stream still generating ends in an error event; one that had already received
+        # its 400 tokens ends normally (seen on a faster CPU, where the first of 16 threads'
+        # streams can finish before the sixteenth has its first token)
+        if "error" in last:
+            broken += 1
+        else:  # the whole answer (400 tokens come in far more than 50 chunks)
+            assert last["choices"][0]["finish_reason"] == "length", lines[-3:]
+            assert len(lines) > 50, lines[-3:]
+    assert broken >= 8, f"only {broken} of 16 streams were still running at the kill"
+    try:
+        assert httpx.get(srv.base_url + "/ready", timeout=5).status_code != 200
+    except httpx.TransportError:
+        pass  # already gone
+    assert srv.wait(60) == 1
+    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

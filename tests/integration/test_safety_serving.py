@@ -103,7 +103,9 @@ def test_sighup_reloads_the_policy_without_dropping_requests(
     with httpx.stream("POST", base_url + "/v1/completions", json=body, timeout=60) as r:
         server.signal(signal.SIGHUP)  # mid-stream
         lines = [ln for ln in r.iter_lines() if ln]
-    assert lines[-1] == "data: [DONE]" and not any('"error"' in ln for ln in lines)
+    data = [ln.removeprefix("data: ") for ln in lines[:-1] if ln.startswith("data: ")]
+    events = [json.loads(x) for x in data]  # parsed, not searched as text:
+    assert lines[-1] == "data: [DONE]" and not any("error" in e for e in events)  # "text":"error"
     deadline = time.monotonic() + 10
     while reloads() < before + 1 and time.monotonic() < deadline:
         time.sleep(0.2)
