@@ -8,6 +8,8 @@ MODEL ?= $(DEFAULT_MODEL)
 PORT ?= 8000
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+# make test: pytest-xdist workers (two: the machine CI runs on has two cores)
+TEST_WORKERS ?= 2
 K8S_CORE := $(addprefix deploy/kubernetes/,deployment.yaml service.yaml pdb.yaml hpa.yaml optional/redis.yaml)
 
 LOCK := requirements/cpu.lock
@@ -68,7 +70,7 @@ tune: install default-model
 	$(BIN)/python -m benchmarks.tune
 
 test: install
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The live-server fuzz at length (make test runs 25 examples per operation).
 fuzz: install
