@@ -1,7 +1,7 @@
 """`make test` runs the suite on two pytest-xdist workers. The tests that share a session's vLLM
 server or its quantized checkpoints keep to one worker per directory, in their usual order
-(tests/integration stops its shared server last); every other test goes to whichever worker
-is free."""
+(tests/integration stops its shared server last), and the integration files that start only
+their own servers to one worker per file; every other test goes to whichever worker is free."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 # the directories whose session fixtures are costly to build twice (an engine, nine quantizations)
 ONE_WORKER = ("integration", "quantize")
+# integration tests that start only servers of their own: each file is a unit of its own
+OWN_SERVERS = ("integration/test_api_servers.py", "integration/test_faults.py")
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -26,8 +28,12 @@ def pytest_configure(config: Any) -> None:
 
 
 def unit_of_work(nodeid: str) -> str:
-    """The scheduling unit of a test: its directory if that is in ONE_WORKER, else itself."""
-    parts = nodeid.split("/")
+    """The scheduling unit of a test: its file if in OWN_SERVERS, its directory if that is in
+    ONE_WORKER, else itself."""
+    path = nodeid.split("::")[0]
+    if path.removeprefix("tests/") in OWN_SERVERS:
+        return path
+    parts = path.split("/")
     return parts[1] if len(parts) > 2 and parts[1] in ONE_WORKER else nodeid
 
 
