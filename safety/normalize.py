@@ -160,7 +160,7 @@ def normalize(
             out = out.replace(c, piece)
         if not others:  # every character maps to one: offsets stay, no loop needed
             out = out.casefold() if casefold else out  # pieces are folded already: no change
-            return Normalized(_map_confusables(out), range(n), range(1, n + 1), n)
+            return Normalized(_map_confusables(out, casefold), range(n), range(1, n + 1), n)
         return _splice(out, others, casefold)
     chars: list[str] = []
     starts: list[int] = []
@@ -179,7 +179,7 @@ def normalize(
                 _emit(piece, i, i + 1, chars, starts, ends)
         pos = run.end()
     _plain(text, pos, n, casefold, constructs, chars, starts, ends)
-    return Normalized(_map_confusables("".join(chars)), starts, ends, n)
+    return Normalized(_map_confusables("".join(chars), casefold), starts, ends, n)
 
 
 def _changed(
@@ -222,7 +222,7 @@ def _splice(text: str, others: dict[str, str], casefold: bool) -> Normalized:
     chars.extend(chunk.casefold() if casefold else chunk)
     starts.extend(range(pos, len(text)))
     ends.extend(range(pos + 1, len(text) + 1))
-    return Normalized(_map_confusables("".join(chars)), starts, ends, len(text))
+    return Normalized(_map_confusables("".join(chars), casefold), starts, ends, len(text))
 
 
 _NON_ASCII = regex.compile(r"[^\x00-\x7f]+")
@@ -334,12 +334,16 @@ def _prototype_mask() -> np.ndarray:
     return mask
 
 
-@lru_cache(maxsize=1)
-def _prototype_table() -> dict[int, str]:
-    return str.maketrans(_prototypes())
+@lru_cache(maxsize=2)
+def _prototype_table(casefold: bool) -> dict[int, str]:
+    """The prototypes as a translation table; lower case for the folded view, where a caseless
+    look-alike of a capital (Lisu "ꓳ", Cherokee "Ꭺ", which case-folds to itself) would
+    otherwise put a capital into a folded word ("ignꓳre" -> "ignOre")."""
+    protos = _prototypes()
+    return str.maketrans({k: v.lower() for k, v in protos.items()} if casefold else protos)
 
 
-def _map_confusables(text: str) -> str:
+def _map_confusables(text: str, casefold: bool) -> str:
     """Step 5 (one character for one, so offsets stay). Only the words around characters
     that have a prototype are looked at: most non-ASCII text (CJK, accented Latin) has none,
     which a mask over its code points finds out without a loop over the text."""
@@ -363,7 +367,7 @@ def _map_confusables(text: str) -> str:
         if done > i and (
             _ASCII_ALNUM.search(word) or all(c in protos for c in word if not c.isascii())
         ):
-            pieces += [text[pos:a], word.translate(_prototype_table())]
+            pieces += [text[pos:a], word.translate(_prototype_table(casefold))]
             pos = done
     if not pieces:
         return text
