@@ -12,6 +12,10 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+
+# the standard module's own parser reads a rule's literal beginnings (no stubs: private)
+from re import _constants as re_constants  # type: ignore[attr-defined]
+from re import _parser as re_parser  # type: ignore[attr-defined]
 from typing import Any
 
 import regex
@@ -368,39 +372,47 @@ def _injection_rules() -> list[Detector]:
     ]
 
 
-_LEADING = re.compile(r"^\(\?:((?:[^\W\d_]+(?:s\?)?\|)+[^\W\d_]+(?:s\?)?)\)(?![?*{])")
-
-
 def _leading_words(pattern: str) -> tuple[str, ...]:
-    """The words of a rule that begins with a group of plain alternatives ("(?:ignore|
-    disregard|...)"): every match holds one, so the rule runs only on text that has one
-    (scan.Group finds all such words in one pass). Empty when one has two letters or fewer
-    ("ai"): such a gate would let nearly every text through; and when the group is optional
-    ("(?:please|kindly)?"), as a match need not hold one."""
-    m = _LEADING.match(pattern)
-    if m is None or _alternatives(pattern) > 1:  # "(?:wenn|falls)...|si ...": no gate
+    """The literal beginnings of a rule whose matches begin with one of several ("(?:ignore|
+    disregard|tell\\s{1,3}me...)" -> ignore, disregard, tell; "\\[(?:system|inst)\\]|<<sys>>"
+    -> [system], [inst], <<sys>>), read from the parsed pattern: every match begins with one,
+    so the rule runs only on text with one, and is tried only where one begins (scan.Group
+    finds them all in one pass). Empty for a single beginning (`regex` already skips ahead to
+    it), when one has two letters or fewer ("ai": the gate would let nearly every text
+    through), and when one may be empty ("(?:please|kindly)?": a match need not hold one)."""
+    words = tuple(
+        dict.fromkeys(start for start, _ in _literal_starts(list(re_parser.parse(pattern))))
+    )
+    if len(words) < 2 or not all(len(w) >= 3 or not w.isascii() for w in words):
         return ()
-    words = tuple(w.removesuffix("s?") for w in m.group(1).split("|"))
-    return words if all(len(w) >= 3 or not w.isascii() for w in words) else ()
+    return words
 
 
-def _alternatives(pattern: str) -> int:
-    """How many alternatives the pattern has at its top level (outside groups and classes)."""
-    depth, n, escaped, in_class = 0, 1, False, False
-    for ch in pattern:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch in "()":
-            depth += 1 if ch == "(" else -1
-        elif ch == "|" and depth == 0:
-            n += 1
-    return n
+LITERAL_STARTS_MAX = 64  # beginnings one rule may have (their product over groups grows fast)
+
+
+def _literal_starts(items: list[Any]) -> list[tuple[str, bool]]:
+    """Each literal text a parsed sequence may begin with, and whether it is all of it: its
+    literals, single-character classes and groups of alternatives, up to the first of anything
+    else (a repeat, a class, an anchor)."""
+    out = [("", True)]
+    for op, av in items:
+        if op is re_constants.LITERAL:
+            alts = [(chr(av), True)]
+        elif op is re_constants.IN and all(o is re_constants.LITERAL for o, _ in av):
+            alts = [(chr(c), True) for _, c in av]
+        elif op is re_constants.SUBPATTERN and not av[1] and not av[2]:  # no flags
+            alts = _literal_starts(list(av[3]))
+        elif op is re_constants.BRANCH:
+            alts = [start for branch in av[1] for start in _literal_starts(list(branch))]
+        else:
+            alts = []
+        if not alts or any(not a for a, _ in alts) or len(out) * len(alts) > LITERAL_STARTS_MAX:
+            return [(start, False) for start, _ in out]
+        out = [(start + a, whole) for start, _ in out for a, whole in alts]
+        if not all(whole for _, whole in out):
+            return [(start, False) for start, _ in out]
+    return out
 
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:

@@ -189,6 +189,9 @@ class InjectionModel:
     n_features: int
     card: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._coef64 = self.coef.astype(np.float64)  # window_scores' sums, without a cast each
+
     @classmethod
     def load(cls, path: Path = MODEL) -> InjectionModel:
         with np.load(path) as z:
@@ -232,26 +235,26 @@ class InjectionModel:
         layer = [np.flatnonzero(n > k) for k in range(int(n.max(initial=0)))]
         gram = np.concatenate(layer) if layer else n[:0]  # each n-gram once per window
         win = np.concatenate([first[g] + k for k, g in enumerate(layer)]) if layer else n[:0]
-        dot = np.bincount(win, self.coef[ids[gram]].astype(np.float64), len(spans))
+        dot = np.bincount(win, self._coef64[ids][gram], len(spans))
         norm = np.sqrt(self._squares(ids, gram, win, len(spans)))
         z = dot / np.where(norm > 0, norm, 1.0) + self.intercept
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float32)
 
     def _squares(self, ids: np.ndarray, gram: np.ndarray, win: np.ndarray, n_win: int) -> Any:
         """Per window, the sum of its feature counts squared (the norm of its count vector,
-        squared). Each n-gram reads how many n-grams of its window share its feature, and
-        those add up to the sum of squares. The n-grams are numbered by feature without a
-        sort: each feature's number is the last n-gram written to its cell of a per-thread
-        scratch table, and every n-gram of the feature reads back the same number."""
+        squared). The n-grams are numbered by feature without a sort: each feature's number is
+        the last n-gram written to its cell of a per-thread scratch table, and every n-gram of
+        the feature reads back the same number. A short text counts every (window, feature)
+        pair in a table, a row per window, and squares the rows; a long one sorts its pairs,
+        and each n-gram adds how many of its window share its feature."""
         label = _scratch(2 * self.n_features)
         label[ids] = np.arange(len(ids), dtype=np.int32)
         key = win * len(ids) + label[ids][gram]
-        if n_win * len(ids) <= DENSE_MAX:  # count every (window, feature) pair in a table
-            count = np.bincount(key, minlength=n_win * len(ids))[key]
-        else:  # a long text: sort its pairs instead
-            _, inverse, c = np.unique(key, return_inverse=True, return_counts=True)
-            count = c[inverse]
-        return np.bincount(win, count.astype(np.float64), n_win)
+        if n_win * len(ids) <= DENSE_MAX:
+            table = np.bincount(key, minlength=n_win * len(ids)).reshape(n_win, len(ids))
+            return np.einsum("ij,ij->i", table, table).astype(np.float64)
+        _, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+        return np.bincount(win, count[inverse].astype(np.float64), n_win)
 
 
 def _flat_index(text: str, pos: np.ndarray) -> np.ndarray:

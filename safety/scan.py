@@ -93,14 +93,16 @@ class Group:
     quick: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
     decoding: dict[str, list[RegexDetector]] = field(default_factory=dict)
     keyed: dict[str, Keyed] = field(default_factory=dict)
+    unkeyed: dict[str, list[RegexDetector]] = field(default_factory=dict)
     plain: PlainCheck | None = None  # the stream guard's check for plain chunks
     models: list[LearnedDetector] = field(default_factory=list)  # whole-text scorers
 
     def __post_init__(self) -> None:
         for v, dets in self.detectors.items():
             self.combined[v] = _combined(dets)
-            self.keyed[v] = Keyed([d for d in dets if d.keywords])
-            self.quick[v] = _quick([d for d in dets if not d.keywords])
+            self.keyed[v] = Keyed([d for d in dets if d.keywords], folded=v != "cased")
+            self.unkeyed[v] = [d for d in dets if not d.keywords]
+            self.quick[v] = _quick(self.unkeyed[v])
             self.decoding[v] = [d for d in dets if d.decode_base64]
         self.plain = _plain_check(self.detectors)
 
@@ -137,8 +139,8 @@ class Group:
         # `re` and `regex` agree on ASCII; on other text (full case folding, Unicode
         # classes) only `regex` decides
         if quick is None or not text.isascii() or quick.search(text, pos):
-            for d in self.detectors[v]:
-                if not d.keywords and (not d.needs or _has(seen, d.needs, text)):
+            for d in self.unkeyed[v]:
+                if not d.needs or _has(seen, d.needs, text):
                     out.append((d, None))
         return out
 
@@ -153,8 +155,9 @@ class Keyed:
     """Detectors that run only where one of their keywords is (gitleaks' prefilter): every
     keyword of the text found in one pass over its case-folded text."""
 
-    def __init__(self, detectors: list[RegexDetector]) -> None:
+    def __init__(self, detectors: list[RegexDetector], folded: bool = False) -> None:
         self.detectors = detectors
+        self.folded = folded  # the view is case-folded already (folded, loose)
         self.leading = any(d.leads for d in detectors)
         self._automaton: Any = None
         if detectors:
@@ -174,7 +177,7 @@ class Keyed:
         case-folding kept the text's offsets, else None."""
         if self._automaton is None:
             return []
-        folded = text.casefold()  # "paßword": "password"
+        folded = text if self.folded else text.casefold()  # "paßword": "password"
         if not self.leading:  # which detectors, not where
             hits: set[int] = set()
             for _, (_, ids) in self._automaton.iter(folded):
@@ -185,11 +188,8 @@ class Keyed:
         for end, (size, ids) in self._automaton.iter(folded):
             for i in ids:
                 starts.setdefault(i, []).append(end + 1 - size)
-        return [
-            (d, sorted(set(starts[i])) if d.leads and aligned else None)
-            for i, d in enumerate(self.detectors)
-            if i in starts
-        ]
+        hits = [(self.detectors[i], at) for i, at in sorted(starts.items())]
+        return [(d, sorted(set(at)) if d.leads and aligned else None) for d, at in hits]
 
 
 @dataclass

@@ -131,8 +131,11 @@ def loosen(view: Normalized) -> Normalized:
 
 
 # ASCII classes only, so `re` finds what `regex` finds, at a sixth of the cost on 2,000
-# characters of English (0.03 vs 0.22 ms): it reads every input
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+# characters of English (0.03 vs 0.22 ms): it reads every input. Every match begins where a run
+# begins with no look-behind saying so: whether a run matches depends only on what follows it,
+# so a later start in a run fails where its first did; `re` then skips ahead to the class
+# (0.021 vs 0.034 ms on 2,000 characters of Chinese)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 
 
 def _b64text(run: str) -> str | None:

@@ -236,6 +236,18 @@ def test_a_rule_with_alternatives_at_its_top_level_gets_no_keyword_gate() -> Non
     assert _leading_words(r"(?:wenn|falls)\s(?:du|sie)[|]x\|y") == ("wenn", "falls")
 
 
+def test_a_rules_literal_beginnings_are_read_from_its_parsed_pattern() -> None:
+    from safety.detectors import _leading_words
+
+    assert _leading_words(r"(?:show|tell\s{1,3}me)\s") == ("show", "tell")
+    assert _leading_words(r"\[(?:system|inst)\]|<<sys>>") == ("[system]", "[inst]", "<<sys>>")
+    assert _leading_words(r"(?:给|让)(?:ai|模型)时") == ("给ai时", "给模型时", "让ai时", "让模型时")
+    assert _leading_words(r"(?:note|notice)s?:") == ("note", "notice")
+    assert _leading_words(r"ignore\s(?:all|any)") == ()  # one beginning: `regex` skips to it
+    assert _leading_words(r"(?:please|kindly)?\s?ignore") == ()  # a match may begin elsewhere
+    assert _leading_words(r"(?:ai|llm)\s") == ()  # "ai": nearly every text would pass
+
+
 def test_the_injection_phrasings_match_the_same_under_re_and_regex() -> None:
     """The phrase rules run on the standard `re` module (faster on them); `regex`, which the
     stream guard's partial matching needs, finds the same spans on every text of the injection
