@@ -365,8 +365,8 @@ def _injection_rules() -> list[Detector]:
             # the same matches as `regex` (a test), found in two thirds of the time
             std_re=p not in REGEX_FASTER,
             needs=READER_NEEDS.get(p) or (CJK_CHAR if re.search(CJK_CHAR, p) else ""),
-            keywords=_leading_words(p) or RULE_WORDS.get(p, ()),
-            leads=bool(_leading_words(p)),
+            keywords=RULE_WORDS.get(p) or _leading_words(p),  # RULE_WORDS: fewer texts pass
+            leads=p not in RULE_WORDS and bool(_leading_words(p)),
         )
         for i, p in enumerate(INJECTION)
     ]
@@ -393,10 +393,12 @@ LITERAL_STARTS_MAX = 64  # beginnings one rule may have (their product over grou
 
 def _literal_starts(items: list[Any]) -> list[tuple[str, bool]]:
     """Each literal text a parsed sequence may begin with, and whether it is all of it: its
-    literals, single-character classes and groups of alternatives, up to the first of anything
-    else (a repeat, a class, an anchor)."""
+    literals, single-character classes and groups of alternatives (look-arounds passed over), up
+    to the first of anything else (a repeat, a class, an anchor)."""
     out = [("", True)]
     for op, av in items:
+        if op in (re_constants.ASSERT, re_constants.ASSERT_NOT):
+            continue  # a look-around: the match begins with what follows it
         if op is re_constants.LITERAL:
             alts = [(chr(av), True)]
         elif op is re_constants.IN and all(o is re_constants.LITERAL for o, _ in av):
@@ -417,6 +419,8 @@ def _literal_starts(items: list[Any]) -> list[tuple[str, bool]]:
 
 def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | None) -> RegexDetector:
     keywords, locate = LOCATED_SECRETS.get(key, (SECRET_KEYWORDS.get(key, ()), None))
+    # a key's literal beginnings ("glpat-", "xoxb-"): tried only where one begins
+    starts = () if keywords else tuple(w.casefold() for w in _leading_words(pattern))
     return RegexDetector(
         f"secrets.{key}",
         "secrets",
@@ -425,10 +429,10 @@ def _secret_detector(key: str, pattern: str, validate: Callable[..., bool] | Non
         validate=validate,
         std_re=key in STD_RE_SECRETS,
         holds=key not in STREAM_FLAG_SECRETS,
-        keywords=keywords,
+        keywords=keywords or starts,
         needs=SECRET_NEEDS if key.removeprefix("ds_") in DETECT_SECRETS_KEYWORD else "",
         locate=locate,
-        leads=key in LEADING_SECRETS,
+        leads=key in LEADING_SECRETS or bool(starts),
         context=SECRET_CONTEXT.get(key, 0),
     )
 

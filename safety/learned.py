@@ -189,9 +189,6 @@ class InjectionModel:
     n_features: int
     card: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._coef64 = self.coef.astype(np.float64)  # window_scores' sums, without a cast each
-
     @classmethod
     def load(cls, path: Path = MODEL) -> InjectionModel:
         with np.load(path) as z:
@@ -235,7 +232,7 @@ class InjectionModel:
         layer = [np.flatnonzero(n > k) for k in range(int(n.max(initial=0)))]
         gram = np.concatenate(layer) if layer else n[:0]  # each n-gram once per window
         win = np.concatenate([first[g] + k for k, g in enumerate(layer)]) if layer else n[:0]
-        dot = np.bincount(win, self._coef64[ids][gram], len(spans))
+        dot = np.bincount(win, self.coef[ids].astype(np.float64)[gram], len(spans))  # one cast
         norm = np.sqrt(self._squares(ids, gram, win, len(spans)))
         z = dot / np.where(norm > 0, norm, 1.0) + self.intercept
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float32)

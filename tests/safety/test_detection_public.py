@@ -380,14 +380,25 @@ def test_the_keyword_plugins_run_only_where_a_value_could_be_and_find_the_same()
     assert hits >= 2
 
 
-@pytest.mark.parametrize("name", ["secrets.assigned_secret", "secrets.prose_password"])
+LEADING = [
+    "secrets.assigned_secret",
+    "secrets.prose_password",
+    "secrets.aws_access_key",
+    "secrets.github_token",
+    "secrets.ds_gitlab_token",
+    "secrets.ds_slack_webhook",
+]
+
+
+@pytest.mark.parametrize("name", LEADING)
 def test_a_secret_rule_whose_words_begin_every_match_is_tried_only_there_and_finds_the_same(
     name: str,
 ) -> None:
-    """assigned_secret and prose_password are tried only where one of their words begins
-    (RegexDetector.leads): on every text of the secrets and held-out suites, and on names that
-    hold a word further in ("client_secret", "requirepass", "HF_TOKEN", "mot de passe") or
-    change length when case-folded, each finds what its search of the whole text finds."""
+    """assigned_secret and prose_password, and the key shapes with literal beginnings (AKIA,
+    ghp_, glpat-, xoxb-), are tried only where one of their words begins (RegexDetector.leads):
+    on every text of the secrets and held-out suites, and on names that hold a word further in
+    ("client_secret", "requirepass", "HF_TOKEN", "mot de passe") or change length when
+    case-folded, each finds what its search of the whole text finds."""
     from safety.detectors import builtin
 
     (det,) = builtin(name)
@@ -396,7 +407,9 @@ def test_a_secret_rule_whose_words_begin_every_match_is_tried_only_there_and_fin
              "HF_TOKEN: hf_Zq8vT3mK9pLw2Rx7", "İ api_key='Zq8vT3mK9pLw2Rx7'",
              "access-token = Zq8vT3mK9pLw2Rx7", "auth_token=Zq8vT3mK9pLw2Rx7",
              "Le mot de passe est Zq8v-T3mK-9pLw", "Die AppSecret lautet Zq8vT3mK9pLw2Rx7",
-             "La CONTRASEÑA del wifi es Zq8vT3mK9pLw", "密码是 Zq8vT3mK9pLw2Rx7"]  # fmt: skip
+             "La CONTRASEÑA del wifi es Zq8vT3mK9pLw", "密码是 Zq8vT3mK9pLw2Rx7",
+             "İ AKIAZ7QW3RT5YU8IO2PA", "key=glpat-Zq8vT3mK9pLw2Rx7aBcD", "xoxb-1234-56789-abcdef0",
+             "ghp_Zq8vT3mK9pLw2Rx7aBcDeFgHiJkLmNoPqRs1"]  # fmt: skip
     hits = 0
     for text in (
         _suite_texts("secrets", "secrets-np", "heldout", "heldout-v4", "heldout-v20") + cases
@@ -405,7 +418,10 @@ def test_a_secret_rule_whose_words_begin_every_match_is_tried_only_there_and_fin
         found = Group({"cased": [det]}).find(views)
         assert found == det.find_plain(views), text
         hits += bool(found)
-    assert hits >= 20 and sum(bool(Group({"cased": [det]}).find(Views(c))) for c in cases) >= 4
+    in_cases = sum(bool(Group({"cased": [det]}).find(Views(c))) for c in cases)
+    assert hits >= (20 if name in LEADING[:2] else 5) and in_cases >= (
+        4 if name in LEADING[:2] else 1
+    )
 
 
 def test_every_name_detect_secrets_lists_holds_a_word_its_line_check_looks_for() -> None:
