@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # the standard module's own parser reads a rule's literal beginnings (no stubs: private)
-from re import _constants as re_constants  # type: ignore[attr-defined]
-from re import _parser as re_parser  # type: ignore[attr-defined]
+from re import _constants as re_constants
+from re import _parser as re_parser
 from typing import Any
 
 import regex

@@ -188,8 +188,8 @@ class Keyed:
         for end, (size, ids) in self._automaton.iter(folded):
             for i in ids:
                 starts.setdefault(i, []).append(end + 1 - size)
-        hits = [(self.detectors[i], at) for i, at in sorted(starts.items())]
-        return [(d, sorted(set(at)) if d.leads and aligned else None) for d, at in hits]
+        found = [(self.detectors[i], at) for i, at in sorted(starts.items())]
+        return [(d, sorted(set(at)) if d.leads and aligned else None) for d, at in found]
 
 
 @dataclass
