@@ -13,7 +13,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# the standard module's own parser reads a rule's literal beginnings (no stubs: private)
+# the standard module's own parser reads a rule's literal beginnings
 from re import _constants as re_constants
 from re import _parser as re_parser
 from typing import Any
