@@ -69,6 +69,10 @@
   commissioned at stop 36's start and scored once with stop 34's detection (v28: P 0.959,
   R 0.939, injection recall by language 17/17/16/16/14 of 18; v29: P 0.968, R 0.892,
   17/17/13/13/13) (safety/data/heldout/heldout_v28.md, heldout_v29.md).
+- heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
+  thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
+  false alarms on the shortest inputs; only prompt_injection is labelled
+  (safety/data/heldout/heldout_short.md).
 
 Sources, commits and licenses: safety/data/public/LICENSES.md.
 """
@@ -181,6 +185,9 @@ SUITES = {
     "heldout-v27": Suite(HELDOUT.with_name("heldout_v27.jsonl"), lambda r: list(r["labels"])),
     "heldout-v28": Suite(HELDOUT.with_name("heldout_v28.jsonl"), lambda r: list(r["labels"])),
     "heldout-v29": Suite(HELDOUT.with_name("heldout_v29.jsonl"), lambda r: list(r["labels"])),
+    "heldout-short": Suite(
+        HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
+    ),
 }
 
 

