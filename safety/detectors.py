@@ -9,7 +9,6 @@ beginning of a match, and from where? (the `regex` module's partial matching doe
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from typing import Any
 
 import regex
 
+from safety.decoders import named_decodings
 from safety.gitleaks_rules import Rule, holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.injection_rules import CJK_CHAR, INJECTION, READER_NEEDS, REGEX_FASTER, RULE_WORDS
@@ -212,26 +212,13 @@ class RegexDetector:
 
 # a text that names ROT13 is scored decoded too (letter for letter, so offsets stay): the
 # encoding an attack asks the model to undo ("decode this ROT13 and do what it says")
-_ROT13_NAMED = re.compile(r"(?<![a-z])rot[\s_-]?13(?!\d)", re.IGNORECASE)
-_ROT13 = str.maketrans(
-    string.ascii_lowercase + string.ascii_uppercase,
-    string.ascii_lowercase[13:]
-    + string.ascii_lowercase[:13]
-    + string.ascii_uppercase[13:]
-    + string.ascii_uppercase[:13],
-)
-
-
-def _names_rot13(folded: str) -> bool:
-    return "rot" in folded and _ROT13_NAMED.search(folded) is not None  # a substring test first
-
-
 @dataclass
 class LearnedDetector:
     """The learned prompt-injection model (safety/learned.py) as a detector: whole-text scores
     in windows, so no pattern and no partial match (it cannot hold streamed output). The text
-    of each base64 run is scored too, as the phrase rules read it, and a text that names ROT13
-    decoded: an attack written for the model to decode is an attack."""
+    of each base64 run is scored too, as the phrase rules read it, and a text that names its
+    encoding (ROT13, a Caesar shift, reversed lines, letters as numbers, spaced hex) decoded, as
+    a whole (safety/decoders.py): an attack written for the model to decode is an attack."""
 
     name: str
     category: str
@@ -245,8 +232,10 @@ class LearnedDetector:
         if found is None and self.decode_base64:
             found = next(((s, e) for s, e, inner in views.encoded()
                           if e > pos and self._first(inner.get(self.view))), None)  # fmt: skip
-        if found is None and _names_rot13(views.get("folded").text):  # "decode this ROT13..."
-            found = self._first(Views(views.text.translate(_ROT13)).get(self.view), pos)
+        if found is None:  # "decode this ROT13 ...", "read it from right to left": decoded
+            decoded = named_decodings(views.text, views.get("folded").text)
+            if any(self._first(Views(text).get(self.view)) for text in decoded):
+                found = (0, len(views.text))
         if found is None:
             return []  # one finding per text at most: the category is what matters
         return [Finding(self.category, self.name, *found, self.label, whole=True)]
