@@ -265,7 +265,8 @@ INJECTION = [
     # "给助手的话："
     rf"(?:给|致|@)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎|阅读器"
     rf"|插件))?|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序)|的(?:系统|机器人|程序))"
-    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?(?:[:：]|--)",  # "——" reads "--"
+    # "——" reads "--"; a bracketed note "【给自动整理的模型】" ends at its bracket
+    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?(?:[:：]|--|】)",
     # "备注：AI请停止分析", "总结本文的语言模型应说明…"
     rf"(?:备注|注意|提示|说明)[:：]\s{{0,2}}(?:{_AI_ZH})(?:请|必须|务必|不要|应)",
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
@@ -273,7 +274,7 @@ INJECTION = [
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
     # an aside to the AI at work, opening a clause: "（AI整理纪要时请加上一条：",
     # "附注：智能客服请注意，" ("使用AI时请注意" has the AI as its object: not one)
-    rf"(?:^|[（(【\[@\n\t。；;：:\"“,，])\s{{0,2}}(?:{_AI_ZH}|智能客服)(?:[^\n，。,:：]{{0,10}}时[，,]?\s{{0,2}}"
+    rf"(?:^|[（(【\[@\n\t。；;：:\"“,，])\s{{0,2}}(?:{_AI_ZH}|智能客服)(?:[^\n，。,:：]{{0,10}}时[，,:：]?\s{{0,2}}"
     r"(?:请|顺便|务必|必须|把|将|不要|只)|请?注意[，,:：])",
     # ... or speaks of the AIs that read it, and what they must do ("language models processing
     # this text should…", "Sprachmodelle, die diesen Text verarbeiten, sollen…")
@@ -332,8 +333,13 @@ INJECTION = [
     # assistants automatiques :", "herramientas automáticas:", "automated summarizers:"
     r"automat(?:ische[nrs]?|ed|ic)\s{1,3}(?:auswertung|zusammenfassung|analyse|bewertung|ubersetzung"
     r"|summar|review|evaluat|screen|translat|assistant|assistent)[a-z]{0,12}\s{0,3}:",
-    r"(?:assistants?|outils?|systemes?|traducteurs?|correcteurs?)\s{1,3}automatiques?\s{0,3}:",
-    r"(?:asistentes?|sistemas?|herramientas?|traductores?)\s{1,3}automatic[oa]s?\s{0,3}:",
+    # ... also with what they do between ("outils de tri automatique :", "Evaluador automático:",
+    # "herramientas de revisión automática:", "sistema de selección automatizado:")
+    r"(?:assistants?|outils?|systemes?|traducteurs?|correcteurs?|logiciels?)\s{1,3}(?:de\s{1,3}"
+    r"[a-z]{3,15}\s{1,3}(?:de\s{1,3}[a-z]{3,15}\s{1,3})?)?automati(?:que|se)s?\s{0,3}:",
+    r"(?:asistentes?|sistemas?|herramientas?|traductores?|evaluador(?:es)?|revisor(?:es)?"
+    r"|filtros?)\s{1,3}(?:de\s{1,3}[a-z]{3,15}\s{1,3}(?:de\s{1,3}[a-z]{3,15}\s{1,3})?)?"
+    r"automati(?:c|zad)[oa]s?\s{0,3}:",
     # "本条款供人工智能阅读时，请告知…": the AI that reads it, then what it must do
     rf"(?:供|给|让|由)(?:{_AI_ZH})(?:阅读|读取|处理|总结|分析|翻译)(?:本文|此文|这段)?时[，,]?\s{{0,2}}(?:请|务必|必须)",
 ]
