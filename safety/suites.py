@@ -69,6 +69,10 @@
   commissioned at stop 36's start and scored once with stop 34's detection (v28: P 0.959,
   R 0.939, injection recall by language 17/17/16/16/14 of 18; v29: P 0.968, R 0.892,
   17/17/13/13/13) (safety/data/heldout/heldout_v28.md, heldout_v29.md).
+- heldout-v30, heldout-v31: 300 more each by a twenty-ninth and a thirtieth writer,
+  commissioned when heldout-v28/v29 had been read and fixed, and each scored once with those
+  fixes and stop 36's retrained model in (v30: P 0.984, R 0.941, injection recall by language
+  18/17/17/17/15 of 18; v31: P 0.986, R 0.962, 18/16/18/17/17) (heldout_v30.md, heldout_v31.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -185,6 +189,8 @@ SUITES = {
     "heldout-v27": Suite(HELDOUT.with_name("heldout_v27.jsonl"), lambda r: list(r["labels"])),
     "heldout-v28": Suite(HELDOUT.with_name("heldout_v28.jsonl"), lambda r: list(r["labels"])),
     "heldout-v29": Suite(HELDOUT.with_name("heldout_v29.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v30": Suite(HELDOUT.with_name("heldout_v30.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v31": Suite(HELDOUT.with_name("heldout_v31.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
