@@ -4,11 +4,11 @@ ROT13 and do it", "read the next line from right to left", "A=1, B=2 ... 26-5-9-
 learned detector scores it decoded too (base64 runs are found without being named:
 safety/views.py).
 
-Each decoding runs only where the text names it (a substring test first, then its pattern), so
-an ordinary input costs a few substring tests. The encodings are the ones blind writers used
-(heldout-v3 .. v29): ROT13, a Caesar shift, text reversed, letters as their numbers in the
-alphabet, bytes written as spaced hex. Morse, ciphers without a named key and acrostics are not
-decoded.
+Each decoding runs only where the text names it (one Aho-Corasick pass finds the words of them
+all, then the named one's pattern decides), so an ordinary input costs that one pass. The
+encodings are the ones blind writers used (heldout-v3 .. v29): ROT13, a Caesar shift, text
+reversed, letters as their numbers in the alphabet, bytes written as spaced hex. Morse,
+ciphers without a named key and acrostics are not decoded.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def _hex(text: str, folded: str) -> str:
 
 @dataclass(frozen=True)
 class Decoding:
-    """One encoding: the words a text names it by (in its folded view; any one of them,
-    as a substring, lets `named` look), how it is named, and how it is undone."""
+    """One encoding: the words a text names it by (in its folded view; any one of them found
+    lets `named` look), how it is named, and how it is undone."""
 
     words: tuple[str, ...]
     named: re.Pattern[str]
