@@ -232,11 +232,13 @@ class ServingCore:
                 f"({params.max_tokens})",
                 param="min_tokens",
             )
-        for tid in params.logit_bias or {}:
-            if not 0 <= tid < self.vocab_size:
-                raise BadRequest(
-                    f"logit_bias token id {tid} is outside the vocabulary", param="logit_bias"
-                )
+        for param, ids in (("logit_bias", params.logit_bias or {}),
+                           ("stop_token_ids", params.stop_token_ids)):  # fmt: skip
+            for tid in ids:
+                if not 0 <= tid < self.vocab_size:
+                    raise BadRequest(
+                        f"{param} token id {tid} is outside the vocabulary", param=param
+                    )
 
     async def admit(
         self,

@@ -70,7 +70,9 @@ class _SamplingFields(_Text):
     top_p: TopP | None = None
     user: str | None = None
     # vLLM extras
-    top_k: Annotated[int, Field(ge=-1)] | None = None
+    # above the vocabulary it is all tokens (vLLM clamps it); past int64 the engine's message
+    # encoding fails, so that is refused here
+    top_k: Annotated[int, Field(ge=-1, le=2**63 - 1)] | None = None
     min_p: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     repetition_penalty: Annotated[float, Field(gt=0.0, le=2.0)] | None = None
     ignore_eos: bool = False

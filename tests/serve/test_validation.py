@@ -32,6 +32,7 @@ def assert_error(r: httpx.Response, status: int, param: str | None = None) -> di
         ("stop", [""]),
         ("logit_bias", {"abc": 1}),
         ("presence_penalty", 3),
+        ("top_k", 2**64),  # the live fuzz run found it as a 503: the engine could not encode it
     ],
 )
 async def test_out_of_range(client: httpx.AsyncClient, field: str, value: object) -> None:
@@ -109,6 +110,8 @@ async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     [
         ({"n": 2, "temperature": 0}, "n"),  # vLLM: n must be 1 when using greedy sampling
         ({"min_tokens": 5, "max_tokens": 2}, "min_tokens"),
+        ({"stop_token_ids": [2**64]}, "stop_token_ids"),  # not encodable, and no token's id
+        ({"stop_token_ids": [-1]}, "stop_token_ids"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
