@@ -136,7 +136,7 @@ safety-bench: install
 
 # Detection on the public suites and the held-out set (README "Public suites").
 safety-eval: install
-	$(BIN)/python -m safety.evaluate --suite injection --suite pii --suite secrets --suite secrets-matched --suite secrets-np --suite heldout --suite heldout-v3 --suite heldout-v4 --suite heldout-v5 --suite heldout-v6 --suite heldout-v7 --suite heldout-v8 --suite heldout-v9 --suite heldout-v10 --suite heldout-v11 --suite heldout-v12 --suite heldout-v13 --suite heldout-v14 --suite heldout-v15 --suite heldout-v16 --suite heldout-v17 --suite heldout-v18 --suite heldout-v19 --suite heldout-v20 --suite heldout-v21 --suite heldout-v22 --suite heldout-v23 --suite heldout-v24 --suite heldout-v25 --suite heldout-v26 --suite heldout-v27 --suite heldout-v28 --suite heldout-v29 --suite heldout-v30 --suite heldout-v31 --suite heldout-short --readme
+	$(BIN)/python -m safety.evaluate --suite injection --suite pii --suite secrets --suite secrets-matched --suite secrets-np --suite heldout --suite heldout-v3 --suite heldout-v4 --suite heldout-v5 --suite heldout-v6 --suite heldout-v7 --suite heldout-v8 --suite heldout-v9 --suite heldout-v10 --suite heldout-v11 --suite heldout-v12 --suite heldout-v13 --suite heldout-v14 --suite heldout-v15 --suite heldout-v16 --suite heldout-v17 --suite heldout-v18 --suite heldout-v19 --suite heldout-v20 --suite heldout-v21 --suite heldout-v22 --suite heldout-v23 --suite heldout-v24 --suite heldout-v25 --suite heldout-v26 --suite heldout-v27 --suite heldout-v28 --suite heldout-v29 --suite heldout-v30 --suite heldout-v31 --suite heldout-v32 --suite heldout-v33 --suite heldout-short --readme
 
 # Retrain the learned injection detector from the data in safety/data (deterministic).
 injection-model: install

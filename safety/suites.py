@@ -73,6 +73,10 @@
   commissioned when heldout-v28/v29 had been read and fixed, and each scored once with those
   fixes and stop 36's retrained model in (v30: P 0.984, R 0.941, injection recall by language
   18/17/17/17/15 of 18; v31: P 0.986, R 0.962, 18/16/18/17/17) (heldout_v30.md, heldout_v31.md).
+- heldout-v32, heldout-v33: 300 more each by a thirty-first and a thirty-second writer, scored
+  once with the same detection at stop 36's end (v32: P 0.986, R 0.977, injection recall by
+  language 17/18/18/18/15 of 18; v33: P 0.974, R 0.950, 18/16/17/17/16) (heldout_v32.md,
+  heldout_v33.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -191,6 +195,8 @@ SUITES = {
     "heldout-v29": Suite(HELDOUT.with_name("heldout_v29.jsonl"), lambda r: list(r["labels"])),
     "heldout-v30": Suite(HELDOUT.with_name("heldout_v30.jsonl"), lambda r: list(r["labels"])),
     "heldout-v31": Suite(HELDOUT.with_name("heldout_v31.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v32": Suite(HELDOUT.with_name("heldout_v32.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v33": Suite(HELDOUT.with_name("heldout_v33.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
