@@ -36,11 +36,13 @@ def test_measures_the_scripted_latencies(tmp_path: Path) -> None:
     assert run["completed"] == 6 and run["failed"] == 0
     assert run["total_output_tokens"] == 30  # from the server's usage
     assert run["total_input_tokens"] == 3 * 3 + 3 * 2
-    # scripted: first token after 300 ms, then one every 50 ms; allow scheduling slack above
-    assert 300 <= run["median_ttft_ms"] < 300 + 150
-    assert 50 <= run["median_tpot_ms"] < 50 + 30
-    assert 50 <= run["median_itl_ms"] < 50 + 30
-    assert 500 <= run["median_e2el_ms"] < 500 + 200
+    # scripted: first token after 300 ms, then one every 50 ms. Below, never under the script;
+    # above, scheduling slack on a shared 2-core host (a CI run measured 107 ms a token while
+    # both workers ran engines), but under what a TTFT/TPOT mix-up would read (300 ms a token)
+    assert 300 <= run["median_ttft_ms"] < 300 + 300
+    assert 50 <= run["median_tpot_ms"] < 50 + 100
+    assert 50 <= run["median_itl_ms"] < 50 + 100
+    assert 500 <= run["median_e2el_ms"] < 500 + 500
     assert len(run["itls"]) == 6 and all(len(gaps) == 4 for gaps in run["itls"])
     # three waves of two requests, each at least 0.5 s (no upper bound: a shared machine stalls)
     assert run["output_throughput"] == pytest.approx(30 / run["duration"])
