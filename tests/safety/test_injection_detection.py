@@ -5,7 +5,6 @@ detector (windows, streams, reproducible training, no evaluation text in its tra
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import numpy as np
@@ -217,26 +216,6 @@ def test_an_attack_in_an_encoding_the_text_names_is_read_decoded(index: int) -> 
 )
 def test_a_harmless_text_that_names_an_encoding_stays_clean(text: str) -> None:
     assert not LearnedDetector("prompt_injection.learned", "prompt_injection").find(Views(text))
-
-
-def test_window_scores_count_a_long_text_as_a_short_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    # past DENSE_MAX (window, feature) cells the counts come from a sort, not a table: the
-    # same scores either way, and for texts in any script
-    import safety.learned as learned
-
-    model = learned.default_model()
-    rows = [json.loads(x) for x in SUITES["heldout-v4"].path.read_text().splitlines() if x]
-    for lang in ("en", "zh"):
-        benign = " ".join(r["text"] for r in rows if r["lang"] == lang and not r["labels"])
-        direct = (r["text"] for r in rows if r["kind"].startswith("direct") and r["lang"] == lang)
-        attack = next(direct)
-        text = Views(benign[:2500] + " " + attack).get("loose").text
-        spans = windows(text)
-        table = model.window_scores(text, spans)
-        monkeypatch.setattr(learned, "DENSE_MAX", 0)
-        assert np.array_equal(model.window_scores(text, spans), table)
-        assert table.max() >= model.threshold > table.min()  # the windows tell apart
-        monkeypatch.undo()
 
 
 def test_the_learned_detector_cannot_block_streamed_output(tmp_path: Path) -> None:
