@@ -129,12 +129,23 @@ class RegexDetector:
     def find_plain(self, views: Views, pos: int = 0) -> list[Finding]:
         view = views.get(self.view)
         out = []
-        for m in self._find.finditer(view.text, pos):
+        for m in self._matches(view.text, pos):
             span = self._span(view.text, m)
             if span is not None:
                 s, e = view.span(*span)
                 out.append(Finding(self.category, self.name, s, e, self.label))
         return out
+
+    def _matches(self, text: str, pos: int) -> Any:
+        """finditer, but for a located detector whose words lead, a match with nothing in it
+        is read again from its next word ("clave del wifi …, contraseña Girasol_Azul_2024"),
+        as find_at tries every word."""
+        if not (self.locate is not None and self.leads):
+            yield from self._find.finditer(text, pos)
+            return
+        while (m := self._find.search(text, pos)) is not None:
+            yield m
+            pos = m.end() if self._span(text, m) is not None else m.start() + 1
 
     def find_at(self, views: Views, starts: list[int], pos: int = 0) -> list[Finding]:
         """`find_plain` for a detector whose every match begins at one of `starts` (ascending
@@ -143,11 +154,13 @@ class RegexDetector:
         out, end = [], pos
         for at in starts:
             m = self._find.match(view.text, at) if at >= end else None
-            if m is not None:
-                end = m.end()
-                span = self._span(view.text, m)
-                if span is not None:
-                    out.append(Finding(self.category, self.name, *view.span(*span), self.label))
+            if m is None:
+                continue
+            span = self._span(view.text, m)
+            if span is not None or self.locate is None:  # a located match with nothing in
+                end = m.end()  # it does not hide the next word inside it (_matches)
+            if span is not None:
+                out.append(Finding(self.category, self.name, *view.span(*span), self.label))
         return out
 
     def _span(self, text: str, m: Any) -> tuple[int, int] | None:

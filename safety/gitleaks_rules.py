@@ -39,7 +39,10 @@ RULES = Path(__file__).with_name("rules") / "gitleaks.toml"
 REPEAT_CAP = 1024
 _SEMI_GENERIC = regex.compile(r"((?:\(\?i\)|\(\?i:)*)\[\\w\.-\]\{0,50\}\?")
 _KEYWORD_START = "(?<![a-zA-Z0-9])"  # "MY_SNYK_TOKEN", not "lo" of "Hello" held for "looker"
-_SENTENCE_END = r"[.,:!?)\]}](?:\s|$)"  # punctuation, then a space or the end
+# punctuation, then a space or the end; a comma (Chinese text's full-width comma is one in the
+# normalized views, with no space after it: "LTAI…，AccessKeySecret"); or Chinese punctuation
+# that normalization keeps
+_SENTENCE_END = r"[.:!?)\]}](?:\s|$)|,|[\u3002\u3001\u3011\u300d\u300f]"
 _POSIX = {"[:alnum:]": "a-zA-Z0-9"}
 # Left out: its match is any "key/token/secret/password = value" whose value looks random, which
 # our assigned_secret already judges (with placeholders and references); on the secrets suite

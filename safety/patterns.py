@@ -18,6 +18,7 @@ from safety.secret_values import (
     KEYWORD_NAME_WORDS,
     cli_password_ok,
     keyword_value,
+    login_pair_value,
     no_x_run,
     not_placeholder,
     placeholder,
@@ -313,8 +314,15 @@ def _detect_secrets_patterns() -> dict[str, str]:
         pats = [p.pattern for p in plugin().denylist]
         for loose, tight in _WORD_END.get(name, ()):
             pats = [p.replace(loose, tight) for p in pats]
-        out[name] = r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![\w-])"
+        start = r"(?<![\w-])" + _START.get(name, "")
+        out[name] = f"(?:{start})(?:" + "|".join(f"(?:{p})" for p in pats) + r")(?![\w-])"
     return out
+
+
+# Telegram's Bot API puts the token right after "/bot" in its URLs
+# ("https://api.telegram.org/bot5413350213:AA.../getUpdates"), after a letter: the match then
+# holds "bot" (a one-character look-behind, as the stream guard's plain check needs)
+_START = {"telegram_token": r"|(?<=/)bot"}
 
 
 # The plugins' patterns have no end anchor: Discord's matches the first 27 characters of a
@@ -389,6 +397,22 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     ),
     # looser than gitleaks' rule (108 characters ending in AA): a truncated key is redacted too
     "anthropic_key": (r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,200}(?![\w-])", not_placeholder),
+    # Tencent Cloud's SecretId (AKID and 32 letters or digits, the shape Chinese secret scanners
+    # list; gitleaks and detect-secrets have no rule for it), with its SecretKey when the two
+    # are written as the SDK's pair: credential.Credential("AKID...", "...")
+    "tencent_secret_id": (
+        r"(?<![A-Za-z0-9])AKID[0-9A-Za-z]{32}(?![A-Za-z0-9])"
+        r"(?:[\"'],\s{0,3}[\"'][0-9A-Za-z]{32}(?=[\"']))?",
+        not_placeholder,
+    ),
+    # a chat bot's webhook URL carries its key, as Slack's does: WeCom, DingTalk, Feishu/Lark
+    # (from the "://" on, as url_password: a host name's first letter is any word's)
+    "chat_webhook": (
+        r"(?<![:/])://(?:qyapi\.weixin\.qq\.com/cgi-bin/webhook/send\?key=[0-9a-f-]{36}"
+        r"|oapi\.dingtalk\.com/robot/send\?access_token=[0-9a-f]{64}"
+        r"|open\.(?:feishu\.cn|larksuite\.com)/open-apis/bot/v2/hook/[0-9a-f-]{36})",
+        no_x_run,
+    ),
     "google_api_key": (  # gitleaks' allowlist: the public example keys of Google's docs
         r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])",
         lambda s: not_placeholder(s) and not allowed_by_gitleaks("gcp-api-key", s),
@@ -413,11 +437,15 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     # "密码 Kh7#qLz92!vTm", "AppSecret 是 c3e2ca8f…"): the word and what follows on its line;
     # prose_password_value finds the password in it
     "prose_password": (
-        r"(?i)(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|clave|mot\s{1,2}de\s{1,2}passe|mdp|密码"
-        r"|口令|appsecret|secret\s?key)"
-        r"[^\n]{1,60}",
+        # (German compounds end in "passwort": Erstpasswort, Adminpasswort)
+        r"(?i)(?:(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|clave|mot\s{1,2}de\s{1,2}passe|mdp"
+        r"|密码|口令|appsecret|secret\s?key)|(?<=[a-zäöü])passwort)"
+        r"[^\n]{1,100}",
         None,
     ),
+    # an administrator's login written as "user / password" in notes and chats ("admin /
+    # Fritz!Box2019", "root / Cigale#2023!Azur"); login_pair_value judges the password
+    "login_pair": (r"(?i)(?<![\w@.-])(?:admin(?:istrator)?|root)\s{1,3}/\s{1,3}\S{6,64}", None),
     # a password on a command line: the MySQL/MariaDB clients' -p<password> (no space: "mysql -u
     # root -p'Qw3rty!zh2025' shop"), sshpass -p, lftp -u user,pw, curl -u user:pw, redis-cli -a;
     # no library lists these options, and cli_password_ok reads the command before the option
@@ -445,7 +473,9 @@ SECRETS = {k: (p if k.startswith("ds_") else cjk_edges(p), v) for k, (p, v) in S
 # detect-secrets' keyword plugins' patterns, written for the standard `re` module, which finds
 # their matches three times faster than `regex` (on 2,000 characters of prose 0.31 vs 0.73 ms)
 STD_RE_SECRETS = frozenset({*(f"ds_{k}" for k in DETECT_SECRETS_KEYWORD), "ds_keyword"})
-STREAM_FLAG_SECRETS = frozenset({"ds_discord", "ds_mailchimp", "ds_keyword", "prose_password"})
+STREAM_FLAG_SECRETS = frozenset(
+    {"ds_discord", "ds_mailchimp", "ds_keyword", "prose_password", "login_pair"}
+)
 # ds_keyword runs only on text with one of these (scan.Group's keyword prefilter; every name of
 # detect-secrets' list contains one), reports the value keyword_value finds, and flags streamed
 # output, since a line would be held to its end. Standard `re`, like the plugin.
@@ -458,6 +488,7 @@ _PROSE_WORDS = ("passwor", "kennwort", "contrase", "clave", "mot", "mdp", "密�
 LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
     "ds_keyword": (KEYWORD_LINE, keyword_value),
     "prose_password": (_PROSE_WORDS, prose_password_value),
+    "login_pair": (("admin", "root"), login_pair_value),
 }
 # Every match of a keyword plugin has a value of 24 to 64 letters, digits, "_" or "-" (64 hex,
 # 24 letters, 44 characters, 48 hex). Their patterns try every position of the text, so they
@@ -471,5 +502,7 @@ PII_NEEDS = {"iban": r"[a-z]{2}\d\d"}
 # RegexDetector.leads): assigned_secret's case-blind search of 2,000 characters cost 0.13 ms.
 _ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd", "requirepass")
 SECRET_KEYWORDS = {"assigned_secret": _ASSIGNED}
-LEADING_SECRETS = frozenset({"assigned_secret", "prose_password"})  # their words lead (above)
+LEADING_SECRETS = frozenset(
+    {"assigned_secret", "prose_password", "login_pair"}
+)  # their words lead (above)
 CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word

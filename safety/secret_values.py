@@ -105,12 +105,20 @@ def keyword_value(line: str) -> tuple[int, int] | None:
             continue
         a, b = m.span(group)
         value = line[a:b]
+        quoted = a > 0 and line[a - 1] in "'\"`"
+        if not quoted:  # a bare value in a Chinese sentence ends where the Chinese goes on
+            value = _CJK_GOES_ON.split(value, maxsplit=1)[0]
+            b = a + len(value)
         if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
             continue
-        quoted = a > 0 and line[a - 1] in "'\"`"
         if quoted or _bare_secret(value):
             return a, b
     return None
+
+
+# "secret=0a18…64f1，是不是 secret 填错了?": the normalized views read the full-width comma as
+# ",", so a value's end is a punctuation mark (or none) before the next Chinese character
+_CJK_GOES_ON = re.compile(r"[,;:.!?]?[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 _BARE_NOT_SECRET = regex.compile(
@@ -142,7 +150,9 @@ def prose_password_value(text: str) -> tuple[int, int] | None:
     "-_./" or quotes), and random-looking (the entropy check). "Passwort vergessen",
     "Passwort-Manager", "password manager" and "mot de passe oublié. Connectez-vous" have none.
     Or the word the sentence says the password is (`_said_password`)."""
-    for m in itertools.islice(_PROSE_TOKEN.finditer(text), 1, 5):  # after the word itself
+    word = _PROSE_WORD.match(text)
+    after = word.end() if word else 0
+    for m in itertools.islice(_PROSE_TOKEN.finditer(text, after), 4):  # after the word itself
         token = m.group().strip(_QUOTES).rstrip(".")
         if token and _prose_secret(token):
             a = m.start() + m.group().index(token)
@@ -151,11 +161,17 @@ def prose_password_value(text: str) -> tuple[int, int] | None:
 
 
 _QUOTES = "=\"'()[]«»“”„‚‘’"
+# the password word a prose_password match begins with, however many words it is
+_PROSE_WORD = regex.compile(r"(?i)mot\s{1,2}de\s{1,2}passe|secret\s?key|[^\s,;，。、：:]+")
+# "Gazpacho.Andaluz77", "Atenea.Libros88": capitalised words joined by a point, a passphrase's
+# shape; a reference names a module or object in lower case first (settings.DB_PASSWORD)
+_PASSPHRASE = regex.compile(r"^[A-Z][a-z]+\.[A-Z]")
 # "the password for the guests is", "das Passwort ist", "la contraseña del correo es", "le mot
 # de passe du gîte c'est « … »", "密码是": what follows is the password, however many words after
 # the word (an opening quote skipped)
 _COPULA = regex.compile(
-    r"(?:\s(?:is|was|ist|lautet|war|es|era|est|était)|\sc['’]est)\s+[«»“”„\"']?\s*|(?:是|为)\s*"
+    r"(?:\s(?:is|was|ist|lautet|war|es|era|est|était)|\sc['’]est)"
+    r"(?:\s+(?:now|jetzt|nun|ahora|maintenant|désormais))?(?:\s*:)?\s+[«»“”„\"']?\s*|(?:是|为)\s*"
 )
 
 
@@ -171,7 +187,7 @@ def _said_password(text: str) -> tuple[int, int] | None:
     if not (token.isascii() and 8 <= len(token) <= 64) or _PROSE_NOT.search(token):
         return None
     has = any(c.isalpha() for c in token) and any(c.isdigit() for c in token)
-    if not has or _PLACEHOLDER.search(token) or _REFERENCE.search(token):
+    if not has or _PLACEHOLDER.search(token) or _prose_reference(token):
         return None
     if shannon_entropy(token) < 2.5:
         return None
@@ -186,9 +202,25 @@ def _prose_secret(token: str) -> bool:
     )  # fmt: skip
     if not (8 <= len(token) <= 64 and token.isascii()) or kinds < 3 or _PROSE_NOT.search(token):
         return False
-    if _PLACEHOLDER.search(token) or _REFERENCE.search(token):
+    if _PLACEHOLDER.search(token) or _prose_reference(token):
         return False
     return shannon_entropy(token) >= 3.0
+
+
+def login_pair_value(text: str) -> tuple[int, int] | None:
+    """The password of "admin / Nw!print2025": the token after the slash, when it reads as one
+    (`_prose_secret`: three kinds of character, random-looking); "admin / root" has none."""
+    at = text.index("/") + 1
+    m = _PROSE_TOKEN.search(text, at)
+    token = m.group().strip(_QUOTES + ".") if m else ""
+    if not (m and _prose_secret(token)):
+        return None
+    a = m.start() + m.group().index(token)
+    return a, a + len(token)
+
+
+def _prose_reference(token: str) -> bool:
+    return _REFERENCE.search(token) is not None and not _PASSPHRASE.match(token)
 
 
 def placeholder(value: str) -> bool:

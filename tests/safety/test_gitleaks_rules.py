@@ -43,7 +43,8 @@ def test_every_rule_reads_the_same_in_both_engines_with_bounded_repeats() -> Non
         (r".a+b*c{2,}", rf".a{{1,{CAP}}}b{{0,{CAP}}}c{{2,{CAP + 2}}}"),
         (r"[+*]\+x", r"[+*]\+x"),  # inside a class or escaped: not a repeat
         (r"ghp_[0-9]{36}", r"(?<![a-zA-Z0-9])ghp_[0-9]{36}"),  # a literal prefix: not mid-word
-        (r"(?:\s|\z)", r"(?=\s|\Z|[.,:!?)\]}](?:\s|$))"),  # the end: a look-ahead, or a stop
+        # the end: a look-ahead, or a stop, a comma, or Chinese punctuation
+        (r"(?:\s|\z)", r"(?=\s|\Z|[.:!?)\]}](?:\s|$)|,|[\u3002\u3001\u3011\u300d\u300f])"),
         (r"(?i)[\w.-]{0,50}?(?:snyk)=(x)", r"(?i)(?<![a-zA-Z0-9])(?:snyk)=(x)"),
         (r"[\w.-]{0,50}?(?i:[\w.-]{0,50}?(?:co)=)", r"(?i:(?<![a-zA-Z0-9])(?:co)=)"),
     ],
