@@ -77,6 +77,10 @@
   once with the same detection at stop 36's end (v32: P 0.986, R 0.977, injection recall by
   language 17/18/18/18/15 of 18; v33: P 0.974, R 0.950, 18/16/17/17/16) (heldout_v32.md,
   heldout_v33.md).
+- heldout-v34, heldout-v35: 300 more each by a thirty-third and a thirty-fourth writer, scored
+  once at the start of stop 37 with its compiled n-gram kernel and secrets fixes in (v34: P
+  0.927, R 0.948, injection recall by language 17/18/18/17/14 of 18; v35: P 0.912, R 0.961,
+  18/17/17/17/17) (heldout_v34.md, heldout_v35.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -197,6 +201,8 @@ SUITES = {
     "heldout-v31": Suite(HELDOUT.with_name("heldout_v31.jsonl"), lambda r: list(r["labels"])),
     "heldout-v32": Suite(HELDOUT.with_name("heldout_v32.jsonl"), lambda r: list(r["labels"])),
     "heldout-v33": Suite(HELDOUT.with_name("heldout_v33.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v34": Suite(HELDOUT.with_name("heldout_v34.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v35": Suite(HELDOUT.with_name("heldout_v35.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
