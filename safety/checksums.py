@@ -19,6 +19,10 @@ def luhn_ok(s: str) -> bool:
         return False  # only Maestro issues 12-digit cards
     if len(digits) == 14 and not DINERS.match(digits):
         return False  # only Diners Club issues 14-digit cards ("73282932000074" is a SIRET)
+    if len(digits) == 15 and not FIFTEEN.match(digits):
+        return False  # a phone's IMEI is 15 Luhn-valid digits too ("354494664763957")
+    if digits[0] == "1" and len(digits) != 15:
+        return False  # only UATP's cards begin with 1 (a 19-digit snowflake id is not one)
     if _SIRET_SHAPE.fullmatch(s) and siret.is_valid(digits):
         return False  # a French company's SIRET, grouped as INSEE prints it (Luhn-valid too)
     return bool(luhn.is_valid(digits))
@@ -32,6 +36,9 @@ _SIRET_SHAPE = regex.compile(r"\d{3}([ .])\d{3}\1\d{3}\1\d{5}")  # no card is gr
 MAESTRO = regex.compile(r"5[06-9]|6")
 # Diners Club's (30, 36, 38, 39), the one network that issues 14-digit cards (ISO/IEC 7812)
 DINERS = regex.compile(r"3[0689]")
+# the networks that issue 15-digit cards: American Express (34, 37), UATP (1), and JCB's and
+# enRoute's old ranges (1800, 2131, 2014, 2149)
+FIFTEEN = regex.compile(r"3[47]|1|2131|2014|2149")
 
 
 def iban_ok(s: str) -> bool:

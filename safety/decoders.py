@@ -7,8 +7,9 @@ safety/views.py).
 Each decoding runs only where the text names it (one Aho-Corasick pass finds the words of them
 all, then the named one's pattern decides), so an ordinary input costs that one pass. The
 encodings are the ones blind writers used (heldout-v3 .. v29): ROT13, a Caesar shift, text
-reversed, letters as their numbers in the alphabet, bytes written as spaced hex. Morse,
-ciphers without a named key and acrostics are not decoded.
+reversed, letters as their numbers in the alphabet, bytes written as spaced hex, and (from
+heldout-v34's Chinese poem) an acrostic's line initials. Morse and ciphers without a named key
+are not decoded.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ REVERSED = Decoding(
      "hinten nach vorne", "derecha a izquierda", "al rev", "droite a gauche", "droite à gauche",
      "l'envers", "从右", "倒着", "倒过来"),
     re.compile(r"right\s+to\s+left|\bread\w*\b[^.\n]{0,40}\bbackwards|rechts\s+nach\s+links"
-               r"|r[üu]ckw[äa]rts|hinten\s+nach\s+vorne|derecha\s+a\s+izquierda|al\s+rev[ée]s"
+               r"|r[üu]ckw[äa]rts|hinten\s+nach\s+vorne|derecha\s+a\s+izquierda"
+               r"|(?:l[ée]e\w*|escrit\w*)\W+(?:\w+\W+){0,4}?al\s+rev[ée]s"  # not "no al revés"
                r"|droite\s+[àa]\s+gauche|[àa]\s+l'envers|从右[往到]左|倒着[读念看]|倒过来[读念看]"),
     _reversed,
 )  # fmt: skip
@@ -109,7 +111,30 @@ LETTER_NUMBERS = Decoding(
     ("a=1", "a = 1", "a1z26", "a=01"), re.compile(r"\ba\s?=\s?0?1\b|a1z26"), _letters
 )
 HEX = Decoding(("hex", "十六进制"), re.compile(r"hex|十六进制"), _hex)
-DECODINGS = (ROT13, CAESAR, REVERSED, LETTER_NUMBERS, HEX)
+# an acrostic: the first character of each line spells the message ("藏头诗", "Akrostichon",
+# "read the first letter of each line")
+ACROSTIC = Decoding(
+    ("acrostic", "akrostich", "acróstic", "acrostic", "acrostiche", "藏头", "first letter",
+     "anfangsbuchstab", "erste buchstabe", "ersten buchstaben", "primera letra", "iniciales",
+     "première lettre", "premières lettres", "premiere lettre", "第一个字", "首字"),
+    re.compile(r"acr[oó]stic|akrostich|藏头|first\s+letters?\s+of\s+(?:each|every)\s+line"
+               r"|anfangsbuchstaben|erste[nr]?\s+buchstaben?\s+(?:jede[rs]|der)\s+zeile"
+               r"|primera\s+letra\s+de\s+cada\s+(?:l[íi]nea|verso)|iniciales\s+de\s+cada"
+               r"|premi[èe]res?\s+lettres?\s+de\s+chaque\s+(?:ligne|vers)"
+               r"|每[句行]的?第一个字|每[句行]的?首字"),
+    lambda t, f: _acrostic(t),
+)  # fmt: skip
+DECODINGS = (ROT13, CAESAR, REVERSED, LETTER_NUMBERS, HEX, ACROSTIC)
+
+
+_LINE_START = re.compile(r"[^\W\d_]")  # a line's first letter or ideograph (after bullets)
+
+
+def _acrostic(text: str) -> str:
+    """The first letter or ideograph of each line, joined: "忽闻江上…\n略见渔舟…" -> "忽略…"
+    (Latin letters read as one word)."""
+    firsts = [m.group() for line in text.split("\n") if (m := _LINE_START.search(line))]
+    return "".join(firsts)
 
 
 @cache

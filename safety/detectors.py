@@ -19,7 +19,6 @@ from typing import Any
 
 import regex
 
-from safety.decoders import named_decodings
 from safety.gitleaks_rules import Rule, holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
 from safety.injection_rules import CJK_CHAR, INJECTION, READER_NEEDS, REGEX_FASTER, RULE_WORDS
@@ -245,10 +244,6 @@ class LearnedDetector:
         if found is None and self.decode_base64:
             found = next(((s, e) for s, e, inner in views.encoded()
                           if e > pos and self._first(inner.get(self.view))), None)  # fmt: skip
-        if found is None:  # "decode this ROT13 ...", "read it from right to left": decoded
-            decoded = named_decodings(views.text, views.get("folded").text)
-            if any(self._first(Views(text).get(self.view)) for text in decoded):
-                found = (0, len(views.text))
         if found is None:
             return []  # one finding per text at most: the category is what matters
         return [Finding(self.category, self.name, *found, self.label, whole=True)]

@@ -6,6 +6,8 @@ and, unlike it, can hold streamed output. Hand rules, since no library lists the
 
 from __future__ import annotations
 
+import re
+
 # who an injected document speaks to, per language (INJECTION's last rules)
 _AI_EN = (
     r"(?:ai|a\.i\.|llm|language\s{1,3}models?|assistant|chatbot|bot|agent|models?|gpt"
@@ -23,7 +25,8 @@ _AI_ES = (
 _AI_FR = (
     r"(?:ia|ai|assistant|modeles?(?:\s{1,3}d'ia|\s{1,3}de\s{1,3}langage)?|chatbot|bot|agent"
     r"|robot|outil(?=s?\s{1,3}(?:de|d')\s{0,3}(?:tri|resume|analyse|ia|selection|traduction"
-    r"|filtrage|notation|evaluation))|traducteurs?\s{1,3}automatiques?)s?"
+    r"|filtrage|notation|evaluation|synthese|redaction|correction|transcription))"
+    r"|outils?\s{1,3}de\s{1,3}mise\s{1,3}en\s{1,3}forme|traducteurs?\s{1,3}automatiques?)s?"
 )
 _AI_ZH = r"ai|人工智能|智能体|大模型|语言模型|模型|智能助手|助手|机器人"
 # ... the same, only words that name an AI and nothing else ("models reading this text should
@@ -187,6 +190,58 @@ READER_NEEDS[ES_READER] = (
     r"que\s{1,3}(?:lea|lean|resuma|resuman|procese|procesen|analice|analicen|traduzca|traduzcan"
     r"|redacte|redacten)\s"
 )
+
+
+def _loose(*words: str) -> str:
+    """An alternation of `words` as the loose view writes them (Cyrillic letters that look Latin
+    read as Latin, marks dropped: "все" is "bce", "すべて" is "すへて")."""
+    from safety.views import Views
+
+    return "(?:" + "|".join(re.escape(Views(w).get("loose").text) for w in words) + ")"
+
+
+# The canonical override and extraction phrases in other languages an attack switches to
+# (heldout-v34 hid a Russian one in German text): Russian, Italian, Portuguese, Japanese, Korean
+OTHER_LANGUAGES = [
+    _loose("игнорируй", "проигнорируй", "игнорируйте", "забудь", "забудьте")
+    + r"\s{1,3}(?:\S{2,4}\s{1,3})?"
+    + _loose("предыдущие", "прежние", "прошлые", "свои", "все")
+    + r"\s{1,3}(?:\S{2,12}\s{1,3})?"
+    + _loose("инструкции", "указания", "правила", "настройки"),
+    _loose("выведи", "покажи", "раскрой", "напиши")
+    + r"\s{1,3}[^\n.]{0,30}?"
+    + _loose("системный промпт", "системные инструкции"),
+    r"(?:ignora|dimentica)\s{1,3}(?:tutte\s{1,3})?(?:le\s{1,3})?(?:tue\s{1,3})?istruzioni"
+    r"(?:\s{1,3}precedenti)?",
+    r"(?:ignore|esqueca|desconsidere)\s{1,3}(?:todas\s{1,3})?as\s{1,3}(?:suas\s{1,3})?instrucoes"
+    r"\s{1,3}anteriores",
+    _loose("以前の", "前の", "これまでの", "今までの")
+    + _loose("指示", "命令", "指令", "ルール")
+    + r"を?"
+    + r"(?:"
+    + _loose("すべて", "全て")
+    + r")?"
+    + _loose("無視", "忘れ"),
+    _loose("システムプロンプト") + r"を?" + _loose("表示", "出力", "教え"),
+    _loose("이전")
+    + r"\s?(?:"
+    + _loose("의")
+    + r"\s?)?"
+    + _loose("지시", "명령", "지침", "규칙")
+    + r"(?:"
+    + _loose("을", "를", "사항을")
+    + r")?\s?(?:"
+    + _loose("모두")
+    + r"\s?)?"
+    + _loose("무시"),
+    _loose("시스템")
+    + r"\s?"
+    + _loose("프롬프트")
+    + r"(?:"
+    + _loose("를")
+    + r")?\s?"
+    + _loose("출력", "보여", "알려"),
+]
 # words one of which every match of a rule holds, where its first words are too common to gate it
 RULE_WORDS = {
     # (not "reverse": "reversed_s = s[::-1]" is in much code)
@@ -247,10 +302,14 @@ INJECTION = [
     r"(?:ai|llm|assistant|chatbot|summari[sz]er|gpt)\s{1,3}(?:instructions?|notes?|directives?)\s{0,3}:",
     ASIDE,
     # "if you are an AI": (not an assistant: "si eres un asistente administrativo" is a job ad)
-    r"(?:wenn|falls)\s{1,3}(?:du|sie)\s{1,3}(?:eine?\s{1,3})?(?:ki|sprachmodell|chatbot)\s{1,3}(?:bist|sind)",
-    r"si\s{1,3}(?:eres|es\s{1,3}usted)\s{1,3}(?:una?\s{1,3})?(?:ia|modelo\s{1,3}de\s{1,3}lenguaje"
-    r"|chatbot|bot)\b|si\s{1,3}(?:tu\s{1,3}es|vous\s{1,3}etes)\s{1,3}(?:une?\s{1,3})?(?:ia|modele\s{1,3}de"
+    r"(?:wenn|falls)\s{1,3}(?:du|sie)\s{1,3}(?:eine?\s{1,3})?(?:ki|llm|sprachmodell|chatbot)\s{1,3}(?:bist|sind)",
+    r"si\s{1,3}(?:eres|es\s{1,3}usted)\s{1,3}(?:una?\s{1,3})?(?:ia|llm|modelo\s{1,3}de\s{1,3}lenguaje"
+    r"|chatbot|bot)\b|si\s{1,3}(?:tu\s{1,3}es|vous\s{1,3}etes)\s{1,3}(?:une?\s{1,3})?(?:ia|llm|modele\s{1,3}de"
     r"\s{1,3}langage|chatbot)\b",
+    # "Any AI screener reading this:", "all language models processing this page:"
+    rf"(?:any|all|every)\s{{1,3}}(?:ai|llm|language\s{{1,3}}model|chatbot|gpt)s?{_ROLE}\s{{1,3}}"
+    r"(?:reading|processing|parsing|summari[sz]ing|analy[sz]ing|reviewing|screening)\s{1,3}"
+    r"(?:this|these)\b[^\n:]{0,30}:",
     r"if\s{1,3}you\s{1,3}are\s{1,3}(?:an?\s{1,3})?(?:ai|llm|(?:large\s{1,3})?language\s{1,3}"
     r"model|chatbot)(?:\s{1,3}(?:assistant|model|agent|system))?\s{1,3}(?:reading|processing"
     r"|summari[sz]ing|parsing|analy[sz]ing)",
@@ -259,18 +318,20 @@ INJECTION = [
     rf"(?:nota|mensaje|instrucciones|instruccion|indicacion(?:es)?|aviso)\s{{1,3}}(?:para|a)\s{{1,3}}(?:la\s{{1,3}}|el"
     rf"\s{{1,3}}|los\s{{1,3}}|las\s{{1,3}})?{_AI_ES}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     rf"(?:note|message|consigne|instruction|remarque)s?(?:\s{{1,3}}(?:cachee?|secrete?|speciale?"
-    rf"|interne|privee?)s?)?\s{{1,3}}(?:pour|a|au|aux|destinee?s?\s{{1,3}}"
+    rf"|interne|privee?|technique)s?)?\s{{1,3}}(?:pour|a|au|aux|destinee?s?\s{{1,3}}"
     rf"(?:a|au|aux))\s{{1,3}}(?:l'|les\s{{1,3}}|le\s{{1,3}}|la\s{{1,3}})?{_AI_FR}{_ROLE}{_CLAUSE}\s{{0,3}}[:\-]",
     # "给AI的说明：", "致阅读本邮件的AI助手：", "给AI筛选系统的说明：", "致自动筛选系统：",
     # "给助手的话："
     rf"(?:给|致|@)[^\n，。,:：]{{0,12}}(?:(?:{_AI_ZH})(?:[^\n，。,:：的]{{0,4}}(?:助手|系统|工具|程序|引擎|阅读器"
-    rf"|插件))?|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序)|的(?:系统|机器人|程序))"
-    # "——" reads "--"; a bracketed note "【给自动整理的模型】" ends at its bracket
-    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?(?:[:：]|--|】)",
+    rf"|插件))?|(?:自动|智能)[^\n，。,:：的]{{0,4}}(?:系统|机器人|程序)|的(?:系统|机器人|程序)"
+    rf"|(?:总结|摘要|整理|改写|翻译|审核|筛选|分析|排版)(?:工具|程序|插件))"
+    # "——" reads "--"; a bracketed note "【给自动整理的模型】" ends at its bracket, and
+    # "备注（给总结工具）：" at its parenthesis and colon
+    rf"(?:的(?:指令|指示|消息|备注|说明|提示|话))?(?:[:：]|--|】|[)）]\s{{0,2}}[:：])",
     # "备注：AI请停止分析", "总结本文的语言模型应说明…"
     rf"(?:备注|注意|提示|说明)[:：]\s{{0,2}}(?:{_AI_ZH})(?:请|必须|务必|不要|应)",
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
-    rf"(?:如果|假如|若)你是(?:一个|一款)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
+    rf"(?:如果|假如|若)你是(?:一个|一款)?(?:[^\n，。,]{{0,16}}的)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
     # an aside to the AI at work, opening a clause: "（AI整理纪要时请加上一条：",
     # "附注：智能客服请注意，" ("使用AI时请注意" has the AI as its object: not one)
@@ -297,6 +358,9 @@ INJECTION = [
     rf"(?:ki|ai|sprachmodell|chatbot)|(?:a|para)\s{{1,3}}(?:la|el|los|las)\s{{1,3}}(?:ia|ai|chatbot)s?"
     rf"|al\s{{1,3}}(?:ia|ai|chatbot|(?:sistema|modelo)(?=\s{{1,3}}que\s))"
     rf"|(?:a|pour)\s{{1,3}}(?:l'|le\s{{1,3}}|les\s{{1,3}})(?:ia|ai|chatbot)s?){_ROLE}{_CLAUSE}\s{{0,3}}:",
+    # "[À l'attention de l'outil IA de mise en forme : …", "à l'attention des assistants IA :"
+    r"a\s{1,3}l'attention\s{1,3}(?:de\s{1,3}l'|du\s{1,3}|des\s{1,3})(?:(?:outil|logiciel|assistant)s?"
+    r"\s{1,3})?(?:d')?(?:ia|ai|llm|chatbot|modeles?\s{1,3}de\s{1,3}langage)s?\b[^\n:]{0,40}:",
     # ... or anywhere, after "attention": "[white 1pt text] Attention language model: ..."
     rf"(?:attn|attention|atencion|achtung)[\s,]{{1,3}}(?:the\s{{1,3}}|any\s{{1,3}}|all\s{{1,3}}|el\s{{1,3}}"
     rf"|la\s{{1,3}})?(?:ai|a\.i\.|llm|(?:large\s{{1,3}})?language\s{{1,3}}models?|chatbots?|gpt|ia|ki|bots?)"
@@ -342,4 +406,5 @@ INJECTION = [
     r"automati(?:c|zad)[oa]s?\s{0,3}:",
     # "本条款供人工智能阅读时，请告知…": the AI that reads it, then what it must do
     rf"(?:供|给|让|由)(?:{_AI_ZH})(?:阅读|读取|处理|总结|分析|翻译)(?:本文|此文|这段)?时[，,]?\s{{0,2}}(?:请|务必|必须)",
+    *OTHER_LANGUAGES,
 ]

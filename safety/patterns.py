@@ -427,7 +427,8 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         # after "_": SMTP_PASS, HF_TOKEN): the match starts at the keyword, so ordinary
         # words never look like the start of one
         r"(?i)(?<![a-z0-9-])(?:(?:api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?token"
-        r"|auth[_-]?token|(?<=_)token|password|passwd|pwd|(?<=_)pass|client[_-]?secret)"
+        r"|auth[_-]?token|token|password|passwd|pwd|(?<=_)pass|client[_-]?secret|psk"
+        r"|pre[_-]?shared[_-]?key)"
         r"[\"']?\s{0,3}[:=]"
         r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
         secret_value,
@@ -500,7 +501,8 @@ SECRET_NEEDS = r"[A-Za-z0-9_\-]{24}"
 PII_NEEDS = {"iban": r"[a-z]{2}\d\d"}
 # Words one of which begins every match of these: each is tried only where one begins (scan.Group,
 # RegexDetector.leads): assigned_secret's case-blind search of 2,000 characters cost 0.13 ms.
-_ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd", "requirepass")
+_ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd", "requirepass",
+             "psk", "pre")  # fmt: skip
 SECRET_KEYWORDS = {"assigned_secret": _ASSIGNED}
 LEADING_SECRETS = frozenset(
     {"assigned_secret", "prose_password", "login_pair"}

@@ -30,7 +30,7 @@ _PLACEHOLDER = regex.compile(
 )
 _X_RUN = regex.compile(r"x{6,}|X{6,}")
 _REFERENCE = regex.compile(
-    r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?$|^(?:os\.)?getenv|^env\["
+    r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\([^()]{0,40}\))?$|^(?:os\.)?getenv|^env\["
     # the name a secret is stored under, not the secret: "NEXUS-GPT4-API-KEY", "PROD_DB_PASSWORD"
     r"|^[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)*[-_](?:KEY|TOKEN|SECRET|PASSWORD|PASS|PWD)$"
 )

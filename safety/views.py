@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from safety.decoders import named_decodings
 from safety.normalize import Facts, Normalized, ascii_only, code_points, normalize
 
 VIEWS = ("cased", "folded", "loose")
@@ -33,7 +34,9 @@ class Views:
 
     def encoded(self) -> list[tuple[int, int, Views]]:
         """(start, end, views of the decoded text) for each base64 or hex run, and each run of
-        \\u escapes or percent-encoded bytes, that decodes to text (in text order)."""
+        \\u escapes or percent-encoded bytes, that decodes to text (in text order); then the
+        whole text decoded each way it names (ROT13, "read it backwards", an acrostic:
+        safety/decoders.py), so the phrase rules read those too."""
         if self._encoded is None:
             runs = [(m, _b64text(m.group())) for m in _BASE64.finditer(self.text)]
             if "\\u" in self.text:
@@ -41,7 +44,9 @@ class Views:
             if "%" in self.text:
                 runs += [(m, _percent(m.group())) for m in _PERCENT.finditer(self.text)]
             found = [(m.start(), m.end(), Views(text)) for m, text in runs if text is not None]
+            named = named_decodings(self.text, self.get("folded").text)
             self._encoded = sorted(found, key=lambda run: run[:2])
+            self._encoded += [(0, len(self.text), Views(text)) for text in named]
         return self._encoded
 
     def _is_plain(self) -> bool:

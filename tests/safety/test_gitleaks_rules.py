@@ -60,7 +60,7 @@ def test_portable_rewrites_go_patterns(go: str, ours: str) -> None:
          "huggingface-access-token", "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"),
         ('export SNYK_TOKEN="12345678-abcd-4bcd-8bcd-1234567890ab" # ci', "snyk-api-token",
          'SNYK_TOKEN="12345678-abcd-4bcd-8bcd-1234567890ab'),  # the closing quote ends it
-        (f"token: {SGP} ok", "sourcegraph-access-token", SGP),
+        (f"sourcegraph {SGP} ok", "sourcegraph-access-token", SGP),
         # gitleaks ends a secret at a quote, space or ";"; in prose a full stop may end it
         ("My token is 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.", "huggingface-access-token",
          "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"),
