@@ -81,6 +81,10 @@
   once at the start of stop 37 with its compiled n-gram kernel and secrets fixes in (v34: P
   0.927, R 0.948, injection recall by language 17/18/18/17/14 of 18; v35: P 0.912, R 0.961,
   18/17/17/17/17) (heldout_v34.md, heldout_v35.md).
+- heldout-v36, heldout-v37: 300 more each by a thirty-fifth and a thirty-sixth writer,
+  commissioned with the training batch injection_extra7 (another writer) and scored once with
+  the model retrained on it (v36: P 0.922, R 0.964, injection recall by language
+  18/18/18/17/16 of 18; v37: P 0.906, R 0.962, 17/18/18/17/17) (heldout_v36.md, heldout_v37.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -203,6 +207,8 @@ SUITES = {
     "heldout-v33": Suite(HELDOUT.with_name("heldout_v33.jsonl"), lambda r: list(r["labels"])),
     "heldout-v34": Suite(HELDOUT.with_name("heldout_v34.jsonl"), lambda r: list(r["labels"])),
     "heldout-v35": Suite(HELDOUT.with_name("heldout_v35.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v36": Suite(HELDOUT.with_name("heldout_v36.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v37": Suite(HELDOUT.with_name("heldout_v37.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
