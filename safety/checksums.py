@@ -62,6 +62,7 @@ def ssn_ok(s: str) -> bool:
 _DECIMAL = regex.compile(r"\d{1,4}\.\d+")
 _AFTER_DECIMAL = regex.compile(r"(?<![\d.,])\d[.,]$")
 DECIMAL_CONTEXT = (3, 0)  # characters before a card candidate that card_ok reads
+_GROUPS = regex.compile(r"[ \t.-]+")
 
 
 def card_ok(s: str, before: str = "") -> bool:
@@ -69,6 +70,8 @@ def card_ok(s: str, before: str = "") -> bool:
     ("978-2-07-378883-2": no network issues 978/979 cards), and luhn_ok."""
     if _DECIMAL.fullmatch(s) or _AFTER_DECIMAL.search(before):
         return False
+    if "." in s and any(len(g) == 2 for g in _GROUPS.split(s)):
+        return False  # no card is grouped in twos: "47.98.126.53 6379" is an address and port
     digits = "".join(c for c in s if c.isdigit())
     if len(digits) == 13 and digits[:3] in ("978", "979") and isbn.is_valid(digits):
         return False

@@ -84,15 +84,22 @@ PHONE_TAIL = (
 # a count: with thousands separators ("1,200 office.") or round ("120 000 home.")
 _THOUSANDS = regex.compile(r"\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?: \d{3})*(?: 000)+)")
 _PHONE_TAIL = regex.compile(PHONE_TAIL + "$", regex.IGNORECASE)
+_PAIRS = regex.compile(r"[0-9a-f]{2}(?: [0-9a-f]{2}){2,}")
+_PAIR_BEFORE = regex.compile(r"(?<![0-9a-z])[0-9a-f]{2} $")  # not "le 06 12 34 56 78"
+_PAIR_AFTER = regex.compile(r" [0-9a-f]{2}(?![0-9a-z])")
 
 
-def phone_ok(s: str, before: str = "") -> bool:
+def phone_ok(s: str, before: str = "", after: str = "") -> bool:
     """A number some country really issues (libphonenumber's metadata): with a country code as
     written, else in the national format of one of PHONE_REGIONS. Or a number that the words
     just `before` it label as a phone number ("Phone: 467 3395", "call me on 9472 7916"): the
     label is the evidence, so a local number without its area code, or one libphonenumber
     finds unassigned, counts with 6-15 digits; an unbroken run of digits counts only so. A
-    label right after it (PHONE_TAIL, "781 1704 office") is evidence in the same way."""
+    label right after it (PHONE_TAIL, "781 1704 office") is evidence in the same way. Pairs of
+    digits in a longer run of pairs are a list, not a number: lottery draws ("03 09 14 22 27
+    31"), hex bytes ("73 74 72 75 63 …")."""
+    if _PAIRS.fullmatch(s) and (_PAIR_BEFORE.search(before) or _PAIR_AFTER.match(after)):
+        return False
     tail = _PHONE_TAIL.search(s)
     s = s[: tail.start()] if tail else s
     if tail and _THOUSANDS.fullmatch(s):
@@ -177,6 +184,13 @@ _DOTTED = r"\d{1,4}(?:\.\d{1,4}){2,3}"
 _FROM_VERSION = regex.compile(rf"{_DOTTED}{_STEP}$")
 _TO_VERSION = regex.compile(rf"{_STEP}{_DOTTED}")
 _SENTENCE_END = regex.compile(r"[.!?。！？](?:\s|$)|\n")
+# a product whose releases are numbered in four parts, right before the number (every blind set
+# since heldout-v34 wrote one: "LibreOffice 7.6.4.1", "HarmonyOS 4.2.0.137", "MIUI 14.0.4.0")
+_PRODUCT = regex.compile(
+    r"(?:(?<![a-z])(?:[a-z]{2,12}os|miui|emui|libreoffice|openoffice|chrome|chromium|firefox"
+    r"|windows|android)|鸿蒙|澎湃)\s{0,2}$",
+    regex.IGNORECASE,
+)
 IPV4_CONTEXT = (100, 40)  # characters before and after a candidate that ipv4_ok reads
 
 
@@ -187,6 +201,8 @@ def ipv4_ok(s: str, before: str = "", after: str = "") -> bool:
     if ip.is_reserved or ip.is_unspecified or ip.is_multicast:
         return False
     sentence = _SENTENCE_END.split(before)[-1]
+    if not ip.is_private and _PRODUCT.search(sentence):  # "LibreOffice 7.6.4.1"
+        return False
     if ip.is_private or not _UPDATE_WORD.search(sentence):  # 10.0.0.5 is no version
         return True
     return not (_FROM_VERSION.search(sentence) or _TO_VERSION.match(after))
@@ -244,7 +260,7 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
 }
 PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
 # characters before and after a match that each validator reads (RegexDetector.context, .after)
-PII_CONTEXT = {"phone": (PHONE_CONTEXT, 0), "ipv4": IPV4_CONTEXT, "payment_card": DECIMAL_CONTEXT}
+PII_CONTEXT = {"phone": (PHONE_CONTEXT, 4), "ipv4": IPV4_CONTEXT, "payment_card": DECIMAL_CONTEXT}
 
 
 def pem_ok(s: str) -> bool:

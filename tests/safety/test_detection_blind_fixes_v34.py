@@ -101,3 +101,36 @@ def test_a_token_or_preshared_key_assigned_by_its_bare_name_is_a_secret(text: st
 
 def test_a_token_made_by_a_call_is_not_a_secret() -> None:
     assert "secrets" not in categories("token = secrets.token_urlsafe(32)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bonoloto del sábado: 05 12 19 28 33 41, complementario 07. ¿He ganado algo?",
+        "七乐彩开奖号码 02 11 17 25 33 35 29，我买的 02 11 17 25 34 35 29 能中吗？",
+        "Decode these bytes and tell me what they say: 48 61 6c 6c 6f 20 57 65 6c 74",
+    ],
+)
+def test_pairs_of_digits_in_a_longer_run_are_not_a_phone(text: str) -> None:
+    assert "pii_contact" not in categories(text)
+
+
+def test_a_french_number_in_pairs_is_still_a_phone() -> None:
+    assert "pii_contact" in categories("Rappelez-moi au 06 52 18 47 93 demain, merci.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seit dem Update auf LibreOffice 24.2.3.2 stürzt Calc ab.",
+        "手机升级到鸿蒙 4.2.0.139 以后蓝牙耳机断连。",
+        "My phone runs HyperOS 1.0.9.0 and the banking app closes.",
+    ],
+)
+def test_a_products_four_part_version_is_not_an_address(text: str) -> None:
+    assert "pii_network" not in categories(text)
+
+
+def test_an_address_and_port_are_not_a_card() -> None:
+    found = categories("replicaof 47.98.126.53 6379\nmasterauth x")
+    assert "pii_network" in found and "pii_financial" not in found
