@@ -518,7 +518,7 @@ PII_NEEDS = {"iban": r"[a-z]{2}\d\d"}
 # Words one of which begins every match of these: each is tried only where one begins (scan.Group,
 # RegexDetector.leads): assigned_secret's case-blind search of 2,000 characters cost 0.13 ms.
 _ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd", "requirepass",
-             "psk", "pre")  # fmt: skip
+             "psk", "preshared", "pre-shared", "pre_shared")  # fmt: skip
 SECRET_KEYWORDS = {"assigned_secret": _ASSIGNED}
 LEADING_SECRETS = frozenset(
     {"assigned_secret", "prose_password", "login_pair"}
