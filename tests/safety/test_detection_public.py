@@ -12,7 +12,7 @@ import pytest
 from safety.checksums import iban_ok, luhn_ok, ssn_ok
 from safety.detectors import RegexDetector
 from safety.evaluate import main as evaluate_main
-from safety.patterns import email_ok, phone_ok
+from safety.pii_checks import email_ok, phone_ok
 from safety.policy import DEFAULT_POLICY, load_policy
 from safety.scan import Group
 from safety.suites import SUITES, _f, findings, run_suite
