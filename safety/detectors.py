@@ -9,7 +9,7 @@ beginning of a match, and from where? (the `regex` module's partial matching doe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # the standard module's own parser reads a rule's literal beginnings
@@ -128,23 +128,25 @@ class RegexDetector:
     def find_plain(self, views: Views, pos: int = 0) -> list[Finding]:
         view = views.get(self.view)
         out = []
-        for m in self._matches(view.text, pos):
-            span = self._span(view.text, m)
-            if span is not None:
-                s, e = view.span(*span)
-                out.append(Finding(self.category, self.name, s, e, self.label))
+        for span in self._spans(view.text, pos):
+            s, e = view.span(*span)
+            out.append(Finding(self.category, self.name, s, e, self.label))
         return out
 
-    def _matches(self, text: str, pos: int) -> Any:
-        """finditer, but for a located detector whose words lead, a match with nothing in it
-        is read again from its next word ("clave del wifi …, contraseña Girasol_Azul_2024"),
-        as find_at tries every word."""
+    def _spans(self, text: str, pos: int) -> Iterator[tuple[int, int]]:
+        """Each match's span once validated or located; for a located detector whose words
+        lead, a match with nothing in it is read again from its next word ("clave del wifi …,
+        contraseña Girasol_Azul_2024"), as find_at tries every word."""
         if not (self.locate is not None and self.leads):
-            yield from self._find.finditer(text, pos)
+            for m in self._find.finditer(text, pos):
+                if (span := self._span(text, m)) is not None:
+                    yield span
             return
         while (m := self._find.search(text, pos)) is not None:
-            yield m
-            pos = m.end() if self._span(text, m) is not None else m.start() + 1
+            span = self._span(text, m)
+            if span is not None:
+                yield span
+            pos = m.end() if span is not None else m.start() + 1
 
     def find_at(self, views: Views, starts: list[int], pos: int = 0) -> list[Finding]:
         """`find_plain` for a detector whose every match begins at one of `starts` (ascending
@@ -157,7 +159,7 @@ class RegexDetector:
                 continue
             span = self._span(view.text, m)
             if span is not None or self.locate is None:  # a located match with nothing in
-                end = m.end()  # it does not hide the next word inside it (_matches)
+                end = m.end()  # it does not hide the next word inside it (_spans)
             if span is not None:
                 out.append(Finding(self.category, self.name, *view.span(*span), self.label))
         return out
