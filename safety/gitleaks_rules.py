@@ -5,7 +5,7 @@ The rules are gitleaks' own `config/gitleaks.toml` (MIT, safety/rules/LICENSE.gi
 as they are and checked as gitleaks checks them (detect/detect.go at the vendored commit): the
 secret is the rule's secret group or its first non-empty group; a secret at or under the
 rule's entropy floor, or one the global or the rule's allowlists allow, is not a finding.
-Four changes make a rule one of our detectors:
+These changes make a rule one of our detectors:
 
 - A semi-generic rule's leading `[\\w.-]{0,50}?` (any name before the keyword) is dropped, so
   a match starts at the keyword, which must not follow a letter or digit (nor may a literal
@@ -13,6 +13,9 @@ Four changes make a rule one of our detectors:
   nothing for it.
 - A final group of the characters that may end a secret (`(?:[\\x60'"\\s;]|$)`) becomes a
   look-ahead, so a redaction ends with the secret, not with the space after it.
+- A final run of exactly n characters of a class (`glsoat-[0-9a-zA-Z_\\-]{20}`) may not be
+  followed by one more of them: gitleaks reads the first 20 of a longer run as the token,
+  detect-secrets' patterns for the same formats (`(?!\\w)`) and its tests do not.
 - Unbounded repeats get a bound (REPEAT_CAP): the stream guard must know how far a forming
   match can reach.
 - Inline flags in mid-pattern (`a(?i)b`, Go's "to the end of this group") become scoped
@@ -201,7 +204,18 @@ def portable(pattern: str) -> str:
         opened, pattern = opened + m.group(1), pattern[m.end() :]
     if opened or pattern[:1].isalnum():  # a keyword, or a literal prefix ("ops_eyJ", "ghp_"):
         pattern = opened + _KEYWORD_START + pattern  # not inside a word
-    return _end_as_lookahead(_Rewriter(pattern).run())
+    return _fixed_length_end(_end_as_lookahead(_Rewriter(pattern).run()))
+
+
+_TRAILING_CLASS = regex.compile(r"(\[(?:\\.|[^\]\\])*\])\{\d+\}\Z")
+
+
+def _fixed_length_end(pattern: str) -> str:
+    """A pattern that ends in a run of exactly n of a character class (`glpat-[\\w-]{20}`) may
+    not be followed by one more such character: a longer run is not that token (detect-secrets'
+    patterns for the same formats end in `(?!\\w)`)."""
+    m = _TRAILING_CLASS.search(pattern)
+    return f"{pattern}(?!{m.group(1)})" if m else pattern
 
 
 def _end_as_lookahead(pattern: str) -> str:

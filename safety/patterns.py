@@ -11,7 +11,7 @@ from typing import Any
 import regex
 
 from safety.checksums import DECIMAL_CONTEXT, card_ok, iban_ok, ssn_ok
-from safety.gitleaks_rules import allowed_by_gitleaks
+from safety.gitleaks_rules import allowed_by_gitleaks, shannon_entropy
 from safety.pii_checks import (
     IPV4_CONTEXT,
     OCTET,
@@ -313,6 +313,12 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         lambda s: not placeholder(s[3:].split("@")[0].split(":", 1)[1]),
     ),
     **{f"ds_{k}": (p, no_x_run) for k, p in DETECT_SECRETS.items()},
+    # gitleaks' entropy floor for GitLab's tokens (3 bits per character in each of its gitlab-*
+    # rules), which detect-secrets' plugin does not have: "GR1348941" and 20 digits "123123..."
+    "ds_gitlab_token": (
+        DETECT_SECRETS["gitlab_token"],
+        lambda s: no_x_run(s) and shannon_entropy(s) > 3.0,
+    ),
     # a line (in pieces of 500) that names a password, secret or key: keyword_value finds the
     # value in it (KEYWORD_LINE: its own keywords, span and stream treatment)
     "ds_keyword": (r"[^\n]{1,500}", None),

@@ -29,6 +29,9 @@ _PLACEHOLDER = regex.compile(
     regex.IGNORECASE,
 )
 _X_RUN = regex.compile(r"x{6,}|X{6,}")
+# a key's body written as one character over and over ("AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+# "glc_1111...1="): the stand-in gitleaks' entropy floors reject; 16 in a row is no random key
+_ONE_CHAR_RUN = regex.compile(r"(.)\1{15,}")
 _REFERENCE = regex.compile(
     r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\([^()]{0,40}\))?$|^(?:os\.)?getenv|^env\["
     # the name a secret is stored under, not the secret: "NEXUS-GPT4-API-KEY", "PROD_DB_PASSWORD"
@@ -92,7 +95,8 @@ KEYWORD_NAME_LEAD = 9
 
 def keyword_value(line: str) -> tuple[int, int] | None:
     """The span of the value detect-secrets' keyword patterns find in `line` (a hard-coded
-    password or key), unless it is a placeholder, a reference or a run of x's."""
+    password or key), unless it is a placeholder, a reference, a run of x's or of any one
+    character."""
     low = line.lower()
     same = len(low) == len(line)  # lower-casing kept every offset (not so for "İ")
     words = [at for w in KEYWORD_NAME_WORDS if (at := low.find(w)) >= 0]
@@ -110,6 +114,8 @@ def keyword_value(line: str) -> tuple[int, int] | None:
             value = _CJK_GOES_ON.split(value, maxsplit=1)[0]
             b = a + len(value)
         if _PLACEHOLDER.search(value) or _REFERENCE.search(value) or len(set(value)) < 3:
+            continue
+        if _ONE_CHAR_RUN.search(value):
             continue
         if quoted or _bare_secret(value):
             return a, b

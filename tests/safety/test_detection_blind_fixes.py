@@ -39,6 +39,9 @@ def test_secrets_matched_leaves_out_only_records_whose_label_means_something_els
     assert not labels_match({"text": "133.133.133.133", "label": 1, "source": ds,
                              "kind": "ip_public"})  # fmt: skip
     assert labels_match({"text": "ghp_xxxxxxxxxxxxxxxxxxxx", "label": 0, "source": gl})
+    key = "MailchimpSDK.initialize(token: 3012a5754bbd716926f99c028f7ea428-us18)"
+    assert not labels_match({"text": key, "label": 0, "source": gl, "note": "False Negative"})
+    assert labels_match({"text": key, "label": 0, "source": gl, "note": "low entropy"})
     assert labels_match({"text": "AP6a1B2c3D4e5F6g7", "label": 1, "source": ds})
     every = SUITES["secrets"].path.read_text().count("\n")
     kept = run_suite(POLICY, "secrets-matched")["records"]

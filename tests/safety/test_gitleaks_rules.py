@@ -42,7 +42,9 @@ def test_every_rule_reads_the_same_in_both_engines_with_bounded_repeats() -> Non
         (r"[[:alnum:]]{14}\.", r"[a-zA-Z0-9]{14}\."),
         (r".a+b*c{2,}", rf".a{{1,{CAP}}}b{{0,{CAP}}}c{{2,{CAP + 2}}}"),
         (r"[+*]\+x", r"[+*]\+x"),  # inside a class or escaped: not a repeat
-        (r"ghp_[0-9]{36}", r"(?<![a-zA-Z0-9])ghp_[0-9]{36}"),  # a literal prefix: not mid-word
+        # a literal prefix: not mid-word; exactly 36 of the class: not one more
+        (r"ghp_[0-9]{36}", r"(?<![a-zA-Z0-9])ghp_[0-9]{36}(?![0-9])"),
+        (r"-x-[a-f]{3,9}", r"-x-[a-f]{3,9}"),  # a range: a longer run is the regex's to judge
         # the end: a look-ahead, or a stop, a comma, or Chinese punctuation
         (r"(?:\s|\z)", r"(?=\s|\Z|[.:!?)\]}](?:\s|$)|,|[\u3002\u3001\u3011\u300d\u300f])"),
         (r"(?i)[\w.-]{0,50}?(?:snyk)=(x)", r"(?i)(?<![a-zA-Z0-9])(?:snyk)=(x)"),
@@ -82,6 +84,33 @@ def test_provider_formats_from_gitleaks_are_found(text: str, detector: str, secr
     ],
 )
 def test_gitleaks_entropy_floors_and_allowlists_hold(text: str) -> None:
+    assert not [f for f in findings(POLICY, text) if f.category == "secrets"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "glsoat-PREfix_helloworld380_t",  # the format's length, at the text's end or a space
+        "runner GR1348941q8Hk2LmZpR4sWxYv7BnT ok",
+        "glimt-my-tokens_are-correctAB38 in the log",
+        'apiKey: "AIzaSyD3kq8Zv1Lm0pR7sWt2Yx9Bn4Hc6Jf5Ge"',
+    ],
+)
+def test_gitlab_and_keyword_tokens_of_the_format_are_found(text: str) -> None:
+    assert "secrets" in {f.category for f in findings(POLICY, text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # detect-secrets' GitLab tests: a body longer than the format's is no token of it
+        "glsoat-PREfix_helloworld380_testin_pretty_long_token_long_",
+        "glimt-my-tokens_are-correctAB38_280",
+        "GR134894112312312312312312312",  # gitleaks' entropy floor (3) on detect-secrets' match
+        'apiKey: "AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"',  # one character over and over
+        '   API_KEY="glc_111111111111111111111111111111111111111111="',
+    ],
+)
+def test_too_long_and_one_character_tokens_are_not_keys(text: str) -> None:
     assert not [f for f in findings(POLICY, text) if f.category == "secrets"]
 
 
