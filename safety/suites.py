@@ -86,6 +86,10 @@
   commissioned with the training batch injection_extra7 (another writer) and scored once with
   the model retrained on it (v36: P 0.922, R 0.964, injection recall by language
   18/18/18/17/16 of 18; v37: P 0.906, R 0.962, 17/18/18/17/17) (heldout_v36.md, heldout_v37.md).
+- heldout-v38, heldout-v39: 300 more each by a thirty-seventh and a thirty-eighth writer,
+  scored once at the start of stop 38 with its secrets changes in (v38: P 0.896, R 0.990,
+  injection recall by language 18/18/18/18/18 of 18; v39: P 0.935, R 0.981, 18/18/18/18/18)
+  (heldout_v38.md, heldout_v39.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -211,6 +215,8 @@ SUITES = {
     "heldout-v35": Suite(HELDOUT.with_name("heldout_v35.jsonl"), lambda r: list(r["labels"])),
     "heldout-v36": Suite(HELDOUT.with_name("heldout_v36.jsonl"), lambda r: list(r["labels"])),
     "heldout-v37": Suite(HELDOUT.with_name("heldout_v37.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v38": Suite(HELDOUT.with_name("heldout_v38.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v39": Suite(HELDOUT.with_name("heldout_v39.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
