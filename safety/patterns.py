@@ -13,6 +13,7 @@ import regex
 from safety.checksums import DECIMAL_CONTEXT, card_ok, iban_ok, ssn_ok
 from safety.gitleaks_rules import allowed_by_gitleaks, shannon_entropy
 from safety.pii_checks import (
+    EMAIL_CONTEXT,
     IPV4_CONTEXT,
     OCTET,
     PHONE_CONTEXT,
@@ -57,7 +58,8 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     "email": (
         rf"(?<![\w.+/-])(?:[^\W_{CJK}]|[._%+-]){{1,64}}@[\p{{L}}\p{{N}}-]{{1,63}}"
         rf"(?:\.[\p{{L}}\p{{N}}-]{{1,63}}){{0,8}}\.(?:[^\W\d_{CJK}]{{2,24}}|[{CJK}]{{2,3}}"
-        r"|xn--[a-z0-9-]{1,59})(?![\w-])",
+        # not a git remote's scp-style host ("git@github.com:acme/infra.git")
+        r"|xn--[a-z0-9-]{1,59})(?![\w-]|:[\w~/.-])",
         "[EMAIL]",
         email_ok,
     ),
@@ -81,8 +83,8 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
     ),
     # not CIDR (but a /32, one host), not a version string's part ("4.2.1.17.3"); a sentence's
     # full stop may follow
-    "ipv4": (  # not after a version word ("release 4.2.1.17", "pkg==1.2.3.4")
-        rf"(?<![\w.]|{VERSION_WORD}){OCTET}(?:\.{OCTET}){{3}}(?!\w|/(?!32(?!\d))|\.\w)",
+    "ipv4": (  # not after a version word ("release 4.2.1.17", "pkg==1.2.3.4"); ipv4_ok: no CIDR
+        rf"(?<![\w.]|{VERSION_WORD}){OCTET}(?:\.{OCTET}){{3}}(?!\w|\.\w)",
         "[IP]",
         ipv4_ok,
     ),
@@ -92,7 +94,12 @@ PII: dict[str, tuple[str, str, Callable[..., bool] | None]] = {
 }
 PII = {k: (cjk_edges(p), label, v) for k, (p, label, v) in PII.items()}
 # characters before and after a match that each validator reads (RegexDetector.context, .after)
-PII_CONTEXT = {"phone": (PHONE_CONTEXT, 4), "ipv4": IPV4_CONTEXT, "payment_card": DECIMAL_CONTEXT}
+PII_CONTEXT = {
+    "phone": (PHONE_CONTEXT, 4),
+    "ipv4": IPV4_CONTEXT,
+    "payment_card": DECIMAL_CONTEXT,
+    "email": EMAIL_CONTEXT,
+}
 
 
 def pem_ok(s: str) -> bool:

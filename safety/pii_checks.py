@@ -48,7 +48,10 @@ _OTHER_NUMBERS = (
     r"|case|ticket|bestell|sendungs|rechnungs|kunden|auftrags|buchungs|vorgangs|referenz|pedido"
     r"|seguimiento|factura|referencia|env[ií]o|reserva|localizador|expediente|commande|suivi"
     r"|facture|r[eé]f[eé]rence|colis|dossier|r[eé]servation|订单|运单|快递单|物流单|发票|工单|单"
-    r"|siren|siret|rcs|tva|vat|ust-?id|steuer|nif|cif)"
+    r"|siren|siret|rcs|tva|vat|ust-?id|steuer|nif|cif"
+    # an article, part or serial number ("Artikelnummer 71-2201-0045", "part no. 242-017-5583")
+    r"|artikel|article|art[ií]culo|item|part|sku|serial|serien|produkt|product|producto|produit"
+    r"|货号|商品编号)"
 )
 _OTHER_NUMBER_LABEL = regex.compile(
     rf"(?<!\w){_OTHER_NUMBERS}(?:nummer|nr\.?|号)?(?:\s{{0,3}}(?:numbers?|no\.?|nr\.?|n[°º]"
@@ -118,9 +121,19 @@ def phone_ok(s: str, before: str = "", after: str = "") -> bool:
 _PSL: object | None = None
 
 
-def email_ok(s: str) -> bool:
+EMAIL_CONTEXT = (60, 0)  # characters before a candidate that email_ok reads
+# a login on a host, not a mailbox: "ssh admin@nas.fritz.box", "ssh -p 2222 deploy@host.de"
+_REMOTE_LOGIN = regex.compile(
+    r"(?<![\w-])(?:ssh|scp|sftp|mosh|ssh-copy-id)(?:\s{1,3}-\S{1,40}(?:\s{1,3}[^\s@-]\S{0,40})?){0,4}"
+    r"\s{1,3}$"
+)
+
+
+def email_ok(s: str, before: str = "") -> bool:
     """The domain ends in a public suffix (tldextract's bundled Public Suffix List): not
-    "logo@2x.png" or "q@k.transpose"."""
+    "logo@2x.png" or "q@k.transpose"; and no remote-login command comes right before it."""
+    if _REMOTE_LOGIN.search(before):
+        return False
     global _PSL
     if _PSL is None:
         import tldextract
@@ -177,13 +190,20 @@ _PRODUCT = regex.compile(
     regex.IGNORECASE,
 )
 IPV4_CONTEXT = (100, 40)  # characters before and after a candidate that ipv4_ok reads
+# a network written as an address and a prefix length ("10.0.0.0/8") names no host, unless the
+# prefix is /32 or the address is a URL's host with a path after it ("http://91.134.22.8/c?d=")
+_PREFIX = regex.compile(r"/(?!32(?!\d))")
+_URL_HOST = regex.compile(r"(?:://|@)$")
 
 
 def ipv4_ok(s: str, before: str = "", after: str = "") -> bool:
-    """A host's address: not a netmask, 0.0.0.0 or multicast (python's ipaddress), and not a
-    public-looking version upgraded from or to another in its sentence (see _UPDATE_WORD)."""
+    """A host's address: not a netmask, 0.0.0.0, multicast (python's ipaddress) or a network
+    (_PREFIX), and not a public-looking version upgraded from or to another in its sentence
+    (see _UPDATE_WORD)."""
     ip = ipaddress.IPv4Address(s)
     if ip.is_reserved or ip.is_unspecified or ip.is_multicast:
+        return False
+    if _PREFIX.match(after) and not _URL_HOST.search(before):
         return False
     sentence = _SENTENCE_END.split(before)[-1]
     if not ip.is_private and _PRODUCT.search(sentence):  # "LibreOffice 7.6.4.1"

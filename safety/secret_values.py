@@ -15,6 +15,8 @@ from safety.gitleaks_rules import shannon_entropy
 
 _PLACEHOLDER = regex.compile(
     r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|change[_-]?me|password|"
+    # the word "password" in the other languages, as a stand-in value ("utilisateur:motdepasse")
+    r"passwort|kennwort|mot[_-]?de[_-]?passe|contrase[ñn]a|密码|"
     # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
     # "VOTRE_MOT_DE_PASSE", "tu_clave", "你的API密钥")
     r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
@@ -23,6 +25,8 @@ _PLACEHOLDER = regex.compile(
     # "insert_key_here"; a URL's query or a sentence may go on ("secret=YOUR_SECRET&js_code=…",
     # "secret=你的AppSecret，这两个值…")
     r"|(?:insert|enter|put|paste|add)[\w-]*[_-]here)(?:@|[&，。；,;].*)?$"
+    # "insert here" in the other languages: "HIER_API_KEY_EINTRAGEN", "CLE_A_METTRE_ICI"
+    r"|^hier[_-][\w-]*(?:eintragen|einf[üu]gen|einsetzen)$|[_-](?:ici|aqu[ií])$"
     r"|x{6,}|X{6,}|(?<![a-z])fake(?![a-z])|fake(?=[_-]?(?:key|token|secret|pass|api))"
     r"|ejemplo|exemple|beispiel"  # "example" anywhere, in the other languages: "sk_test_EJEMPLO123"
     r"|<[\w .-]{2,40}>|(?:\.\.\.|…)$",  # "whsec_<replace-me>", an elided "sk-..."
@@ -181,12 +185,19 @@ _COPULA = regex.compile(
 )
 
 
+# what a password field stores, not a password: an MD5, SHA-1 or SHA-256 digest in hex
+# ("密码字段存的是 e10adc3949ba59abbe56e057f20f883e")
+_HASH = regex.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})$")
+# unless the word is a key's or a secret's: WeChat's AppSecret is 32 hex digits
+_KEY_WORD = regex.compile(r"(?i)secret|key|token|密钥|秘钥")
+
+
 def _said_password(text: str) -> tuple[int, int] | None:
     """The token right after the first "is" in the password word's line ("the password is
     trout-lantern-4417", "密码是 zhangjia8888!", "… ist „Wolkenkratzer#Elbe2023“"), when it is
     ASCII, 8-64 characters, letters with digits, not code or a path, and not a placeholder: a
     sentence that says what the password is needs no third kind of character. "The password
-    is wrong", "das Passwort ist abgelaufen" and "密码是8位数字" have none."""
+    is wrong", "das Passwort ist abgelaufen", "密码是8位数字" and a hex digest have none."""
     said = _COPULA.search(text)
     m = _PROSE_TOKEN.match(text, said.end()) if said else None
     token = m.group().strip(_QUOTES + ".") if m else ""
@@ -195,7 +206,7 @@ def _said_password(text: str) -> tuple[int, int] | None:
     has = any(c.isalpha() for c in token) and any(c.isdigit() for c in token)
     if not has or _PLACEHOLDER.search(token) or _prose_reference(token):
         return None
-    if shannon_entropy(token) < 2.5:
+    if shannon_entropy(token) < 2.5 or (_HASH.match(token) and not _KEY_WORD.search(text, 0, 12)):
         return None
     a = m.start() + m.group().index(token) if m else 0
     return a, a + len(token)
