@@ -45,6 +45,7 @@ DATA = [
     Path(__file__).with_name("data") / "injection_extra5.jsonl",
     Path(__file__).with_name("data") / "injection_extra6.jsonl",
     Path(__file__).with_name("data") / "injection_extra7.jsonl",
+    Path(__file__).with_name("data") / "injection_extra8.jsonl",
     Path(__file__).with_name("data") / "public" / "injection_train_selfinstruct.jsonl",
     Path(__file__).with_name("data") / "injection_tuned.jsonl",
     Path(__file__).with_name("data") / "injection_benign_docs.jsonl",

@@ -158,8 +158,10 @@ def test_the_learned_detector_reads_an_attack_written_in_base64_or_rot13() -> No
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
         "nopqrstuvwxyzabcdefghijklmNOPQRSTUVWXYZABCDEFGHIJKLM"))  # fmt: skip
     for named in (f"My note, in rot13: {rot}", f"{rot} (ROT-13)"):
-        assert learned._first(Views(named).get("loose")) is None  # unread, it looks harmless
         assert learned.find(Views(named))
+    # unread, it looks harmless: the decoding finds it (written "in rot13:" before it, the words
+    # alone reach the threshold since injection_extra8's encoded attacks)
+    assert learned._first(Views(f"{rot} (ROT-13)").get("loose")) is None
     assert not learned.find(Views(f"My note: {rot}"))  # a text that does not name ROT13
     assert not learned.find(Views("ROT13 of 'hello world' is 'uryyb jbeyq'. Why is it weak?"))
     assert not LearnedDetector("x", "prompt_injection", decode_base64=False).find(Views(text))
