@@ -34,6 +34,7 @@ from safety.secret_values import (
     placeholder,
     prose_password_value,
     secret_value,
+    wifi_password_value,
 )
 
 # Checksums come from python-stdnum (safety.checksums), number plans from libphonenumber and the
@@ -265,7 +266,9 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     "chat_webhook": (
         r"(?<![:/])://(?:qyapi\.weixin\.qq\.com/cgi-bin/webhook/send\?key=[0-9a-f-]{36}"
         r"|oapi\.dingtalk\.com/robot/send\?access_token=[0-9a-f]{64}"
-        r"|open\.(?:feishu\.cn|larksuite\.com)/open-apis/bot/v2/hook/[0-9a-f-]{36})",
+        r"|open\.(?:feishu\.cn|larksuite\.com)/open-apis/bot/v2/hook/[0-9a-f-]{36}"
+        # Discord's: the webhook's id and its token (gitleaks has no rule for the URL)
+        r"|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/[\w-]{60,68})",
         no_x_run,
     ),
     "google_api_key": (  # gitleaks' allowlist: the public example keys of Google's docs
@@ -299,6 +302,11 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"[^\n]{1,100}",
         None,
     ),
+    # a Wi-Fi network's password in a note for guests or flatmates, after the network's name
+    # ("WiFi network is MapleCottage_5G, password bluejay-harbor-1987", "WLAN: FRITZ!Box 7530,
+    # Schlüssel: …", "Wi-Fi : Livebox-4F2A, clé WPA : …", "WiFi：名称 …，密码 …"): the line from the
+    # Wi-Fi word on; wifi_password_value finds the password after its word
+    "wifi_password": (r"(?i)(?<![a-z])(?:wlan|wi-?fi|wpa2?|ssid|无线网?)[^\n]{1,120}", None),
     # an administrator's login written as "user / password" in notes and chats ("admin /
     # Fritz!Box2019", "root / Cigale#2023!Azur"); login_pair_value judges the password
     "login_pair": (r"(?i)(?<![\w@.-])(?:admin(?:istrator)?|root)\s{1,3}/\s{1,3}\S{6,64}", None),
@@ -336,7 +344,7 @@ SECRETS = {k: (p if k.startswith("ds_") else cjk_edges(p), v) for k, (p, v) in S
 # their matches three times faster than `regex` (on 2,000 characters of prose 0.31 vs 0.73 ms)
 STD_RE_SECRETS = frozenset({*(f"ds_{k}" for k in DETECT_SECRETS_KEYWORD), "ds_keyword"})
 STREAM_FLAG_SECRETS = frozenset(
-    {"ds_discord", "ds_mailchimp", "ds_keyword", "prose_password", "login_pair"}
+    {"ds_discord", "ds_mailchimp", "ds_keyword", "prose_password", "login_pair", "wifi_password"}
 )
 # ds_keyword runs only on text with one of these (scan.Group's keyword prefilter; every name of
 # detect-secrets' list contains one), reports the value keyword_value finds, and flags streamed
@@ -351,6 +359,7 @@ LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int
     "ds_keyword": (KEYWORD_LINE, keyword_value),
     "prose_password": (_PROSE_WORDS, prose_password_value),
     "login_pair": (("admin", "root"), login_pair_value),
+    "wifi_password": (("wlan", "wifi", "wi-fi", "wpa", "ssid", "无线"), wifi_password_value),
 }
 # Every match of a keyword plugin has a value of 24 to 64 letters, digits, "_" or "-" (64 hex,
 # 24 letters, 44 characters, 48 hex). Their patterns try every position of the text, so they
@@ -366,6 +375,6 @@ _ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd"
              "psk", "preshared", "pre-shared", "pre_shared")  # fmt: skip
 SECRET_KEYWORDS = {"assigned_secret": _ASSIGNED}
 LEADING_SECRETS = frozenset(
-    {"assigned_secret", "prose_password", "login_pair"}
+    {"assigned_secret", "prose_password", "login_pair", "wifi_password"}
 )  # their words lead (above)
 CHECKSUMMED = ("payment_card", "iban")  # a number followed by more digits or a word

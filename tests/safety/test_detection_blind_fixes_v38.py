@@ -92,3 +92,47 @@ def test_real_values_in_the_same_places_are_secrets(text: str) -> None:
 )
 def test_article_and_item_numbers_are_no_phones(text: str) -> None:
     assert "pii_contact" not in categories(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "password"),
+    [
+        ("Welcome! WiFi: Seaview_Guest, password tern-lighthouse-2291. Keys in the box.",
+         "tern-lighthouse-2291"),
+        ("WLAN: Speedport-7F2C, Schlüssel: Kranich#Weser2019!, Müll am Montag.",
+         "Kranich#Weser2019!"),
+        ("Wi-Fi : Bbox-91C3, clé WPA2 : Mistral*Alpilles*2021. Bon séjour !",
+         "Mistral*Alpilles*2021"),
+        ("Red WiFi «CasaPinar», contraseña: almendros-2022-sur.", "almendros-2022-sur"),
+        ("民宿WiFi：名称 Lake_House，密码 hupan2023wifi，欢迎入住", "hupan2023wifi"),
+        ("interface=wlan0\nssid=Dachboden\nwpa_passphrase=Apfelstrudel_mit_Zimt_4", None),
+    ],
+)  # fmt: skip
+def test_a_wifi_password_in_a_note_is_a_secret(text: str, password: str | None) -> None:
+    from safety.policy import DEFAULT_POLICY, load_policy
+    from safety.suites import findings
+
+    found = [f for f in findings(load_policy(DEFAULT_POLICY), text) if f.category == "secrets"]
+    assert found
+    if password:
+        assert any(password in text[f.start : f.end] for f in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Das WLAN-Passwort steht auf der Rückseite der FRITZ!Box 7590.",
+        "Our wifi password must have at least 12 characters and one digit.",
+        "WiFi SSID Office-5G, password: <ask at reception>",
+        "Le Wi-Fi de l'hôtel : réseau Ibis-Guest, clé : numéro de chambre",
+    ],
+)
+def test_talk_about_a_wifi_password_is_no_secret(text: str) -> None:
+    assert "secrets" not in categories(text)
+
+
+def test_a_discord_webhook_url_is_a_secret() -> None:
+    url = ("https://discord.com/api/webhooks/1187745231029384756/"
+           "Qm4v_Tz8LkP2wXr9nYc7HbJd3FgS6aE1uVo0iKqMtZyB5lNhRjW-xCpDs8GeUf2Ia4Ok")  # fmt: skip
+    assert "secrets" in categories(f"Alerts go to {url} since Monday.")
+    assert "secrets" not in categories("Create a webhook under Server Settings > Integrations.")
