@@ -90,6 +90,10 @@
   scored once at the start of stop 38 with its secrets changes in (v38: P 0.896, R 0.990,
   injection recall by language 18/18/18/18/18 of 18; v39: P 0.935, R 0.981, 18/18/18/18/18)
   (heldout_v38.md, heldout_v39.md).
+- heldout-v40, heldout-v41: 300 more each by a thirty-ninth and a fortieth writer,
+  commissioned with the training batch injection_extra8 (another writer) and scored once with
+  the model retrained on it (v40: P 0.905, R 0.980, injection recall by language
+  18/18/18/18/17 of 18; v41: P 0.962, R 0.967, 17/17/18/18/18) (heldout_v40.md, heldout_v41.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -217,6 +221,8 @@ SUITES = {
     "heldout-v37": Suite(HELDOUT.with_name("heldout_v37.jsonl"), lambda r: list(r["labels"])),
     "heldout-v38": Suite(HELDOUT.with_name("heldout_v38.jsonl"), lambda r: list(r["labels"])),
     "heldout-v39": Suite(HELDOUT.with_name("heldout_v39.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v40": Suite(HELDOUT.with_name("heldout_v40.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v41": Suite(HELDOUT.with_name("heldout_v41.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
