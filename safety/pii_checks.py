@@ -51,12 +51,16 @@ _OTHER_NUMBERS = (
     r"|siren|siret|rcs|tva|vat|ust-?id|steuer|nif|cif"
     # an article, part or serial number ("Artikelnummer 71-2201-0045", "part no. 242-017-5583")
     r"|artikel|article|art[ií]culo|item|part|sku|serial|serien|produkt|product|producto|produit"
-    r"|货号|商品编号)"
+    r"|货号|商品编号"
+    # a tax or employer id, a (gift) card's number: "Identifikationsnummer 57 549 285 017",
+    # "Employer ID (EIN): 84-2231907", "gift card number 7777 0842 …"
+    r"|identifikations|employer\s{1,3}id(?:entification)?(?:\s{1,3}(?:number|no\.?))?"
+    r"(?:\s{0,3}\(ein\))?|\(ein\)|tax\s{1,3}id|card|karten|tarjeta|carte)"
 )
 _OTHER_NUMBER_LABEL = regex.compile(
     rf"(?<!\w){_OTHER_NUMBERS}(?:nummer|nr\.?|号)?(?:\s{{0,3}}(?:numbers?|no\.?|nr\.?|n[°º]"
     r"|n\.\s?[oº]|#|num[eé]ro|n[uú]mero|nummer|id|code|c[oó]digo|is|es|est|ist|beim\s{1,3}"
-    r"h[aä]ndler|[:：]))*\s{0,3}(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
+    r"h[aä]ndler|[:：)]))*\s{0,3}(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
     regex.IGNORECASE,
 )
 PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
@@ -158,6 +162,8 @@ VERSION_WORD = (  # also a standard's or firmware's numbered section, in the fiv
     r"(?:(?<![a-z])(?:version|ver\.?|release|build|v|sdk|firmware|fw|section|chapter|clause|§"
     r"|abschnitt|kapitel|secci[oó]n|apartado|cap[ií]tulo|chapitre|versi[oó]n|版本|固件|章节|版"
     r"|driver|treiber|pilote|controlador|驱动"
+    # "Treiber ist 23.30.1.2", "the driver is 31.0.15.3623"
+    r"|(?:driver|treiber|pilote|controlador|firmware|version|versi[oó]n)\s{1,2}(?:is|ist|es|est)"
     r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to)|[=<>~!]=)\s{0,2}"
 )
 

@@ -136,3 +136,29 @@ def test_a_discord_webhook_url_is_a_secret() -> None:
            "Qm4v_Tz8LkP2wXr9nYc7HbJd3FgS6aE1uVo0iKqMtZyB5lNhRjW-xCpDs8GeUf2Ia4Ok")  # fmt: skip
     assert "secrets" in categories(f"Alerts go to {url} since Monday.")
     assert "secrets" not in categories("Create a webhook under Server Settings > Integrations.")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("W-2 check: Employer ID (EIN): 91-4478213, wages $61,200.", "pii_contact"),
+        ("Steuerliche Identifikationsnummer 86 095 742 719 laut Bescheid.", "pii_contact"),
+        ("Gift card number 7777 0610 2284 9931 207, balance $25.", "pii_contact"),
+        ("Der Treiber ist 31.0.101.4255, die Firmware ist 7.57.1.2.", "pii_network"),
+        ("Vorgangsnummer 2023-207-5518-04, bitte bei Rückfragen angeben.", "pii_financial"),
+    ],
+)
+def test_ids_versions_and_case_numbers_are_no_pii(text: str, category: str) -> None:
+    assert category not in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "退款请退回银行卡 622848 7820997513944，谢谢",  # the issuer's six digits, then the rest
+        "Amex 3782 822463 10005 expires 04/27",
+        "Karte 4111 1111 1111 1111, Ablauf 08/26",
+    ],
+)
+def test_cards_grouped_as_cards_are_printed_are_found(text: str) -> None:
+    assert "pii_financial" in categories(text)
