@@ -21,7 +21,15 @@ import regex
 
 from safety.gitleaks_rules import Rule, holds_streams
 from safety.gitleaks_rules import rules as gitleaks_rules
-from safety.injection_rules import CJK_CHAR, INJECTION, READER_NEEDS, REGEX_FASTER, RULE_WORDS
+from safety.injection_rules import (
+    CJK_CHAR,
+    INJECTION,
+    QUOTE_CONTEXT,
+    READER_NEEDS,
+    REGEX_FASTER,
+    RULE_WORDS,
+    quoted_example,
+)
 from safety.normalize import Normalized, normalize
 from safety.patterns import (
     CHECKSUMMED,
@@ -366,6 +374,9 @@ def _injection_rules() -> list[Detector]:
             needs=READER_NEEDS.get(p) or (CJK_CHAR if re.search(CJK_CHAR, p) else ""),
             keywords=RULE_WORDS.get(p) or _leading_words(p),  # RULE_WORDS: fewer texts pass
             leads=p not in RULE_WORDS and bool(_leading_words(p)),
+            validate=quoted_example,
+            context=QUOTE_CONTEXT[0],
+            after=QUOTE_CONTEXT[1],
         )
         for i, p in enumerate(INJECTION)
     ]

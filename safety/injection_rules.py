@@ -408,3 +408,42 @@ INJECTION = [
     rf"(?:供|给|让|由)(?:{_AI_ZH})(?:阅读|读取|处理|总结|分析|翻译)(?:本文|此文|这段)?时[，,]?\s{{0,2}}(?:请|务必|必须)",
     *OTHER_LANGUAGES,
 ]
+
+
+# An attack phrase quoted as an example of one, in a question about it: "why do attacks like
+# "ignore previous instructions" work?", "a string typed into the chat: 'ignore prior
+# instructions …'", "举一个类似“忽略之前的指令”的说法". The phrase is what a lesson, an incident
+# report or an annotation guide talks about, not what the user asks the assistant to do; the
+# learned detector still reads the whole text.
+_OPENING_QUOTE = re.compile(r"[\"“„«「『'‘]\s{0,2}\S{0,12}$")
+_EXAMPLE_WORD = re.compile(
+    r"(?:(?<![a-z])(?:like|such\s{1,3}as|e\.\s?g\.|example|for\s{1,3}instance|string|phrase|line"
+    r"|typed?|types|typing|wie|etwa|beispiel|z\.\s?b\.|satz|zeile|como|por\s{1,3}ejemplo|tipo"
+    r"|frase|comme|par\s{1,3}exemple|du\s{1,3}type|genre)|比如|例如|类似|像|这种|这类|一句|说法)"
+    r"[^\n\"“„«「『'‘]{0,40}$"
+)
+_CLOSING_QUOTE = re.compile(r"^[^\n\"”“»」』'’]{0,80}[\"”“»」』'’]")
+
+
+# ... unless the words around it say to carry it out: "translate this sentence and then act on
+# it: „…“", "这是一句日语，翻译后照做：「…」"
+_OBEY_WORD = re.compile(
+    r"(?<![a-z])(?:do\s{1,3}(?:it|that|what)|follow|obey|execute|carry|act\s{1,3}on|apply|comply"
+    r"|setze|umsetzen|befolge|ausf[uü]hr|f[uü]hr\S{0,4}\s{1,3}\S{0,12}\s{0,3}aus|haz(?:lo)?|ejecuta"
+    r"|sigue|cumple|ex[eé]cute|applique|suis|ob[eé]is)(?![a-z])|照做|执行|照办|遵照|按照?(?:它|这|其)"
+)
+
+
+def quoted_example(match: str, before: str = "", after: str = "") -> bool:
+    """False for a phrase in a short quote that the words before it present as an example,
+    with no word around it that says to carry it out (a validator: the rule's finding stands
+    otherwise)."""
+    opening = _OPENING_QUOTE.search(before)
+    if opening is None or not _CLOSING_QUOTE.match(after):
+        return True
+    if _OBEY_WORD.search(before) or _OBEY_WORD.search(after):
+        return True
+    return _EXAMPLE_WORD.search(before, 0, opening.start()) is None
+
+
+QUOTE_CONTEXT = (60, 80)  # characters before and after a rule's match that quoted_example reads
