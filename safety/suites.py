@@ -94,6 +94,10 @@
   commissioned with the training batch injection_extra8 (another writer) and scored once with
   the model retrained on it (v40: P 0.905, R 0.980, injection recall by language
   18/18/18/18/17 of 18; v41: P 0.962, R 0.967, 17/17/18/18/18) (heldout_v40.md, heldout_v41.md).
+- heldout-v42, heldout-v43: 300 more each by a forty-first and a forty-second writer,
+  commissioned when v40/v41 had been read and fixed, and scored once with those fixes and the
+  quoted-example rule in (v42: P 0.902, R 0.981, injection recall by language 18/18/18/18/17 of
+  18; v43: P 0.898, R 0.981, 18/17/18/18/17) (heldout_v42.md, heldout_v43.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -223,6 +227,8 @@ SUITES = {
     "heldout-v39": Suite(HELDOUT.with_name("heldout_v39.jsonl"), lambda r: list(r["labels"])),
     "heldout-v40": Suite(HELDOUT.with_name("heldout_v40.jsonl"), lambda r: list(r["labels"])),
     "heldout-v41": Suite(HELDOUT.with_name("heldout_v41.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v42": Suite(HELDOUT.with_name("heldout_v42.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v43": Suite(HELDOUT.with_name("heldout_v43.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
