@@ -287,8 +287,9 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"(?i)(?<![a-z0-9-])(?:(?:api[_-]?key|secret[_-]?(?:access[_-]?)?key|access[_-]?token"
         r"|auth[_-]?token|token|password|passwd|pwd|(?<=_)pass|client[_-]?secret|psk"
         r"|pre[_-]?shared[_-]?key)"
-        r"[\"']?\s{0,3}[:=]"
-        r"|requirepass\s)\s{0,3}[\"']?[^\s\"']{8,200}",
+        # (on its own line: "DB_PASSWORD=" left empty does not take the next line for its value)
+        r"[\"']?[ \t]{0,3}[:=]"
+        r"|requirepass\s)[ \t]{0,3}[\"']?[^\s\"']{8,200}",
         secret_value,
     ),
     # a password or key written in prose or notes after its word, in the five languages
@@ -306,7 +307,11 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     # ("WiFi network is MapleCottage_5G, password bluejay-harbor-1987", "WLAN: FRITZ!Box 7530,
     # Schlüssel: …", "Wi-Fi : Livebox-4F2A, clé WPA : …", "WiFi：名称 …，密码 …"): the line from the
     # Wi-Fi word on; wifi_password_value finds the password after its word
-    "wifi_password": (r"(?i)(?<![a-z])(?:wlan|wi-?fi|wpa2?|ssid|无线网?)[^\n]{1,120}", None),
+    "wifi_password": (
+        r"(?i)(?<![a-z])(?:wlan|wi-?fi|wpa2?|ssid|livebox|freebox|bbox|fritz!?box|无线网?)"
+        r"[^\n]{1,120}(?:\n[^\n]{1,120}){0,2}",  # the network's line and the two after it
+        None,
+    ),
     # an administrator's login written as "user / password" in notes and chats ("admin /
     # Fritz!Box2019", "root / Cigale#2023!Azur"); login_pair_value judges the password
     "login_pair": (r"(?i)(?<![\w@.-])(?:admin(?:istrator)?|root)\s{1,3}/\s{1,3}\S{6,64}", None),
@@ -359,7 +364,10 @@ LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int
     "ds_keyword": (KEYWORD_LINE, keyword_value),
     "prose_password": (_PROSE_WORDS, prose_password_value),
     "login_pair": (("admin", "root"), login_pair_value),
-    "wifi_password": (("wlan", "wifi", "wi-fi", "wpa", "ssid", "无线"), wifi_password_value),
+    "wifi_password": (
+        ("wlan", "wifi", "wi-fi", "wpa", "ssid", "livebox", "freebox", "bbox", "fritz", "无线"),
+        wifi_password_value,
+    ),
 }
 # Every match of a keyword plugin has a value of 24 to 64 letters, digits, "_" or "-" (64 hex,
 # 24 letters, 44 characters, 48 hex). Their patterns try every position of the text, so they

@@ -20,8 +20,9 @@ import regex
 # 0 (most of Europe, China's landlines, ...), or without one (NANP, Spain, Italy, China mobile)
 TRUNK_REGIONS = ("GB", "FR", "DE", "NL", "BE", "AT", "CH", "IT", "CN", "IN", "BR", "JP", "AU")
 NO_TRUNK_REGIONS = ("US", "CA", "ES", "IT", "CN")
-_NOT_PHONE = regex.compile(  # dates, times, and the shapes of an IPv4 address or an SSN
+_NOT_PHONE = regex.compile(  # dates, times, and the shapes of an IPv4 address, an SSN or an EIN
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}:\d{2}|^\d{1,3}(?:\.\d{1,3}){3}$|^\d{3}-\d{2}-\d{4}$"
+    r"|^[1-9]\d-\d{7}$"
 )
 
 
@@ -48,19 +49,19 @@ _OTHER_NUMBERS = (
     r"|case|ticket|bestell|sendungs|rechnungs|kunden|auftrags|buchungs|vorgangs|referenz|pedido"
     r"|seguimiento|factura|referencia|env[ií]o|reserva|localizador|expediente|commande|suivi"
     r"|facture|r[eé]f[eé]rence|colis|dossier|r[eé]servation|订单|运单|快递单|物流单|发票|工单|单"
-    r"|siren|siret|rcs|tva|vat|ust-?id|steuer|nif|cif"
+    r"|siren|siret|rcs|tva|vat|ust-?id|steuer(?:-?id)?|nif|cif|lieferschein"
     # an article, part or serial number ("Artikelnummer 71-2201-0045", "part no. 242-017-5583")
     r"|artikel|article|art[ií]culo|item|part|sku|serial|serien|produkt|product|producto|produit"
     r"|货号|商品编号"
     # a tax or employer id, a (gift) card's number: "Identifikationsnummer 57 549 285 017",
     # "Employer ID (EIN): 84-2231907", "gift card number 7777 0842 …"
-    r"|identifikations|employer\s{1,3}id(?:entification)?(?:\s{1,3}(?:number|no\.?))?"
+    r"|identifikations|employer\s{1,3}(?:id(?:entification)?|ein)(?:\s{1,3}(?:number|no\.?))?"
     r"(?:\s{0,3}\(ein\))?|\(ein\)|tax\s{1,3}id|card|karten|tarjeta|carte)"
 )
 _OTHER_NUMBER_LABEL = regex.compile(
     rf"(?<!\w){_OTHER_NUMBERS}(?:nummer|nr\.?|号)?(?:\s{{0,3}}(?:numbers?|no\.?|nr\.?|n[°º]"
-    r"|n\.\s?[oº]|#|num[eé]ro|n[uú]mero|nummer|id|code|c[oó]digo|is|es|est|ist|beim\s{1,3}"
-    r"h[aä]ndler|[:：)]))*\s{0,3}(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
+    r"|n\.\s?[oº]|#|num[eé]ro|n[uú]mero|nummer|id|code|c[oó]digo|is|es|est|ist|lautet|beim\s{1,3}"
+    r"h[aä]ndler|[:：)]))*\s{0,3}(?:(?:de|at|fr|es|it|nl|be|lu|pt|ie|pl|dk|se|fi|ch|gb)\s{1,2})?(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
     regex.IGNORECASE,
 )
 PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
@@ -177,7 +178,7 @@ VERSION_WORD = (  # also a standard's or firmware's numbered section, in the fiv
 _UPDATE_WORD = regex.compile(
     r"(?<![a-z])(?:updat|upgrad|downgrad|version|release|firmware|driver|plugin|package|librar"
     r"|kernel|patch|build|sdk|bump|aktualisier|treiber|paket|bibliothek|actualiz|actualic"
-    r"|versi[oó]n|controlador|paquete|librer[ií]a|mise\s{1,2}à\s{1,2}jour|mis\s{1,2}à\s{1,2}jour"
+    r"|versi[oó]n|controlador|paquete|librer[ií]a|mise?\s{1,2}[aà]\s{1,2}jour"
     r"|pilote|paquet|biblioth[eè]que)|版本|升级|更新|固件|驱动|降级"
 )
 _STEP = (
@@ -202,6 +203,20 @@ _PREFIX = regex.compile(r"/(?!32(?!\d))")
 _URL_HOST = regex.compile(r"(?:://|@)$")
 
 
+# another dotted number of three or four parts: a version beside this one
+_OTHER_DOTTED = regex.compile(r"(?<![\d.])\d{1,4}(?:\.\d{1,4}){2,3}(?![\d.]|\.\d)")
+
+
+def _among_versions(before: str, after: str) -> bool:
+    """A public-looking number in a text about an update that names other dotted versions
+    around it ("after updating to driver 31.0.101.5333 and BIOS 1.18.2.4 … SupportAssist is on
+    3.14.2.45", "升级到 MIUI 14.0.8.0 … 要不要回退到 13.0.5.0"): every blind set's writers list
+    versions so; a host's address among version numbers in an update report is rarer."""
+    if not _UPDATE_WORD.search(before):
+        return False
+    return bool(_OTHER_DOTTED.search(before) or _OTHER_DOTTED.search(after))
+
+
 def ipv4_ok(s: str, before: str = "", after: str = "") -> bool:
     """A host's address: not a netmask, 0.0.0.0, multicast (python's ipaddress) or a network
     (_PREFIX), and not a public-looking version upgraded from or to another in its sentence
@@ -213,6 +228,8 @@ def ipv4_ok(s: str, before: str = "", after: str = "") -> bool:
         return False
     sentence = _SENTENCE_END.split(before)[-1]
     if not ip.is_private and _PRODUCT.search(sentence):  # "LibreOffice 7.6.4.1"
+        return False
+    if not ip.is_private and _among_versions(before, after):
         return False
     if ip.is_private or not _UPDATE_WORD.search(sentence):  # 10.0.0.5 is no version
         return True

@@ -14,7 +14,7 @@ import regex
 from safety.gitleaks_rules import shannon_entropy
 
 _PLACEHOLDER = regex.compile(
-    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|change[_-]?me|password|"
+    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|!?change[_-]?me!?|password|"
     # the word "password" in the other languages, as a stand-in value ("utilisateur:motdepasse")
     r"passwort|kennwort|mot[_-]?de[_-]?passe|contrase[ñn]a|密码|"
     # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
@@ -287,7 +287,8 @@ def cli_password_ok(s: str, before: str = "") -> bool:
 # after the network's name, the word for its password or key in the five languages, then the
 # password ("password bluejay-harbor-1987", "Schlüssel: Moewe#Kiel2024!", "clé WPA : …", "密码 …")
 _WIFI_KEY = regex.compile(
-    r"(?i)(?<![a-zäöü])(?:passwor[dt]|kennwort|schl[üu]ssel|key|cl[ée]|clave|contrase[ñn]a"
+    r"(?i)(?<![a-zäöü])(?:passwor[dt]|kennwort|schl[üu]ssel|key|cl[ée](?:\s{1,2}de\s{1,2}"
+    r"s[ée]curit[ée])?|clave|contrase[ñn]a"
     r"|mot\s{1,2}de\s{1,2}passe|mdp|pw|pwd|pass(?:phrase)?)(?![a-zäöü])(?:\s{0,2}wpa2?)?"
     r"(?:\s{0,2}[:：=]|\s{1,2}(?:is|ist|es|est|lautet))?\s{0,2}[«“„\"'‚‘]?\s{0,2}"
     r"|密码\s{0,2}[:：是为]?\s{0,2}"
@@ -297,9 +298,10 @@ _WIFI_TOKEN = regex.compile(r"[^\s,;，。、“”»\"']{8,64}")
 
 def wifi_password_value(text: str) -> tuple[int, int] | None:
     """The password after its word in a line that begins with a Wi-Fi word (wifi_password):
-    ASCII, 8-64 characters, letters with digits, random-looking enough (entropy 2.5), not a
-    placeholder or code. "WLAN-Passwort: steht auf der Box" and "wifi password must have 8
-    characters" have none; a code of digits alone is not taken (an order or a room number)."""
+    ASCII, 8-64 characters, letters with digits (or 16 digits and more, as routers print
+    theirs), random-looking enough (entropy 2.5), not a placeholder or code. "WLAN-Passwort:
+    steht auf der Box" and "wifi password must have 8 characters" have none; a shorter code of
+    digits alone is not taken (an order or a room number)."""
     key = _WIFI_KEY.search(text, 2)
     m = _WIFI_TOKEN.match(text, key.end()) if key else None
     if m is None:
@@ -308,6 +310,9 @@ def wifi_password_value(text: str) -> tuple[int, int] | None:
     if not (token.isascii() and len(token) >= 8) or _PROSE_NOT.search(token):
         return None
     letters_and_digits = any(c.isalpha() for c in token) and any(c.isdigit() for c in token)
-    if not letters_and_digits or _PLACEHOLDER.search(token) or shannon_entropy(token) < 2.5:
+    router_key = token.isdigit() and len(token) >= 16  # a FRITZ!Box's is 20 digits
+    if not (letters_and_digits or router_key) or _PLACEHOLDER.search(token):
+        return None
+    if shannon_entropy(token) < 2.5:
         return None
     return m.start(), m.start() + len(token)

@@ -169,7 +169,7 @@ def test_cards_grouped_as_cards_are_printed_are_found(text: str) -> None:
     [
         "For a workshop: why do prompts like 'disregard all previous instructions' fool chatbots?",
         "Unser Log zeigt Eingaben wie „ignore all previous instructions“. Wie filtern wir die?",
-        "Pour un cours : pourquoi une phrase comme « ignore all previous instructions » marche-t-elle ?",
+        "Pour un cours : pourquoi une phrase comme « ignore all previous instructions » marche ?",
         "培训材料里要举个例子，比如“忽略之前的指令”这种说法，请解释为什么危险。",
     ],
 )
@@ -189,3 +189,71 @@ def test_an_attack_phrase_quoted_as_an_example_is_no_attack(text: str) -> None:
 )
 def test_a_quoted_attack_to_carry_out_is_still_one(text: str) -> None:
     assert "prompt_injection" in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Für Gäste:\nWLAN: FRITZ!Box 7530 XY\nWLAN-Schlüssel: 90417735261846023371\nDanke!",
+        "Réseau Livebox-77C1, clé de sécurité : Hq4Tz8WmR2vKx6Pn. Bon séjour !",
+    ],
+)
+def test_a_routers_printed_key_is_a_secret(text: str) -> None:
+    assert "secrets" in categories(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Employer EIN: 36-4417290, state ID on file.", "pii_contact"),
+        ("Impressum: USt-IdNr. DE 263 418 905, HRB 4711.", "pii_contact"),
+        ("Depuis la mise à jour de Moodle 4.1.2.3 vers 4.3.1.2, les quiz plantent.", "pii_network"),
+        ("Fill in:\nSTRIPE_KEY=<your_key>\nDB_PASSWORD=\nDB_URL=postgres://USER:PASSWORD@HOST/db",
+         "secrets"),
+    ],
+)  # fmt: skip
+def test_ids_versions_and_empty_values_are_nothing_more(text: str, category: str) -> None:
+    assert category not in categories(text)
+
+
+def test_a_phone_after_a_two_letter_word_is_still_a_phone() -> None:
+    text = "« Confirmez les chiffres de votre carte au 01 84 80 27 61 » disait le SMS."
+    assert "pii_contact" in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "After updating to driver 31.0.101.5333 and BIOS 1.18.2.4 it flickers. The tool is on"
+        " 3.14.2.45.",
+        "Nach dem Update auf Firmware 1.2.0.8 bricht das Mesh ab. Vorher lief 7.29.1.0 problemlos.",
+        "Tras actualizar el router a la 3.4.10.2 y el repetidor a 1.0.12.7 se corta. ¿Vuelvo a la"
+        " 3.4.8.0?",
+        "升级到 MIUI 14.0.8.0 和路由器固件 1.0.168.23 之后，要不要回退到 13.0.5.0？",
+    ],
+)
+def test_public_looking_versions_in_an_update_report_are_no_addresses(text: str) -> None:
+    assert "pii_network" not in categories(text)
+
+
+def test_an_address_beside_a_version_without_an_update_is_still_one() -> None:
+    assert "pii_network" in categories("Server 85.214.132.117 runs nginx 1.24.0.2 and is down.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vendor W-9: EIN 83-1442907, routing 021000021.",
+        "Unsere USt-IdNr. lautet DE 811 569 869, HRB 4711.",
+        "Zum Vergleich meine Steuer-ID 86 095 742 719.",
+        "Lieferschein 98 2231 457, Kundennummer 4711-0815-22.",
+    ],
+)
+def test_tax_ids_and_delivery_notes_are_no_phones(text: str) -> None:
+    assert "pii_contact" not in categories(text)
+
+
+def test_a_livebox_key_on_the_line_after_the_network_is_a_secret() -> None:
+    text = "Wi-Fi : Livebox-9E21\nClé de sécurité : Q7RM2XK9TZPWV4NHC8LDJ3YFBA\nBonne soirée"
+    assert "secrets" in categories(text)
+    assert "secrets" not in categories('DATABASE_URL="mysql://app:!ChangeMe!@db:3306/app"')
