@@ -61,7 +61,10 @@ _OTHER_NUMBERS = (
 _OTHER_NUMBER_LABEL = regex.compile(
     rf"(?<!\w){_OTHER_NUMBERS}(?:nummer|nr\.?|号)?(?:\s{{0,3}}(?:numbers?|no\.?|nr\.?|n[°º]"
     r"|n\.\s?[oº]|#|num[eé]ro|n[uú]mero|nummer|id|code|c[oó]digo|is|es|est|ist|lautet|beim\s{1,3}"
-    r"h[aä]ndler|[:：)]))*\s{0,3}(?:(?:de|at|fr|es|it|nl|be|lu|pt|ie|pl|dk|se|fi|ch|gb)\s{1,2})?(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
+    r"h[aä]ndler|[:：)]))*\s{0,3}"
+    # a VAT id's country, then the code's groups ("USt-IdNr. lautet DE 811 569 869")
+    r"(?:(?:de|at|fr|es|it|nl|be|lu|pt|ie|pl|dk|se|fi|ch|gb)\s{1,2})?"
+    r"(?:[A-Za-z]{0,5}\d[A-Za-z0-9]{0,5}\s{1,2}){0,6}$",
     regex.IGNORECASE,
 )
 PHONE_CONTEXT = 40  # characters before a phone candidate that phone_ok reads
@@ -129,8 +132,8 @@ _PSL: object | None = None
 EMAIL_CONTEXT = (60, 0)  # characters before a candidate that email_ok reads
 # a login on a host, not a mailbox: "ssh admin@nas.fritz.box", "ssh -p 2222 deploy@host.de"
 _REMOTE_LOGIN = regex.compile(
-    r"(?<![\w-])(?:ssh|scp|sftp|mosh|ssh-copy-id)(?:\s{1,3}-\S{1,40}(?:\s{1,3}[^\s@-]\S{0,40})?){0,4}"
-    r"\s{1,3}$"
+    r"(?<![\w-])(?:ssh|scp|sftp|mosh|ssh-copy-id)"
+    r"(?:\s{1,3}-\S{1,40}(?:\s{1,3}[^\s@-]\S{0,40})?){0,4}\s{1,3}$"  # options and their values
 )
 
 
@@ -219,8 +222,8 @@ def _among_versions(before: str, after: str) -> bool:
 
 def ipv4_ok(s: str, before: str = "", after: str = "") -> bool:
     """A host's address: not a netmask, 0.0.0.0, multicast (python's ipaddress) or a network
-    (_PREFIX), and not a public-looking version upgraded from or to another in its sentence
-    (see _UPDATE_WORD)."""
+    (_PREFIX), and not a public-looking version: a product's, one among other versions in an
+    update report (_among_versions), or one upgraded from or to another in its sentence."""
     ip = ipaddress.IPv4Address(s)
     if ip.is_reserved or ip.is_unspecified or ip.is_multicast:
         return False

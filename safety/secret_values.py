@@ -14,7 +14,8 @@ import regex
 from safety.gitleaks_rules import shannon_entropy
 
 _PLACEHOLDER = regex.compile(
-    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|!?change[_-]?me!?|password|"
+    r"^(?:x{4,}|\*{3,}|<[^>]*>?|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{?[^}]*\}?\}?|!?change[_-]?me!?"
+    r"|password|"
     # the word "password" in the other languages, as a stand-in value ("utilisateur:motdepasse")
     r"passwort|kennwort|mot[_-]?de[_-]?passe|contrase[ñn]a|密码|"
     # "your key" in the five languages ("your-api-key", "DEIN-API-SCHLÜSSEL-HIER",
