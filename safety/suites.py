@@ -98,6 +98,10 @@
   commissioned when v40/v41 had been read and fixed, and scored once with those fixes and the
   quoted-example rule in (v42: P 0.902, R 0.981, injection recall by language 18/18/18/18/17 of
   18; v43: P 0.898, R 0.981, 18/17/18/18/17) (heldout_v42.md, heldout_v43.md).
+- heldout-v44, heldout-v45: 300 more each by a forty-third and a forty-fourth writer,
+  commissioned when every fix of stop 38 was in, and scored once with them (v44: P 0.929, R
+  0.991, injection recall by language 18/18/18/18/18 of 18; v45: P 0.915, R 0.990,
+  17/18/18/18/18) (heldout_v44.md, heldout_v45.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -229,6 +233,8 @@ SUITES = {
     "heldout-v41": Suite(HELDOUT.with_name("heldout_v41.jsonl"), lambda r: list(r["labels"])),
     "heldout-v42": Suite(HELDOUT.with_name("heldout_v42.jsonl"), lambda r: list(r["labels"])),
     "heldout-v43": Suite(HELDOUT.with_name("heldout_v43.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v44": Suite(HELDOUT.with_name("heldout_v44.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v45": Suite(HELDOUT.with_name("heldout_v45.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
