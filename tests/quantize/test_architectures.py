@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
-from tests.quantize.conftest import quantize, run_cli
+from tests.quantize.conftest import (
+    W4A16_REFUSED,
+    assert_refused_in_one_line,
+    int4_served_here,
+    quantize,
+    run_cli,
+)
 
 FAMILIES = ("gemma2", "gemma3", "phi3", "gpt_neox")
 # mixture-of-experts families: (checkpoint name of an expert's first projection, of a router,
@@ -108,6 +114,9 @@ def test_llm_serve_serves_other_families(
 ) -> None:
     out = tmp_path / family
     quantize(families[family], out, "--scheme", "w4a16", "--method", "rtn", "--group-size", "32")
+    if not int4_served_here():
+        assert_refused_in_one_line(out, W4A16_REFUSED)
+        return
     port = free_port()
     argv = llm_serve_argv(str(out), port, "--enforce-eager", "--max-model-len", "256")
     with ServerProcess(argv, port, tmp_path / "serve.log") as srv:

@@ -15,6 +15,7 @@ from benchmarks.launch import ServerProcess, free_port, llm_serve_argv
 from quantize.export_ct import SCHEMES, LayerCodes, linear_weights, write_compressed_tensors
 from quantize.pack import unpack_int4
 from quantize.rtn import dequantize, rtn
+from tests.quantize.conftest import W4A16_REFUSED, assert_refused_in_one_line, int4_served_here
 
 GROUP = {"w4a16": 32, "w8a16": None, "w8a8": None}
 
@@ -104,6 +105,9 @@ def test_checkpoints_vllm_cannot_run_here_are_refused_in_one_line_before_loading
 # test_cli.py); one int4 and one int8 checkpoint go through llm-serve
 @pytest.mark.parametrize("run", ["w4a16-gptq", "w8a8-smoothquant"])
 def test_llm_serve_serves_it(reports: dict[str, dict[str, Any]], tmp_path: Path, run: str) -> None:
+    if run.startswith("w4a16") and not int4_served_here():
+        assert_refused_in_one_line(Path(reports[run]["_dir"]), W4A16_REFUSED)
+        return
     port = free_port()
     argv = llm_serve_argv(reports[run]["_dir"], port, "--enforce-eager", "--max-model-len", "256")
     with ServerProcess(argv, port, tmp_path / "serve.log") as srv:
