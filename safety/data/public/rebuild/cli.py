@@ -8,6 +8,7 @@ from typing import Any
 from . import __doc__ as package_doc
 from .injection_bipia import build_bipia_train
 from .injection_eval import build_injection_eval, near_dup_filter
+from .injection_jailbreaks import build_jailbreaks
 from .injection_selfinstruct import build_selfinstruct
 from .injection_train import build_injection_train
 from .mirrors import Mirrors
@@ -70,6 +71,17 @@ def write_selfinstruct(m: Mirrors, out: str) -> None:
     _write_train(out, "injection_train_selfinstruct", build_selfinstruct(m))
 
 
+def write_jailbreaks(m: Mirrors, out: str) -> None:
+    """Rows that nearly duplicate an eval row or a handwritten held-out row are left out."""
+    heldout = os.path.join(os.path.dirname(out), "heldout")
+    avoid = read_jsonl(os.path.join(out, "injection_eval.jsonl"))
+    for name in sorted(os.listdir(heldout)) if os.path.isdir(heldout) else []:
+        avoid += read_jsonl(os.path.join(heldout, name)) if name.endswith(".jsonl") else []
+    rows, dropped = build_jailbreaks(m, avoid)
+    print("   rows dropped as near duplicates of eval or held-out rows:", dropped)
+    _write_train(out, "injection_train_jailbreaks", rows)
+
+
 def _write_train(out: str, name: str, train: list[Record]) -> None:
     """A training file built from sources the eval does not read; refused if any eval row is
     a near duplicate of one of its rows anyway."""
@@ -114,6 +126,7 @@ WRITERS = {
     "injection": write_injection,
     "bipia-train": write_bipia_train,
     "selfinstruct": write_selfinstruct,
+    "jailbreaks": write_jailbreaks,
     "pii": write_pii,
     "secrets": write_secrets,
     "secrets-np": write_secrets_np,

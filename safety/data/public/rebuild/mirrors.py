@@ -19,6 +19,8 @@ COMMITS = {
     "google-deepmind/xquad": "7d30520c717524000f0d9d2f9c10a069acd9d285",
     "etalab-ia/piaf-code": "86948a73b26498948e70ad92e4b9b0231eac81f7",
     "yizhongw/self-instruct": "0b26ccaa415992100fa32df62d41b994cf928e23",
+    "JailbreakBench/artifacts": "909e68c01d94222b8ad2e397a017e2e12e2adb73",
+    "sherdencooper/GPTFuzz": "1eddeb565740ae311b5f4950492b011a6f866fe7",
     # prompt injection: EVAL group
     "microsoft/BIPIA": "1a2a91da6bb12838e05d1b2e54d98e2f37b835f3",
     "SaFoLab-WISC/InjecGuard": "c7d9f9a58153db0237f8493bb792342f0344c70f",
