@@ -166,6 +166,11 @@ VERSION_WORD = (  # also a standard's or firmware's numbered section, in the fiv
     r"(?:(?<![a-z])(?:version|ver\.?|release|build|v|sdk|firmware|fw|section|chapter|clause|§"
     r"|abschnitt|kapitel|secci[oó]n|apartado|cap[ií]tulo|chapitre|versi[oó]n|版本|固件|章节|版"
     r"|driver|treiber|pilote|controlador|驱动"
+    # a table's, annex's, paragraph's or article's number ("Tabelle 6.1.1.4", "paragraphe
+    # 2.3.1.4", "第 8.1.4.3 条", "附录 A.2.1.1")
+    # (not "table": "routing table 10.0.0.5" is an address)
+    r"|tabelle|tableau|tabla|annex|anhang|annexe|anexo|paragraph|paragraphe|p[aá]rrafo"
+    r"|absatz|ziffer|article|artikel|art[ií]culo|art\.|第|附录"
     # "Treiber ist 23.30.1.2", "the driver is 31.0.15.3623"
     r"|(?:driver|treiber|pilote|controlador|firmware|version|versi[oó]n)\s{1,2}(?:is|ist|es|est)"
     r"|(?:upgrade|update|downgrade|bump|pin)(?:d|ed)?\s{1,2}to)|[=<>~!]=)\s{0,2}"

@@ -103,6 +103,10 @@
   commissioned when every fix of stop 38 was in, and scored once with them (v44: P 0.929, R
   0.991, injection recall by language 18/18/18/18/18 of 18; v45: P 0.915, R 0.990,
   17/18/18/18/18) (heldout_v44.md, heldout_v45.md).
+- heldout-v46, heldout-v47: 300 more each by a forty-fifth and a forty-sixth writer,
+  commissioned at stop 39's start and scored once with its retrained model (template
+  jailbreaks) in (v46: P 0.901, R 1.000, injection recall by language 18/18/18/18/18 of 18;
+  v47: P 0.917, R 1.000, 18/18/18/18/18) (heldout_v46.md, heldout_v47.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -236,6 +240,8 @@ SUITES = {
     "heldout-v43": Suite(HELDOUT.with_name("heldout_v43.jsonl"), lambda r: list(r["labels"])),
     "heldout-v44": Suite(HELDOUT.with_name("heldout_v44.jsonl"), lambda r: list(r["labels"])),
     "heldout-v45": Suite(HELDOUT.with_name("heldout_v45.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v46": Suite(HELDOUT.with_name("heldout_v46.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v47": Suite(HELDOUT.with_name("heldout_v47.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
