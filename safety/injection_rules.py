@@ -435,7 +435,7 @@ _CLOSING_QUOTE = re.compile(rf"^[^\n{_CLOSE}]{{0,80}}[{_CLOSE}]")
 # 这类话术', '"…" and similar phrases'
 _EXAMPLES_AFTER = re.compile(
     rf"^[^\n{_CLOSE}]{{0,80}}[{_CLOSE}](?:{_AND_OR}{_QUOTED})*{_AND_OR}"
-    r"(?:这类|这种|之类|等|一类|and\s{1,3}(?:similar|the\s{1,3}like)|or\s{1,3}similar|etc|usw"
+    r"(?:这类|这种|之类|等(?![待到着])|一类|and\s{1,3}(?:similar|the\s{1,3}like)|or\s{1,3}similar|etc|usw"
     r"|y\s{1,3}similares|et\s{1,3}autres)"
 )
 

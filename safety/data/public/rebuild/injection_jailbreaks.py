@@ -22,6 +22,7 @@ here (the eval stays as it is); `cli._write_train` checks it again.
 import csv
 import io
 
+from .injection_eval import near_dup_filter
 from .mirrors import Mirrors
 from .text import Record, dedupe_labelled, rng
 
@@ -59,8 +60,6 @@ def gptfuzz(m: Mirrors) -> list[Record]:
 def build_jailbreaks(m: Mirrors, avoid: list[Record]) -> tuple[list[Record], int]:
     """The rows, and how many were dropped as near duplicates of `avoid` (eval and held-out
     rows)."""
-    from .injection_eval import near_dup_filter
-
     rows, _ = dedupe_labelled(jailbreakbench(m) + gptfuzz(m))
     kept, dropped = near_dup_filter(rows, avoid)
     return kept, len(dropped)
