@@ -105,7 +105,9 @@ def slow_server(
 def test_sigterm_lets_streams_finish(tiny_model: Path, tmp_path: Path) -> None:
     """Streams in flight finish with [DONE], new requests are refused, exit 0."""
     body = {**LONG, "max_tokens": 120}
-    with own_server(tiny_model, tmp_path / "term.log") as srv:
+    # a grace far above the streams' time: under the other worker's load on a slow 2-core CPU,
+    # the default 30 s once ran out before the four streams' 120 tokens did (AVX2-only EPYC)
+    with own_server(tiny_model, tmp_path / "term.log", "--shutdown-grace", "120") as srv:
         streams = Streams(srv.base_url, 4, body)
         streams.wait_started()
         srv.signal(signal.SIGTERM)
