@@ -9,7 +9,7 @@ forming.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,22 +264,61 @@ class _Ahead:
 
     def __init__(self, dets: list[RegexDetector], combined: regex.Pattern[str] | None) -> None:
         self.combined = combined
-        self.found: list[tuple[RegexDetector, regex.Match[str] | None]] | None = None
+        # (place among dets, detector, its last answer)
+        self.found: list[tuple[int, RegexDetector, regex.Match[str] | None]] = [
+            (i, d, None) for i, d in enumerate(dets)
+        ]
         self.dets = dets
+        self.whole = True  # the last answer came from the alternation, not pattern by pattern
+        # of the last pattern-by-pattern answers: those complete, those partial (by start)
+        self._complete: list[tuple[int, RegexDetector]] = []
+        self._partial: list[tuple[int, RegexDetector]] = []
+        self._partial_starts: list[int] = []
+        self._indexed = False
+
+    def suspects(self, text: str, pos: int) -> list[RegexDetector] | None:
+        """The detectors that may be forming at `pos` (None: any may): of the searches so far,
+        those that found a complete match (a partial one may start before it) or a partial one
+        at or before `pos`, and that reach from `pos` to the end. Any other search found a
+        partial match after `pos` and no complete one: none of its matches begins at `pos`."""
+        if self.whole:
+            return None
+        if not self._indexed:
+            self._index()
+        room = len(text) - pos
+        k = bisect_right(self._partial_starts, pos)
+        picked = sorted(self._complete + self._partial[:k])
+        return [d for _, d in picked if d.reach is None or d.reach >= room]
 
     def first(self, text: str, pos: int) -> regex.Match[str] | None:
-        if self.combined is not None and len(text) - pos <= ALTERNATION_MAX:
-            return self.combined.search(text, pos, partial=True)
-        if self.found is None:
-            self.found = [(d, None) for d in self.dets]
+        self.whole = self.combined is not None and len(text) - pos <= ALTERNATION_MAX
+        if self.whole:
+            return self.combined.search(text, pos, partial=True)  # type: ignore[union-attr]
         found = []
-        for d, m in self.found:
+        for i, d, m in self.found:
             if m is None or m.start() < pos:
-                m = d.partial_search(text, pos)
+                m = d.partial_search(text, _tail(d, text, pos))
             if m is not None:
-                found.append((d, m))
-        self.found = found
-        return earliest([m for _, m in found])
+                found.append((i, d, m))
+        self.found, self._indexed = found, False
+        return earliest([m for _, _, m in found])
+
+    def _index(self) -> None:
+        """The last answers, complete and partial (by start), each with its detector's place."""
+        found = self.found
+        self._complete = [(i, d) for i, d, m in found if m is not None and not m.partial]
+        partial = sorted((m.start(), i, d) for i, d, m in found if m is not None and m.partial)
+        self._partial = [(i, d) for _, i, d in partial]
+        self._partial_starts = [start for start, _, _ in partial]
+        self._indexed = True
+
+
+def _tail(det: RegexDetector, text: str, pos: int) -> int:
+    """Where `det`'s search for what may be forming starts: a match the end cuts short (or
+    that may still grow) reaches the end, so it starts within the pattern's reach of it.
+    Complete matches before that are passed over: they are not forming, and the views find
+    them. A held 1,024-character token was searched whole by every pattern at every chunk."""
+    return pos if det.reach is None else max(pos, len(text) - det.reach)
 
 
 def _forming_in(
@@ -302,13 +341,13 @@ def _forming_in(
             return None
         if not m.partial:  # a complete match: partial ones may start before it
             for p in range(pos, m.start() + 1):
-                hit = _prefix_here(view, dets, combined, p, before)
+                hit = _prefix_here(view, ahead, p, before)
                 if hit is not None:
                     return None if hit[1] is None else (hit[0], hit[1])
             pos = m.start() + 1
             continue
         pos = m.start()
-        hit = _prefix_here(view, dets, combined, pos, before)
+        hit = _prefix_here(view, ahead, pos, before)
         if hit is not None:
             return None if hit[1] is None else (hit[0], hit[1])
         pos += 1
@@ -316,21 +355,23 @@ def _forming_in(
 
 
 def _prefix_here(
-    view: Normalized,
-    dets: list[RegexDetector],
-    combined: regex.Pattern[str] | None,
-    pos: int,
-    before: int,
+    view: Normalized, ahead: _Ahead, pos: int, before: int
 ) -> tuple[int, RegexDetector | None] | None:
     """(pos, detector) when one could be forming at pos; (pos, None) when pos is past
-    `before` (stop looking); None to go on."""
+    `before` (stop looking); None to go on. Only the searches' suspects are asked when the
+    searches were pattern by pattern, else all (the alternation of all asked first)."""
     if view.origin(pos) >= before:
         return pos, None
-    if combined is None or combined.fullmatch(view.text, pos, partial=True) is not None:
-        det = next((d for d in dets if d.prefix_at(view, pos)), None)
-        if det is not None:
-            return pos, det
-    return None
+    dets = ahead.suspects(view.text, pos)
+    if dets is None:
+        if (
+            ahead.combined is not None
+            and ahead.combined.fullmatch(view.text, pos, partial=True) is None
+        ):
+            return None
+        dets = ahead.dets
+    det = next((d for d in dets if d.prefix_at(view, pos)), None)
+    return None if det is None else (pos, det)
 
 
 def forming(plan: Plan, views: Views, start: int) -> tuple[int, RegexDetector | None]:
