@@ -1,13 +1,22 @@
 """Detection fixes from the blind sets read at stop 33 (heldout-v15..v17; each case written
-anew, not copied from a set) and the secrets suite scored where its labels match."""
+anew, not copied from a set), and the secrets and injection suites scored where their labels
+match."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from safety.checksums import luhn_ok
 from safety.moderation import categories_found
-from safety.suites import SUITES, labels_match, run_suite
+from safety.suites import (
+    BIPIA_TASK_IRRELEVANT,
+    SUITES,
+    injection_labels_match,
+    labels_match,
+    run_suite,
+)
 from tests.safety.test_detection_public import POLICY, categories
 
 
@@ -100,3 +109,20 @@ def test_fourteen_digits_are_a_card_only_with_a_diners_prefix() -> None:
 )
 def test_a_driver_or_edition_number_is_not_an_ip_address(text: str) -> None:
     assert "pii_network" not in categories(text)
+
+
+def test_injection_matched_leaves_out_only_bipias_plain_requests() -> None:
+    bipia = "microsoft/BIPIA"
+    plain = {"source": bipia, "label": 1, "category": "indirect/table/Research Assistance/end"}
+    assert not injection_labels_match(plain)
+    for kept in ("indirect/email/Base Encoding/start", "indirect/code/Keylogging/middle",
+                 "clean-context/email", "user-question/table"):  # fmt: skip
+        assert injection_labels_match({"source": bipia, "label": 1, "category": kept})
+    other = {"source": "NotInject", "label": 0, "category": "Common Queries/trigger-words:USER"}
+    assert injection_labels_match(other)
+    rows = [json.loads(x) for x in SUITES["injection"].path.read_text().split("\n") if x]
+    left = [r for r in rows if not injection_labels_match(r)]
+    # every category named is in the data (a renamed one would leave nothing out silently)
+    assert {r["category"].split("/")[2] for r in left} == set(BIPIA_TASK_IRRELEVANT)
+    assert all(r["label"] == 1 and r["source"].startswith(bipia) for r in left)
+    assert run_suite(POLICY, "injection-matched")["records"] == len(rows) - len(left)

@@ -266,6 +266,9 @@ FLOORS = {
     # with the second benign batch 0.862 / 0.836; with everyday requests, injection_extra5 and
     # the stop-31 phrase rules 0.866 / 0.842; with the look-alike batch 0.868 / 0.834
     ("injection", "prompt_injection"): (0.86, 0.825),
+    # the same less BIPIA's task-irrelevant attacks (suites.injection_labels_match): 0.868 /
+    # 0.898 when added at stop 40
+    ("injection-matched", "prompt_injection"): (0.86, 0.885),
     # 0.937 / 0.693 before, then 0.928 / 0.860; with injection_extra4 0.937 / 0.893; with the
     # benign technical texts 0.949 / 0.873; with the second benign batch 0.962 / 0.847; with
     # the stop-31 phrase rules (some from reading v3's and v7's misses) 0.979 / 0.913; with the

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from safety.detectors import RegexDetector, _reach
+from safety.detectors import RegexDetector
 from safety.normalize import Normalized
+from safety.pattern_reach import reach
 from safety.scan import Plan, _forming_in, _view_index, plan_for
 from safety.views import Views
 from tests.safety.streams import AFTER, BEFORE, CASES, Case, policy_guard
@@ -49,10 +50,10 @@ def test_forming_finds_what_asking_every_position_finds(tmp_path: Path, case: Ca
 
 
 def test_a_patterns_reach_counts_look_aheads_and_is_none_when_unbounded() -> None:
-    assert _reach(r"ab(?=.{0,50}x)") == 2 * (2 + 51)
-    assert _reach(r"(?<=key )\d{3}") == 6  # a look-behind reads before the start
-    assert _reach(r"[\p{L}\p{N}]{1,8}@x") == 2 * 10  # a property is one character
-    assert _reach(r"a+") is None and _reach(r"(a)\1") is None
+    assert reach(r"ab(?=.{0,50}x)") == 2 * (2 + 51)
+    assert reach(r"(?<=key )\d{3}") == 6  # a look-behind reads before the start
+    assert reach(r"[\p{L}\p{N}]{1,8}@x") == 2 * 10  # a property is one character
+    assert reach(r"a+") is None and reach(r"(a)\1") is None
 
 
 def test_no_match_of_a_held_pattern_is_longer_than_its_reach(tmp_path: Path) -> None:
