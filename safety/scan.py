@@ -264,10 +264,9 @@ class _Ahead:
 
     def __init__(self, dets: list[RegexDetector], combined: regex.Pattern[str] | None) -> None:
         self.combined = combined
-        # (place among dets, detector, its last answer)
-        self.found: list[tuple[int, RegexDetector, regex.Match[str] | None]] = [
-            (i, d, None) for i, d in enumerate(dets)
-        ]
+        # (place among dets, detector, its last answer); built at the first pattern-by-pattern
+        # search, so a short held text (the alternation's case, most chunks) allocates nothing
+        self.found: list[tuple[int, RegexDetector, regex.Match[str] | None]] | None = None
         self.dets = dets
         self.whole = True  # the last answer came from the alternation, not pattern by pattern
         # of the last pattern-by-pattern answers: those complete, those partial (by start)
@@ -294,6 +293,8 @@ class _Ahead:
         self.whole = self.combined is not None and len(text) - pos <= ALTERNATION_MAX
         if self.whole:
             return self.combined.search(text, pos, partial=True)  # type: ignore[union-attr]
+        if self.found is None:
+            self.found = [(i, d, None) for i, d in enumerate(self.dets)]
         found = []
         for i, d, m in self.found:
             if m is None or m.start() < pos:
@@ -305,7 +306,7 @@ class _Ahead:
 
     def _index(self) -> None:
         """The last answers, complete and partial (by start), each with its detector's place."""
-        found = self.found
+        found = self.found or []
         self._complete = [(i, d) for i, d, m in found if m is not None and not m.partial]
         partial = sorted((m.start(), i, d) for i, d, m in found if m is not None and m.partial)
         self._partial = [(i, d) for _, i, d in partial]
