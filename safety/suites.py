@@ -112,6 +112,9 @@
 - heldout-v48: 300 more by a forty-seventh writer, commissioned at stop 40's start and scored
   once with its code (P 0.943, R 0.995, injection recall by language 17/18/18/18/18 of 18)
   (heldout_v48.md).
+- heldout-v49: 300 more by a forty-eighth writer, commissioned at stop 41's start and scored
+  once with stop 40's last commit (P 0.904, R 0.986, injection recall by language
+  17/17/18/17/18 of 18) (heldout_v49.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -281,6 +284,7 @@ SUITES = {
     "heldout-v46": Suite(HELDOUT.with_name("heldout_v46.jsonl"), lambda r: list(r["labels"])),
     "heldout-v47": Suite(HELDOUT.with_name("heldout_v47.jsonl"), lambda r: list(r["labels"])),
     "heldout-v48": Suite(HELDOUT.with_name("heldout_v48.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v49": Suite(HELDOUT.with_name("heldout_v49.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
