@@ -6,7 +6,7 @@ hand rules below are what it keeps no table of (issuers' prefixes and lengths), 
 from __future__ import annotations
 
 import regex
-from stdnum import iban, isbn, luhn
+from stdnum import ean, iban, isbn, luhn
 from stdnum.fr import siret
 from stdnum.us import ssn as us_ssn
 
@@ -17,6 +17,8 @@ def luhn_ok(s: str) -> bool:
         return False  # no issuer number starts with 0; all-same digits are placeholders
     if len(digits) == 12 and not MAESTRO.match(digits):
         return False  # only Maestro issues 12-digit cards
+    if len(digits) == 13 and digits[0] != "4" and ean.is_valid(digits):
+        return False  # Visa's 13-digit cards begin with 4; else a product's EAN-13 barcode
     if len(digits) == 14 and not DINERS.match(digits):
         return False  # only Diners Club issues 14-digit cards ("73282932000074" is a SIRET)
     if len(digits) == 15 and not FIFTEEN.match(digits):

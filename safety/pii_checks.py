@@ -50,6 +50,10 @@ _OTHER_NUMBERS = (
     r"|seguimiento|factura|referencia|env[ií]o|reserva|localizador|expediente|commande|suivi"
     r"|facture|r[eé]f[eé]rence|colis|dossier|r[eé]servation|订单|运单|快递单|物流单|发票|工单|单"
     r"|siren|siret|rcs|tva|vat|ust-?id|steuer(?:-?id)?|nif|cif|lieferschein"
+    # a receipt's number, a book's, a product's barcode, a phone's own serial ("receipt no.
+    # 7718-0032-55", "ISBN 978-1-…", "IMEI2 357347852927981")
+    r"|receipt|beleg|quittung|kassenbon|recibo|ticket\s{1,3}de\s{1,3}caja|re[çc]u|收据|小票"
+    r"|isbn|issn|ean|gtin|upc|imei\d?|meid"
     # an article, part or serial number ("Artikelnummer 71-2201-0045", "part no. 242-017-5583")
     r"|artikel|article|art[ií]culo|item|part|sku|serial|serien|produkt|product|producto|produit"
     r"|货号|商品编号"
