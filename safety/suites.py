@@ -115,6 +115,9 @@
 - heldout-v49: 300 more by a forty-eighth writer, commissioned at stop 41's start and scored
   once with stop 40's last commit (P 0.904, R 0.986, injection recall by language
   17/17/18/17/18 of 18) (heldout_v49.md).
+- heldout-v50: 300 more by a forty-ninth writer, commissioned during stop 41 and scored once
+  with its first fixes (P 0.930, R 0.943, injection recall by language 14/17/17/16/17 of 18)
+  (heldout_v50.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -285,6 +288,7 @@ SUITES = {
     "heldout-v47": Suite(HELDOUT.with_name("heldout_v47.jsonl"), lambda r: list(r["labels"])),
     "heldout-v48": Suite(HELDOUT.with_name("heldout_v48.jsonl"), lambda r: list(r["labels"])),
     "heldout-v49": Suite(HELDOUT.with_name("heldout_v49.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v50": Suite(HELDOUT.with_name("heldout_v50.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
