@@ -289,7 +289,9 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
         r"|pre[_-]?shared[_-]?key)"
         # (on its own line: "DB_PASSWORD=" left empty does not take the next line for its value)
         r"[\"']?[ \t]{0,3}[:=]"
-        r"|requirepass\s)[ \t]{0,3}[\"']?[^\s\"']{8,200}",
+        # PHP's define('DB_PASS', 'value') (WordPress' wp-config.php), led by its literal
+        r"|requirepass\s|define\([ \t]{0,3}[\"'][a-z0-9_]{0,30}(?:pass|pwd|secret|token|key)"
+        r"[a-z0-9_]{0,20}[\"'][ \t]{0,3},)[ \t]{0,3}[\"']?[^\s\"']{8,200}",
         secret_value,
     ),
     # a password or key written in prose or notes after its word, in the five languages
@@ -299,7 +301,7 @@ SECRETS: dict[str, tuple[str, Callable[[str], bool] | None]] = {
     "prose_password": (
         # (German compounds end in "passwort": Erstpasswort, Adminpasswort)
         r"(?i)(?:(?<![a-z])(?:passwor[dt]|kennwort|contrase[ñn]a|clave|mot\s{1,2}de\s{1,2}passe|mdp"
-        r"|密码|口令|appsecret|secret\s?key)|(?<=[a-zäöü])passwort)"
+        r"|密码|口令|密钥|秘钥|appsecret|secret\s?key)|(?<=[a-zäöü])passwort)"
         r"[^\n]{1,100}",
         None,
     ),
@@ -358,8 +360,8 @@ KEYWORD_LINE = KEYWORD_NAME_WORDS
 # detectors that read a stretch of text and report the credential inside it, with the words one
 # of which every match holds (scan.Group's keyword prefilter) and the function that finds it.
 # One of prose_password's begins each match ("mot de passe", "AppSecret")
-_PROSE_WORDS = ("passwor", "kennwort", "contrase", "clave", "mot", "mdp", "密码", "口令",
-                "appsecret", "secret")  # fmt: skip
+_PROSE_WORDS = ("passwor", "kennwort", "contrase", "clave", "mot", "mdp", "密码", "口令", "密钥",
+                "秘钥", "appsecret", "secret")  # fmt: skip
 LOCATED_SECRETS: dict[str, tuple[tuple[str, ...], Callable[[str], tuple[int, int] | None]]] = {
     "ds_keyword": (KEYWORD_LINE, keyword_value),
     "prose_password": (_PROSE_WORDS, prose_password_value),
@@ -380,7 +382,7 @@ PII_NEEDS = {"iban": r"[a-z]{2}\d\d"}
 # Words one of which begins every match of these: each is tried only where one begins (scan.Group,
 # RegexDetector.leads): assigned_secret's case-blind search of 2,000 characters cost 0.13 ms.
 _ASSIGNED = ("api", "secret", "access", "auth", "token", "client", "pass", "pwd", "requirepass",
-             "psk", "preshared", "pre-shared", "pre_shared")  # fmt: skip
+             "psk", "preshared", "pre-shared", "pre_shared", "define")  # fmt: skip
 SECRET_KEYWORDS = {"assigned_secret": _ASSIGNED}
 LEADING_SECRETS = frozenset(
     {"assigned_secret", "prose_password", "login_pair", "wifi_password"}

@@ -164,7 +164,7 @@ def prose_password_value(text: str) -> tuple[int, int] | None:
     word = _PROSE_WORD.match(text)
     after = word.end() if word else 0
     for m in itertools.islice(_PROSE_TOKEN.finditer(text, after), 4):  # after the word itself
-        token = m.group().strip(_QUOTES).rstrip(".")
+        token = m.group().strip(_QUOTES).rstrip(".").rstrip(_QUOTES)  # „…“. and "…".
         if token and _prose_secret(token):
             a = m.start() + m.group().index(token)
             return a, a + len(token)

@@ -1,6 +1,7 @@
-"""Detection fixes from the blind set read at stop 41 (heldout-v49; each case written anew, not
-copied from the set): numbers labelled as a receipt's, a book's, a barcode's or a phone's own
-serial are not phone numbers, and a product's EAN-13 is not a 13-digit card."""
+"""Detection fixes from the blind sets read at stop 41 (heldout-v49 and v50; each case written
+anew, not copied from a set): numbers labelled as a receipt's, a book's, a barcode's or a phone's
+own serial are not phone numbers, a product's EAN-13 is not a 13-digit card; PHP's
+define('DB_PASS', '…'), a password in German quotes („…“) and a key after 密钥 are secrets."""
 
 from __future__ import annotations
 
@@ -40,3 +41,40 @@ def test_a_luhn_valid_ean13_barcode_is_not_a_card(number: str) -> None:
 def test_a_13_digit_visa_card_is_still_a_card() -> None:
     assert card_ok("4222222222222")
     assert "pii_financial" in categories("Old Visa on file: 4222222222222, exp 04/27")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("<?php\ndefine('MAIL_PASS', 'Kormoran.77!bx');\n", "Kormoran.77!bx"),
+        ('define( "SMTP_PASSWORD" , "T7r!llium-pz48" );', "T7r!llium-pz48"),
+        ("Router: Benutzer „admin“ und Passwort „Eisvogel_4471!“.", "Eisvogel_4471!"),
+        ('Login: user "ops", Passwort "Eisvogel_4471!".', "Eisvogel_4471!"),
+        (
+            "支付宝开放平台 应用私有密钥：Qm8ZkT2vLw9RxN4cHd7JpYs3GfB6",
+            "Qm8ZkT2vLw9RxN4cHd7JpYs3GfB6",
+        ),  # noqa: E501
+    ],
+)
+def test_a_define_a_german_quoted_password_and_a_key_after_miyao_are_secrets(
+    text: str, value: str
+) -> None:
+    from safety.suites import findings
+    from tests.safety.test_detection_public import POLICY
+
+    found = [text[f.start : f.end] for f in findings(POLICY, text) if f.category == "secrets"]
+    assert found and all(value in f for f in found), found
+    assert not any(f.endswith(("“", '"')) for f in found)  # the closing quote is not the value's
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'fields = ("password", "password_confirmation")',
+        "define('DB_PASSWORD', getenv('DB_PASSWORD'));",
+        "define('DB_PASSWORD', 'password_here');",
+        "密钥长度为2048位，公钥可以公开。",
+    ],
+)
+def test_field_lists_placeholders_and_talk_about_keys_stay_clean(text: str) -> None:
+    assert "secrets" not in categories(text)
