@@ -4,21 +4,14 @@ every text of the suites what its search of the whole text finds."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from safety.detectors import RegexDetector
 from safety.scan import Group
-from safety.suites import SUITES
 from safety.views import Views
+from tests.safety.test_detection_public import _suite_texts
 
 _HEX = "0123456789abcdef"
-
-
-def _suite_texts(*names: str) -> list[str]:
-    return [json.loads(x)["text"] for n in names
-            for x in SUITES[n].path.read_text().split("\n") if x.strip()]  # fmt: skip
 
 
 def test_the_keyword_plugins_run_only_where_a_value_could_be_and_find_the_same() -> None:

@@ -1,6 +1,6 @@
 """Detection on formats and data nobody here wrote (issue 12): the library-backed validators,
-the formats that were missed or falsely flagged, the detectors' keyword gates, and the public
-evaluation suites (the injection detectors: test_injection_detection.py)."""
+the formats that were missed or falsely flagged, and the public evaluation suites (the
+injection detectors: test_injection_detection.py; the detectors' gates: test_detection_gating.py)."""
 
 from __future__ import annotations
 
@@ -349,6 +349,11 @@ def test_keyword_context_credentials_of_detect_secrets_plugins_are_found(text: s
 )
 def test_their_keywords_without_a_credential_are_clean(text: str) -> None:
     assert "secrets" not in categories(text)
+
+
+def _suite_texts(*names: str) -> list[str]:
+    return [json.loads(x)["text"] for n in names
+            for x in SUITES[n].path.read_text().split("\n") if x.strip()]  # fmt: skip
 
 
 def test_the_readme_table_has_a_row_per_suite_category_with_positives() -> None:
