@@ -1,6 +1,6 @@
 """Detection on formats and data nobody here wrote (issue 12): the library-backed validators,
 the formats that were missed or falsely flagged, and the public evaluation suites (the
-injection detectors: test_injection_detection.py; the detectors' gates: test_detection_gating.py)."""
+injection detectors: test_injection_detection.py; the gates: test_detection_gating.py)."""
 
 from __future__ import annotations
 
