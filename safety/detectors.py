@@ -261,16 +261,23 @@ class LearnedDetector:
         return [Finding(self.category, self.name, *found, self.label, whole=True)]
 
     def _first(self, view: Normalized, pos: int = 0) -> tuple[int, int] | None:
-        """The original span of the first window at or over the threshold."""
-        from safety.learned import default_model, windows
+        """The original span of the first window at or over the threshold, or else of the
+        first prose line at or over LINE_SCORE (each list scored in one pass: the kernel
+        takes spans in order)."""
+        from safety.learned import LINE_SCORE, default_model, prose_lines, windows
 
-        spans = [(s, e) for s, e in windows(view.text) if e > pos and e > s]
-        if not spans:
-            return None
         model = default_model()
-        scores = model.window_scores(view.text, spans)
-        hit = next((w for w, p in zip(spans, scores, strict=True) if p >= model.threshold), None)
-        return None if hit is None else view.span(*hit)
+        lines = max(model.threshold, LINE_SCORE)
+        for every, floor in (
+            (windows(view.text), model.threshold),
+            (prose_lines(view.text), lines),
+        ):
+            spans = [(s, e) for s, e in every if e > pos and e > s]
+            scores = model.window_scores(view.text, spans) if spans else []
+            hit = next((w for w, p in zip(spans, scores, strict=True) if p >= floor), None)
+            if hit is not None:
+                return view.span(*hit)
+        return None
 
     find_plain = find
 

@@ -4,8 +4,9 @@ look-alike letters, leetspeak and spaced-out words read as plain words), trained
 `python -m safety.train_injection` from public data; the model file carries its card
 (sources, counts, threshold, scores on the held-back fifth).
 
-Long inputs are scored in overlapping windows and the highest window decides, so an
-instruction buried in a long document is not diluted by it. A finding covers that window.
+Long inputs are scored in overlapping windows, and each prose line of theirs alone, and the
+highest decides, so an instruction buried in a long document is not diluted by it. A finding
+covers that window or line.
 Scoring is whole-text: the detector has no partial match, so it can flag streamed output (in
 the stream guard's batches) but not hold it; the policy refuses block/redact on output for it.
 """
@@ -101,6 +102,37 @@ def windows(text: str) -> list[tuple[int, int]]:
         return [(0, len(text))]
     starts = list(range(0, len(text) - WINDOW, STEP)) + [len(text) - WINDOW]
     return [(s, s + WINDOW) for s in starts]
+
+
+LINE_MIN, CODE_SHARE = 60, 0.05  # a prose line's least length, and its most code symbols
+# the least score of a prose line read alone: a line has less context than a window, and at the
+# model's own threshold (0.61) lines such as "If you have any questions just reply to this
+# email." (a BIPIA e-mail footer) were found; chosen on the read held-out sets (stop 42)
+LINE_SCORE = 0.7
+_CODE = np.zeros(128, bool)
+_CODE[[ord(c) for c in "=(){}[]<>$;|"]] = True
+
+
+def prose_lines(text: str) -> list[tuple[int, int]]:
+    """In a text longer than a window, each line of LINE_MIN to WINDOW characters written as
+    prose (code symbols at most CODE_SHARE of it): scored alone as well, an instruction on a
+    line of its own in a longer document (a note in a ticket, a sentence after a table) is not
+    diluted by the lines around it. Code lines are left to the windows: one `create(...,
+    messages=[{"role": ...}])` call read alone scores as a prompt."""
+    if len(text) <= WINDOW:
+        return []
+    cp = _codes(text)
+    breaks = np.flatnonzero(cp == 10)
+    starts, ends = np.concatenate(([0], breaks + 1)), np.append(breaks, len(text))
+    code = np.concatenate(([0], np.cumsum(_CODE[cp & 127] & (cp < 128))))
+    long = ends - starts >= LINE_MIN
+    out = []
+    for a, b in zip(starts[long].tolist(), ends[long].tolist(), strict=True):
+        line = text[a:b]
+        s, e = a + len(line) - len(line.lstrip()), a + len(line.rstrip())
+        if LINE_MIN <= e - s <= WINDOW and code[e] - code[s] <= CODE_SHARE * (e - s):
+            out.append((s, e))
+    return out
 
 
 @dataclass
