@@ -273,7 +273,9 @@ class LearnedDetector:
             (prose_lines(view.text), lines),
         ):
             spans = [(s, e) for s, e in every if e > pos and e > s]
-            scores = model.window_scores(view.text, spans) if spans else []
+            if not spans:
+                continue
+            scores = model.window_scores(view.text, spans)
             hit = next((w for w, p in zip(spans, scores, strict=True) if p >= floor), None)
             if hit is not None:
                 return view.span(*hit)
