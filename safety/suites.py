@@ -118,6 +118,9 @@
 - heldout-v50: 300 more by a forty-ninth writer, commissioned during stop 41 and scored once
   with its first fixes (P 0.930, R 0.943, injection recall by language 14/17/17/16/17 of 18)
   (heldout_v50.md).
+- heldout-v51: 300 more by a fiftieth writer, commissioned at stop 42 and scored once with
+  stop 41's detectors and with stop 42's prose lines, alike (P 0.934, R 0.971, injection
+  recall by language 16/17/18/18/16 of 18) (heldout_v51.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -289,6 +292,7 @@ SUITES = {
     "heldout-v48": Suite(HELDOUT.with_name("heldout_v48.jsonl"), lambda r: list(r["labels"])),
     "heldout-v49": Suite(HELDOUT.with_name("heldout_v49.jsonl"), lambda r: list(r["labels"])),
     "heldout-v50": Suite(HELDOUT.with_name("heldout_v50.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v51": Suite(HELDOUT.with_name("heldout_v51.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
