@@ -397,6 +397,10 @@ INJECTION = [
     # assistants automatiques :", "herramientas automáticas:", "automated summarizers:"
     r"automat(?:ische[nrs]?|ed|ic)\s{1,3}(?:auswertung|zusammenfassung|analyse|bewertung|ubersetzung"
     r"|summar|review|evaluat|screen|translat|assistant|assistent)[a-z]{0,12}\s{0,3}:",
+    # ... in German also "automatisiert" and a compound that ends in what it does ("Für
+    # automatisierte Prüfprogramme:", "Hinweis für die automatisierte Vergabeprüfung:")
+    r"automati(?:sch|siert)e[nrs]?\s{1,3}[a-z]{0,14}(?:prufung|prufprogramm|auswertung|bewertung"
+    r"|analyse|zusammenfassung|ubersetzung|system|programm|werkzeug|tool)[a-z]{0,4}\s{0,3}:",
     # ... also with what they do between ("outils de tri automatique :", "Evaluador automático:",
     # "herramientas de revisión automática:", "sistema de selección automatizado:")
     r"(?:assistants?|outils?|systemes?|traducteurs?|correcteurs?|logiciels?)\s{1,3}(?:de\s{1,3}"

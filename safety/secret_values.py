@@ -22,6 +22,8 @@ _PLACEHOLDER = regex.compile(
     # "VOTRE_MOT_DE_PASSE", "tu_clave", "你的API密钥")
     r"your[_-]?[\w-]+|(?:dein|deine|ihr|ihre|votre|vos|ton|ta|tu|tus|su|sus)[_-][\w-]+"
     r"|(?:你的|您的)\w+"
+    # "fill in here" in Chinese: "请在此处填写", "在这里填入", "请输入密码", "待填写"
+    r"|^请?(?:在)?(?:此处|这里|此)?(?:填写|填入|输入|替换)\w*$|^待填写$"
     r"|example\w*|dummy\w*|redacted|placeholder|none|null|true|false"
     # "insert_key_here"; a URL's query or a sentence may go on ("secret=YOUR_SECRET&js_code=…",
     # "secret=你的AppSecret，这两个值…")
