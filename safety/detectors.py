@@ -267,10 +267,10 @@ class LearnedDetector:
         from safety.learned import LINE_SCORE, default_model, prose_lines, windows
 
         model = default_model()
-        lines = max(model.threshold, LINE_SCORE)
+        line_floor = max(model.threshold, LINE_SCORE)
         for every, floor in (
             (windows(view.text), model.threshold),
-            (prose_lines(view.text), lines),
+            (prose_lines(view.text), line_floor),
         ):
             spans = [(s, e) for s, e in every if e > pos and e > s]
             if not spans:

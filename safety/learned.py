@@ -173,7 +173,8 @@ class InjectionModel:
         the text's n-grams are hashed once, and each window counts those inside it (a window
         that starts or ends inside a word also reads the character beyond it, where scoring the
         window alone would read a padding space). One window over the whole text scores as
-        `scores([text])`."""
+        `scores([text])`. The spans come in order, starts and ends each non-decreasing (as
+        `windows` and `prose_lines` give them): the kernel walks them once."""
         flat = flatten(text)
         found = grams(flat, self.n_features)
         bounds = ngram_kernel.flat_positions(
