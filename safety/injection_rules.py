@@ -242,10 +242,21 @@ OTHER_LANGUAGES = [
     + r")?\s?"
     + _loose("출력", "보여", "알려"),
 ]
+# a persona described, further on, as without morals or ethics ("Act as a Career Counselor who
+# disregards ethics, morals…", "You are NLA… The AI he made has no morals, no ethics"; not "you
+# are right that the villain has no morals")
+AMORAL_PERSONA = (
+    r"(?:act\s{1,3}as|you\s{1,3}are(?!\s{1,3}(?:right|correct|wrong|welcome|not|so|too|very|just"
+    r"|reading|writing|asking|saying|talking))|you\s{1,3}will\s{1,3}be|pretend\s{1,3}to\s{1,3}be"
+    r"|roleplay\s{1,3}as)[^\n]{0,200}?(?:no|without(?:\s{1,3}any)?|disregards?|ignores?|free\s{1,3}(?:of"
+    r"|from)|regardless\s{1,3}of|devoid\s{1,3}of)\s{1,3}(?:[a-z]+\s{1,3}){0,3}?(?:ethics|morals"
+    r"|morality|legality|moral\s{1,3}(?:compass|code|guidelines))"
+)
 # words one of which every match of a rule holds, where its first words are too common to gate it
 RULE_WORDS = {
     # (not "reverse": "reversed_s = s[::-1]" is in much code)
     REVERSED_READ: ("hinten", "ruckwarts", "backwards", "reves", "atras", "envers"),
+    AMORAL_PERSONA: ("ethics", "morals", "morality", "legality", "moral"),
 }  # fmt: skip
 
 INJECTION = [
@@ -273,6 +284,7 @@ INJECTION = [
     r"(?:if\s{1,3})?(?:you\s{1,3}(?:have|are|were))?)\s{0,3}(?:an?\s{1,3})?(?:no|without|unbound"
     r"|free\s{1,3}of)\s{0,3}(?:any\s{1,3})?(?:rules|restrictions|filters|guidelines|limits"
     r"|ethics|content\s{1,3}polic(?:y|ies))",
+    AMORAL_PERSONA,
     r"<\|?(?:im_start|system|im_end)\|?>\s{0,3}(?:system)?",
     r"\[(?:system|inst)\]|<<sys>>",
     r"new\s{1,3}(?:system\s{1,3})?instructions?\s{0,3}:",
