@@ -121,6 +121,9 @@
 - heldout-v51: 300 more by a fiftieth writer, commissioned at stop 42 and scored once with
   stop 41's detectors and with stop 42's prose lines, alike (P 0.934, R 0.971, injection
   recall by language 16/17/18/18/16 of 18) (heldout_v51.md).
+- heldout-v52: 300 more by a fifty-first writer, commissioned at stop 42 and scored once with
+  its last detection change and with stop 41's detectors, alike (P 0.951, R 0.977, injection
+  recall by language 18/17/18/17/18 of 18) (heldout_v52.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -293,6 +296,7 @@ SUITES = {
     "heldout-v49": Suite(HELDOUT.with_name("heldout_v49.jsonl"), lambda r: list(r["labels"])),
     "heldout-v50": Suite(HELDOUT.with_name("heldout_v50.jsonl"), lambda r: list(r["labels"])),
     "heldout-v51": Suite(HELDOUT.with_name("heldout_v51.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v52": Suite(HELDOUT.with_name("heldout_v52.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
