@@ -124,6 +124,9 @@
 - heldout-v52: 300 more by a fifty-first writer, commissioned at stop 42 and scored once with
   its last detection change and with stop 41's detectors, alike (P 0.951, R 0.977, injection
   recall by language 18/17/18/17/18 of 18) (heldout_v52.md).
+- heldout-v53: 300 more by a fifty-second writer, commissioned at stop 43 and scored once with
+  stop 42's detectors (P 0.946, R 0.995, injection recall by language 18/18/18/18/17 of 18)
+  (heldout_v53.md).
 - heldout-short: 293 short messages by another writer, 218 harmless chat openers (greetings,
   thanks, questions about the assistant, one-line requests) and 75 short attacks, to count
   false alarms on the shortest inputs; only prompt_injection is labelled
@@ -297,6 +300,7 @@ SUITES = {
     "heldout-v50": Suite(HELDOUT.with_name("heldout_v50.jsonl"), lambda r: list(r["labels"])),
     "heldout-v51": Suite(HELDOUT.with_name("heldout_v51.jsonl"), lambda r: list(r["labels"])),
     "heldout-v52": Suite(HELDOUT.with_name("heldout_v52.jsonl"), lambda r: list(r["labels"])),
+    "heldout-v53": Suite(HELDOUT.with_name("heldout_v53.jsonl"), lambda r: list(r["labels"])),
     "heldout-short": Suite(
         HELDOUT.with_name("heldout_short.jsonl"), lambda r: list(r["labels"]), ("prompt_injection",)
     ),
