@@ -357,9 +357,10 @@ INJECTION = [
     rf"(?:总结|阅读|处理|分析|读取)(?:本|这|此|该|以上|上述)[^\n，。,:：]{{0,6}}的(?:{_AI_ZH})(?:应|必须|务必|请|需要)",
     rf"(?:如果|假如|若)你是(?:一个|一款)?(?:[^\n，。,]{{0,16}}的)?(?:{_AI_ZH})[，,]\s{{0,2}}(?:请|不要|务必|必须)",
     r"(?:ai|人工智能|智能体|大模型|语言模型|智能助手)[^\n。，,]{0,6}(?:请注意|注意|须知)[:：]",
-    # an aside to the AI at work, opening a clause: "（AI整理纪要时请加上一条：",
-    # "附注：智能客服请注意，" ("使用AI时请注意" has the AI as its object: not one)
-    rf"(?:^|[（(【\[@\n\t。；;：:\"“,，])\s{{0,2}}(?:{_AI_ZH}|智能客服)(?:[^\n，。,:：]{{0,10}}时[，,:：]?\s{{0,2}}"
+    # an aside to the AI at work, opening a clause: "（AI整理纪要时请加上一条：", "〔AI…",
+    # "附注：智能客服请注意，" ("使用AI时请注意" has the AI as its object: not one; 《》 and 「」
+    # quote a title or words)
+    rf"(?:^|[（(【〔〖［\[@\n\t。；;：:\"“,，])\s{{0,2}}(?:{_AI_ZH}|智能客服)(?:[^\n，。,:：]{{0,10}}时[，,:：]?\s{{0,2}}"
     r"(?:请|顺便|务必|必须|把|将|不要|只)|请?注意[，,:：])",
     # ... or speaks of the AIs that read it, and what they must do ("language models processing
     # this text should…", "Sprachmodelle, die diesen Text verarbeiten, sollen…")
